@@ -1,0 +1,252 @@
+"""Compiling a loaded bundle into durable_rules rulesets (plain JSON-ready data).
+
+Every per-event question a rule asks becomes one durable_rules rule over one fact: a
+trigger's `when`, the `until` of an absence, the `prior` of a lookback, each escalation,
+and the bundle's uplift. The engine asserts the event as a fact, collects the names of
+every rule that fired (facts fire every matching rule, unlike events), and retracts it.
+
+Rules are grouped by event type, one ruleset per type, every rule starting with the same
+first test on the type; a type with many rules is split into rulesets of at most
+`MAX_RULES_PER_RULESET`, which keeps every Rete node far below durable_rules' 512 sibling
+tests (above that `create_ruleset` spins forever holding the GIL).
+
+This module imports nothing from durable_rules: it produces data only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ._conditions import (
+    AnyItem,
+    Compare,
+    Group,
+    Has,
+    Member,
+    Node,
+    Path,
+    Presence,
+    Ref,
+)
+from ._rules import Absence, Bundle, Lookback
+
+MAX_RULES_PER_RULESET = 100
+
+WHEN, UNTIL, PRIOR, ESCALATE, UPLIFT = "when", "until", "prior", "escalate", "uplift"
+TYPE_KEY = "type"  # the first test of every rule; the event's fields sit under "data"
+
+_OPPOSITE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_DURABLE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+
+
+@attrs.frozen
+class Label:
+    """What a fired durable_rules rule means: which part of which rule of the bundle."""
+
+    part: str  # WHEN, UNTIL, PRIOR, ESCALATE or UPLIFT
+    rule: int = -1  # index into Bundle.rules
+    index: int = -1  # trigger index (WHEN, UNTIL, PRIOR) or escalation index (ESCALATE)
+
+
+@attrs.frozen
+class Program:
+    """The compiled bundle: rulesets per event type, and what each rule name means."""
+
+    rulesets: Mapping[str, tuple[Mapping[str, Any], ...]]  # type -> chunks {name: definition}
+    labels: Mapping[str, Label]
+    projections: Mapping[str, Mapping[str, Any]]  # type -> tree of the fields rules read
+
+
+def compile_bundle(bundle: Bundle) -> Program:
+    """Compile every rule of `bundle`; the result is deterministic for a given bundle."""
+    per_type: dict[str, list[tuple[str, Any]]] = {}
+    labels: dict[str, Label] = {}
+    needed: dict[str, list[Path]] = {}
+
+    def add(types: Iterable[str], label: Label, conditions: tuple[Node, ...],
+            extra_paths: Iterable[Path] = ()) -> None:
+        name = f"r{len(labels)}"
+        labels[name] = label
+        body = compile_all(conditions)
+        paths = [p for c in conditions for p in c.paths()] + list(extra_paths)
+        for type_ in types:
+            definition = {"all": [{"m": {"$and": [{TYPE_KEY: type_}, body]}}]}
+            per_type.setdefault(type_, []).append((name, definition))
+            needed.setdefault(type_, []).extend(paths)
+
+    uplift_types: set[str] = set()
+    for r_index, rule in enumerate(bundle.rules):
+        for t_index, trigger in enumerate(rule.triggers):
+            pattern = trigger.pattern
+            keys: tuple[Path, ...] = getattr(pattern, "by", ())
+            deadline = [pattern.deadline] if isinstance(pattern, Absence) and pattern.deadline \
+                else []
+            add(trigger.on, Label(WHEN, r_index, t_index), trigger.when, [*keys, *deadline])
+            if isinstance(pattern, Absence):
+                until = pattern.until
+                add(until.on, Label(UNTIL, r_index, t_index), until.when, until.by)
+            elif isinstance(pattern, Lookback):
+                prior = pattern.prior
+                add(prior.on, Label(PRIOR, r_index, t_index), prior.when, prior.by)
+        for e_index, escalation in enumerate(rule.escalations):
+            add(escalation.on, Label(ESCALATE, r_index, e_index), escalation.when)
+        if rule.uplift:
+            uplift_types.update(rule.on)
+    if bundle.uplift is not None and uplift_types:
+        add(sorted(uplift_types), Label(UPLIFT), bundle.uplift.when)
+
+    rulesets: dict[str, tuple[Mapping[str, Any], ...]] = {}
+    for type_, entries in per_type.items():
+        chunks = []
+        for start in range(0, len(entries), MAX_RULES_PER_RULESET):
+            chunks.append(dict(entries[start:start + MAX_RULES_PER_RULESET]))
+        rulesets[type_] = tuple(chunks)
+    projections = {t: projection_tree(paths) for t, paths in needed.items()}
+    return Program(rulesets=rulesets, labels=labels, projections=projections)
+
+
+def projection_tree(paths: Iterable[Path]) -> dict[str, Any]:
+    """The tree of fields a fact needs: ``{"data": {"provider": {"kind": True}}, ...}``.
+
+    Sending only these fields keeps each fact small (durable_rules allows 255 properties per
+    message, and every property costs JSON work on each call). A list read item by item
+    (``any vehicles where …``) is sent whole.
+    """
+    tree: dict[str, Any] = {}
+    for path in paths:
+        if path.scope == "item":
+            continue  # a field of a list item: the list itself is in `paths`
+        node = tree.setdefault(path.scope, {})
+        for part in path.parts[:-1]:
+            child = node.setdefault(part, {})
+            if child is True:
+                break
+            node = child
+        else:
+            node[path.parts[-1]] = True
+    return tree
+
+
+def project(doc: Mapping[str, Any], tree: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of `doc` that `tree` names (whole subtrees where the tree says True)."""
+    out: dict[str, Any] = {}
+    for key, sub in tree.items():
+        value = doc.get(key)
+        if value is None:
+            continue
+        if sub is True:
+            out[key] = value
+        elif isinstance(value, Mapping):
+            inner = project(value, sub)
+            if inner:
+                out[key] = inner
+    return out
+
+
+# --------------------------------------------------------------------------- conditions
+
+def _key(path: Path, item: bool) -> str:
+    return ("$i." if item and path.scope == "item" else "") + path.key()
+
+
+def _operand(operand: Any) -> Any:
+    if isinstance(operand, Ref):
+        ref: dict[str, Any] = {"$m": operand.path.key()}
+        if operand.offset_seconds:
+            return {"$add": {"$l": ref, "$r": operand.offset_seconds}}
+        return ref
+    return operand
+
+
+def _refs(node: Node) -> list[str]:
+    """Message-level fields a node compares against (guarded outside any item test)."""
+    found = []
+    if isinstance(node, (Compare, Has)) and isinstance(node.operand, Ref):
+        found.append(node.operand.path.key())
+    elif isinstance(node, AnyItem):
+        for sub in node.conditions:
+            found.extend(_refs(sub))
+    elif isinstance(node, Group):
+        for sub in node.items:
+            found.extend(_refs(sub))
+    return found
+
+
+def _and(parts: list[Any]) -> Any:
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+def _or(parts: list[Any]) -> Any:
+    return parts[0] if len(parts) == 1 else {"$or": parts}
+
+
+def compile_all(nodes: tuple[Node, ...]) -> Any:
+    return _and([compile_condition(n) for n in nodes])
+
+
+def compile_condition(node: Node, item: bool = False) -> Any:
+    """durable_rules JSON for `node`, true exactly when `_conditions.holds` says so."""
+    if isinstance(node, Group):
+        if node.mode == "all":
+            return _and([compile_condition(c, item) for c in node.items])
+        if node.mode == "any":
+            return _or([compile_condition(c, item) for c in node.items])
+        return _and([negate(c, item) for c in node.items])
+    key = _key(node.path, item)  # type: ignore[attr-defined]
+    guards = [] if item else [{"$ex": {ref: 1}} for ref in _refs(node)]
+    if isinstance(node, Presence):
+        return {("$ex" if node.present else "$nex"): {key: 1}}
+    if isinstance(node, Compare):
+        right = _operand(node.operand)
+        test = {key: right} if node.op == "==" else {_DURABLE_OP[node.op]: {key: right}}
+        return _and([*guards, test])
+    if isinstance(node, Member):
+        if node.negated:
+            return _and([{"$neq": {key: v}} for v in node.values])
+        return _or([{key: v} for v in node.values])
+    if isinstance(node, Has):
+        right = _operand(node.operand)
+        if node.negated:
+            return _and([*guards, _or([{"$nex": {key: 1}},
+                                       {"$iall": {key: {"$neq": {"$i": right}}}}])])
+        return _and([*guards, {"$iany": {key: {"$i": right}}}])
+    if isinstance(node, AnyItem):
+        inner = _and([compile_condition(c, item=True) for c in node.conditions])
+        return _and([*guards, {"$iany": {key: inner}}])
+    raise TypeError(f"cannot compile {node!r}")  # pragma: no cover
+
+
+def negate(node: Node, item: bool = False) -> Any:
+    """durable_rules JSON true exactly when `node` does not hold (missing fields included)."""
+    if isinstance(node, Group):
+        if node.mode == "all":
+            return _or([negate(c, item) for c in node.items])
+        if node.mode == "any":
+            return _and([negate(c, item) for c in node.items])
+        return _or([compile_condition(c, item) for c in node.items])
+    key = _key(node.path, item)  # type: ignore[attr-defined]
+    missing_refs = [] if item else [{"$nex": {ref: 1}} for ref in _refs(node)]
+    if isinstance(node, Presence):
+        return {("$nex" if node.present else "$ex"): {key: 1}}
+    if isinstance(node, Compare):
+        op = _OPPOSITE[node.op]
+        right = _operand(node.operand)
+        test = {key: right} if op == "==" else {_DURABLE_OP[op]: {key: right}}
+        return _or([{"$nex": {key: 1}}, *missing_refs, test])
+    if isinstance(node, Member):
+        flipped = Member(node.text, node.path, node.values, not node.negated, node.set_name)
+        return _or([{"$nex": {key: 1}}, compile_condition(flipped, item)])
+    if isinstance(node, Has):
+        right = _operand(node.operand)
+        if node.negated:  # not lacks: the operand is known and the list holds it
+            return _or([*missing_refs, {"$iany": {key: {"$i": right}}}])
+        return _or([{"$nex": {key: 1}}, *missing_refs,
+                    {"$iall": {key: {"$neq": {"$i": right}}}}])
+    if isinstance(node, AnyItem):
+        inner = _or([negate(c, item=True) for c in node.conditions])
+        return _or([{"$nex": {key: 1}}, *missing_refs, {"$iall": {key: inner}}])
+    raise TypeError(f"cannot negate {node!r}")  # pragma: no cover
+

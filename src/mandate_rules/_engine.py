@@ -1,0 +1,469 @@
+"""The Engine: events in, advisories out.
+
+One Engine holds one loaded bundle, its compiled matcher (durable_rules, in `_matcher`)
+and the per-operation state of stateful rules (`_state`). Every public method takes the
+engine's lock, so an Engine is safe to share between threads; calls are serialised
+because durable_rules' C core is not re-entrant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Hashable, Iterable, Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+import attrs
+
+from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program, compile_bundle
+from ._conditions import Path, lookup
+from ._context import ContextProfile, deep_merge
+from ._errors import EventValidationError, UnknownRuleError
+from ._explain import explain
+from ._facts import document, envelope
+from ._loader import load_bundle
+from ._matcher import Matcher
+from ._models import (
+    Advisory,
+    Event,
+    EventRef,
+    ExplanationItem,
+    Severity,
+    format_time,
+    thaw,
+)
+from ._problems import did_you_mean
+from ._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
+from ._schema import load_schema
+from ._state import CountryState, Pending
+
+__all__ = ["Engine", "bundled_rules_dir"]
+
+_DAY = 86400.0
+
+
+def bundled_rules_dir() -> FsPath:
+    """The rule packs shipped with the package (or, in a source checkout, `rules/`)."""
+    here = FsPath(__file__).resolve().parent
+    packaged = here / "_bundled" / "rules"
+    if packaged.is_dir():
+        return packaged
+    for parent in here.parents:
+        candidate = parent / "rules"
+        if (candidate / "bundle.yaml").is_file():
+            return candidate
+    raise FileNotFoundError("no bundled rule packs found: pass a rules directory")
+
+
+class Engine:
+    """Evaluates events against a bundle of rule packs and returns advisories.
+
+    Build one with `Engine.from_directory()` (or `Engine.bundled()` for the packs shipped
+    with the package); call `evaluate()` with each event, in the order they happened.
+    """
+
+    def __init__(self, bundle: Bundle) -> None:
+        self._bundle = bundle
+        self._program: Program = compile_bundle(bundle)
+        self._matcher = Matcher(self._program.rulesets)
+        self._lock = threading.RLock()
+        self._states: dict[str, CountryState] = {}
+        self._horizons = self._window_horizons()
+        longest = max([*self._horizons.values(), *self._deadline_spans(), _DAY])
+        # A re-delivered event is recognised for as long as any window could still hold it.
+        self._seen_horizon = longest + _DAY
+        self._sweep_every = _DAY
+
+    @classmethod
+    def from_directory(cls, rules_dir: str | FsPath, contexts_dir: str | FsPath | None = None, *,
+                       parameters: Mapping[str, Mapping[str, Any]] | None = None) -> Engine:
+        """Load, validate and compile the packs in `rules_dir`; raise `RulePackError` if any
+        file has a problem. Context profiles default to `rules_dir/contexts`."""
+        return cls(load_bundle(rules_dir, contexts_dir, parameters=parameters))
+
+    @classmethod
+    def bundled(cls, *, parameters: Mapping[str, Mapping[str, Any]] | None = None) -> Engine:
+        """An engine on the rule packs and context profiles shipped with mandate_rules."""
+        return cls.from_directory(bundled_rules_dir(), parameters=parameters)
+
+    # ---------------------------------------------------------------- introspection
+
+    @property
+    def bundle(self) -> Bundle:
+        return self._bundle
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._bundle.rules
+
+    def rule(self, rule_id: str) -> Rule:
+        found = self._bundle.rule(rule_id)
+        if found is None:
+            raise UnknownRuleError(rule_id, did_you_mean(rule_id, (r.id for r in self.rules)))
+        return found
+
+    def compiled_rulesets(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
+        """The durable_rules JSON rulesets the bundle compiled to, per event type."""
+        return self._program.rulesets
+
+    def context(self, country: str,
+                area: str | None = None) -> tuple[ContextProfile, dict[str, Any]]:
+        """The profile of `country` and the values that hold in `area` right now."""
+        with self._lock:
+            return self._context(country, area, self._states.get(country))
+
+    def state_size(self) -> dict[str, int]:
+        """How much stateful rules hold, summed over operations (for soak runs and metrics)."""
+        with self._lock:
+            total: dict[str, int] = {"operations": len(self._states)}
+            for state in self._states.values():
+                for key, value in state.size().items():
+                    total[key] = total.get(key, 0) + value
+            return total
+
+    # ---------------------------------------------------------------- evaluation
+
+    def evaluate(self, event: Event) -> tuple[Advisory, ...]:
+        """The advisories `event` raises, including deadlines it moved time past.
+
+        Raises `EventValidationError` for an event that does not fit its type's schema.
+        A re-delivered event (same `source` and `id`) raises nothing new and changes no state.
+        """
+        schema = load_schema()
+        if schema.event_type(event.type) is None:
+            raise EventValidationError([("type", f"unknown event type {event.type!r}")])
+        problems = schema.validate_data(event.type, thaw(event.data))
+        if problems:
+            raise EventValidationError(problems, f"event {event.id}")
+        with self._lock:
+            return self._evaluate(event)
+
+    def evaluate_many(self, events: Iterable[Event]) -> list[tuple[Advisory, ...]]:
+        """`evaluate()` for each event in order, under one hold of the lock."""
+        with self._lock:
+            return [self.evaluate(event) for event in events]
+
+    def advance(self, country: str, to: dt.datetime) -> tuple[Advisory, ...]:
+        """Move `country`'s time to `to` (a ``clock.tick``) and return expired deadlines."""
+        tick = Event(id=f"tick-{format_time(to)}", source="mandate-rules://clock",
+                     type="clock.tick", time=to, country=country)
+        return self.evaluate(tick)
+
+    def _evaluate(self, event: Event) -> tuple[Advisory, ...]:
+        state = self._states.get(event.country)
+        if state is None:
+            state = self._states[event.country] = CountryState(event.country)
+        if state.is_seen(event.key):
+            return ()
+        now = event.time.timestamp()
+        if event.type == "context.update":
+            self._apply_context_update(state, event)
+        profile, context = self._context(event.country, event.area, state)
+        state.advance(now)
+        out: list[Advisory] = []
+        out.extend(self._expire(state, now))
+        tree = self._program.projections.get(event.type)
+        fired: list[str] = []
+        doc: dict[str, Any] = {}
+        if tree is not None:
+            doc = document(event, context, tree)
+            fact = {"type": event.type, **doc}
+            fired = self._matcher.match(event.type, fact)
+        if fired:
+            out.extend(self._advise(event, state, fired, doc, profile, context))
+        out.extend(self._expire(state, now))
+        state.mark_seen(event.key, now)
+        if state.next_sweep is None or now >= state.next_sweep:
+            state.sweep(self._horizons, self._seen_horizon)
+            state.next_sweep = now + self._sweep_every
+        return tuple(out)
+
+    # ---------------------------------------------------------------- context
+
+    def _context(self, country: str, area: str | None,
+                 state: CountryState | None) -> tuple[ContextProfile, dict[str, Any]]:
+        profile = self._bundle.contexts.get(country) or ContextProfile.unknown(country)
+        values = profile.resolve(area)
+        if state is not None and (state.context_overlay or state.area_overlays):
+            deep_merge(values, state.context_overlay)
+            if area is not None and area in state.area_overlays:
+                deep_merge(values, state.area_overlays[area])
+        return profile, values
+
+    @staticmethod
+    def _apply_context_update(state: CountryState, event: Event) -> None:
+        context_fields = load_schema().context_tree
+        data = thaw(event.data)
+        values = {k: v for k, v in data.items() if k in context_fields}
+        scope = data.get("area_scope")
+        target = state.area_overlays.setdefault(scope, {}) if scope else state.context_overlay
+        deep_merge(target, values)
+        state.context_update = event.id
+
+    # ---------------------------------------------------------------- advisories
+
+    def _advise(self, event: Event, state: CountryState, fired: list[str], doc: dict[str, Any],
+                profile: ContextProfile, context: dict[str, Any]) -> list[Advisory]:
+        labels = [self._program.labels[name] for name in fired]
+        uplifted = any(label.part == UPLIFT for label in labels)
+        escalations: dict[int, set[int]] = {}
+        parts: dict[str, list[Label]] = {WHEN: [], UNTIL: [], PRIOR: []}
+        for label in labels:
+            if label.part == ESCALATE:
+                escalations.setdefault(label.rule, set()).add(label.index)
+            elif label.part in parts:
+                parts[label.part].append(label)
+        shown = {"data": thaw(event.data), "event": {**envelope(event),
+                                                     "time": format_time(event.time)},
+                 "context": context}
+        now = event.time.timestamp()
+        # An event that satisfies a deadline is taken into account before any new one starts,
+        # and an incident is compared with earlier associations before it is recorded as one.
+        for label in sorted(parts[UNTIL], key=_order):
+            rule = self._bundle.rules[label.rule]
+            pattern = rule.triggers[label.index].pattern
+            assert isinstance(pattern, Absence)
+            key = _key(doc, pattern.until.by)
+            if key is not None:
+                state.stop_deadline((label.rule, label.index, key))
+        out: list[Advisory] = []
+        spoken: set[int] = set()  # rules whose stateless trigger already spoke for this event
+        for label in sorted(parts[WHEN], key=_order):
+            rule = self._bundle.rules[label.rule]
+            trigger = rule.triggers[label.index]
+            severity, reasons = self._severity(rule, trigger, escalations.get(label.rule, set()),
+                                               uplifted, profile, trigger.severity or rule.severity)
+            verdict = _Verdict(severity, reasons, tuple(explain(trigger.when, doc, shown)),
+                               profile, state)
+            pattern = trigger.pattern
+            if pattern is None:
+                if label.rule in spoken:
+                    continue
+                spoken.add(label.rule)
+                out.append(self._advisory(rule, trigger, event, (event.ref(),), verdict))
+            elif isinstance(pattern, Count):
+                advisory = self._count(rule, trigger, pattern, label, event, doc, now, verdict,
+                                       (escalations.get(label.rule, set()), uplifted))
+                if advisory is not None:
+                    out.append(advisory)
+            elif isinstance(pattern, Lookback):
+                advisory = self._lookback(rule, trigger, pattern, label, event, doc, now,
+                                          verdict)
+                if advisory is not None:
+                    out.append(advisory)
+            else:
+                self._start(rule, trigger, pattern, label, event, doc, now, verdict)
+        for label in sorted(parts[PRIOR], key=_order):
+            pattern = self._bundle.rules[label.rule].triggers[label.index].pattern
+            assert isinstance(pattern, Lookback)
+            key = _key(doc, pattern.prior.by)
+            if key is not None:
+                state.add(state.priors, (label.rule, label.index), key, now, event.ref())
+        return out
+
+    def _severity(self, rule: Rule, trigger: Trigger, escalated: set[int], uplifted: bool,
+                  profile: ContextProfile, base: Severity) -> tuple[Severity, tuple[str, ...]]:
+        severity = base
+        reasons: list[str] = []
+        applicable = [rule.escalations[i] for i in sorted(escalated)
+                      if rule.escalations[i].to.rank > base.rank]
+        if applicable:
+            top = max(applicable, key=lambda e: e.to.rank)
+            severity = top.to
+            reasons.append(f"raised from {base.value} to {top.to.value}: {top.because}")
+        if rule.uplift:
+            if uplifted and self._bundle.uplift is not None:
+                raised = severity.raised()
+                if raised != severity:
+                    reasons.append(f"raised one level, from {severity.value} to {raised.value}, "
+                                   f"because {self._bundle.uplift.because}")
+                severity = raised
+            elif not profile.known:
+                reasons.append(f"no context profile for {profile.country}: the operation's "
+                               "context is unknown, so no context uplift was considered")
+        return severity, tuple(reasons)
+
+    def _advisory(self, rule: Rule, trigger: Trigger, event: Event,
+                  evidence: tuple[EventRef, ...], verdict: _Verdict,
+                  base: Severity | None = None) -> Advisory:
+        return Advisory(
+            id=_advisory_id(rule.id, trigger.name, self._bundle.version.hash, evidence),
+            rule_id=rule.id,
+            title=rule.title,
+            severity=verdict.severity,
+            base_severity=base or trigger.severity or rule.severity,
+            severity_reasons=verdict.reasons,
+            advice=trigger.advice or rule.advice,
+            actions=trigger.actions or rule.actions,
+            references=rule.references,
+            subject=event.subject,
+            source=event.source,
+            country=event.country,
+            area=event.area,
+            evidence=evidence,
+            explanation=verdict.explanation,
+            rules_version=self._bundle.version,
+            raised_at=event.time,
+            trigger=trigger.name,
+            context_known=verdict.profile.known,
+            context_version=_context_version(verdict.profile, verdict.state),
+        )
+
+    # ---------------------------------------------------------------- the three patterns
+
+    def _count(self, rule: Rule, trigger: Trigger, pattern: Count, label: Label, event: Event,
+               doc: dict[str, Any], now: float, verdict: _Verdict,
+               raised: tuple[set[int], bool]) -> Advisory | None:
+        key = _key(doc, pattern.by)
+        if key is None:
+            return None
+        state = verdict.state
+        slot = (label.rule, label.index)
+        state.add(state.windows, slot, key, now, event.ref())
+        held = state.within(state.windows, slot, key, now - pattern.within_seconds, now)
+        level = pattern.severity_for(len(held))
+        if len(held) < pattern.at_least:
+            return None
+        base = level or trigger.severity or rule.severity
+        severity, reasons = verdict.severity, verdict.reasons
+        if level is not None:
+            severity, reasons = self._severity(rule, trigger, raised[0], raised[1],
+                                               verdict.profile, base)
+        explanation = (*verdict.explanation, ExplanationItem(
+            condition=f"at least {pattern.at_least} such events with the same "
+                      f"{_keys_text(pattern.by)} within {_duration(pattern.within_seconds)}",
+            held=True, value=len(held), field=_keys_text(pattern.by)))
+        return self._advisory(rule, trigger, event, tuple(ref for _, ref in held),
+                              attrs.evolve(verdict, severity=severity, reasons=reasons,
+                                           explanation=explanation), base=base)
+
+    def _lookback(self, rule: Rule, trigger: Trigger, pattern: Lookback, label: Label,
+                  event: Event, doc: dict[str, Any], now: float,
+                  verdict: _Verdict) -> Advisory | None:
+        key = _key(doc, pattern.by)
+        if key is None:
+            return None
+        state = verdict.state
+        earlier = [(t, ref) for t, ref in state.within(
+            state.priors, (label.rule, label.index), key, now - pattern.within_seconds, now)
+            if ref.id != event.id or ref.source != event.source]
+        if not earlier:
+            return None
+        explanation = (*verdict.explanation, ExplanationItem(
+            condition=f"an earlier event meeting: {'; '.join(n.text for n in pattern.prior.when)}"
+                      f" with the same {_keys_text(pattern.by)} within "
+                      f"{_duration(pattern.within_seconds)} before",
+            held=True, value=[f"{ref.type} {ref.id} at {format_time(ref.time)}"
+                              for _, ref in earlier], field=_keys_text(pattern.by)))
+        return self._advisory(rule, trigger, event,
+                              (*(ref for _, ref in earlier), event.ref()),
+                              attrs.evolve(verdict, explanation=explanation))
+
+    def _start(self, rule: Rule, trigger: Trigger, pattern: Absence, label: Label,
+               event: Event, doc: dict[str, Any], now: float, verdict: _Verdict) -> None:
+        key = _key(doc, pattern.by)
+        if key is None:
+            return
+        if pattern.deadline is not None:
+            deadline = lookup(doc, pattern.deadline)
+            if not isinstance(deadline, (int, float)):
+                return
+        else:
+            assert pattern.within_seconds is not None
+            deadline = now + pattern.within_seconds
+        state, profile = verdict.state, verdict.profile
+        waiting_for = "; ".join(n.text for n in pattern.until.when)
+        explanation = (*verdict.explanation, ExplanationItem(
+            condition=f"no later event meeting: {waiting_for}, with the same "
+                      f"{_keys_text(pattern.until.by)}, by the deadline",
+            held=True, value=format_time(dt.datetime.fromtimestamp(deadline, dt.UTC)),
+            field=_keys_text(pattern.by)))
+        state.start_deadline((label.rule, label.index, key), Pending(
+            deadline=float(deadline), start=event.ref(), subject=event.subject, area=event.area,
+            severity=verdict.severity, reasons=verdict.reasons, explanation=explanation,
+            context_known=profile.known, context_version=_context_version(profile, state), seq=0))
+
+    def _expire(self, state: CountryState, now: float) -> list[Advisory]:
+        out = []
+        for slot, pending in state.expired(now):
+            r_index, t_index = slot[0], slot[1]  # type: ignore[index]
+            rule = self._bundle.rules[r_index]
+            trigger = rule.triggers[t_index]
+            deadline = dt.datetime.fromtimestamp(pending.deadline, dt.UTC)
+            out.append(Advisory(
+                id=_advisory_id(rule.id, trigger.name, self._bundle.version.hash,
+                                (pending.start,)),
+                rule_id=rule.id, title=rule.title, severity=pending.severity,
+                base_severity=trigger.severity or rule.severity,
+                severity_reasons=pending.reasons, advice=trigger.advice or rule.advice,
+                actions=trigger.actions or rule.actions, references=rule.references,
+                subject=pending.subject, source=pending.start.source, country=state.country,
+                area=pending.area, evidence=(pending.start,), explanation=pending.explanation,
+                rules_version=self._bundle.version, raised_at=deadline, trigger=trigger.name,
+                context_known=pending.context_known, context_version=pending.context_version))
+        return out
+
+    # ---------------------------------------------------------------- bounds
+
+    def _window_horizons(self) -> dict[Hashable, float]:
+        horizons: dict[Hashable, float] = {}
+        for r_index, rule in enumerate(self._bundle.rules):
+            for t_index, trigger in enumerate(rule.triggers):
+                if isinstance(trigger.pattern, (Count, Lookback)):
+                    horizons[(r_index, t_index)] = trigger.pattern.within_seconds
+        return horizons
+
+    def _deadline_spans(self) -> list[float]:
+        return [t.pattern.within_seconds for r in self._bundle.rules for t in r.triggers
+                if isinstance(t.pattern, Absence) and t.pattern.within_seconds is not None]
+
+
+@attrs.frozen
+class _Verdict:
+    """What a trigger concluded for one event, before a pattern decides whether to speak."""
+
+    severity: Severity
+    reasons: tuple[str, ...]
+    explanation: tuple[ExplanationItem, ...]
+    profile: ContextProfile
+    state: CountryState
+
+
+def _order(label: Label) -> tuple[int, int]:
+    return (label.rule, label.index)
+
+
+def _key(doc: Mapping[str, Any], paths: tuple[Path, ...]) -> tuple[Any, ...] | None:
+    values = tuple(lookup(doc, p) for p in paths)
+    return None if any(v is None for v in values) else values
+
+
+def _keys_text(paths: tuple[Path, ...]) -> str:
+    return ", ".join(str(p) for p in paths)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", _DAY), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds % size == 0:
+            amount = int(seconds // size)
+            return f"{amount} {unit if amount != 1 else unit[:-1]}"
+    return f"{seconds:g} seconds"
+
+
+def _context_version(profile: ContextProfile, state: CountryState) -> str | None:
+    if not profile.known and state.context_update is None:
+        return None
+    if state.context_update is not None:
+        return f"{profile.version}+update:{state.context_update}"
+    return profile.version
+
+
+def _advisory_id(rule_id: str, trigger: str, bundle_hash: str,
+                 evidence: tuple[EventRef, ...]) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{rule_id}\0{trigger}\0{bundle_hash}".encode())
+    for ref in evidence:
+        digest.update(f"\0{ref.source}\0{ref.id}".encode())
+    return f"adv-{digest.hexdigest()[:32]}"

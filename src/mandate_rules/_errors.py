@@ -1,0 +1,73 @@
+"""The exception hierarchy: one base class, and one subclass per kind of failure.
+
+Every message says what was expected, what came, and where (a field path, a file and line,
+or a line of an events file), so the person reading it can fix the input without a debugger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._problems import Problem
+
+
+class MandateRulesError(Exception):
+    """Base class of every error raised on purpose by mandate_rules."""
+
+
+class EventValidationError(MandateRulesError, ValueError):
+    """Raised when an event does not fit the CloudEvents envelope or its type's schema.
+
+    Raised by `Event.from_json` and `Engine.evaluate` for an unknown event type, a missing
+    required field, or a value of the wrong kind. `path` names the first offending field
+    (``data.provider.kind``, ``time``); `problems` lists every problem found in the event.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]], where: str | None = None) -> None:
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems)
+        self.path: str = self.problems[0][0] if self.problems else ""
+        self.where = where
+        lines = [f"{path}: {message}" for path, message in self.problems]
+        prefix = f"{where}: " if where else ""
+        if len(lines) == 1:
+            text = prefix + lines[0]
+        else:
+            text = prefix + f"{len(lines)} problems in the event:\n  " + "\n  ".join(lines)
+        super().__init__(text)
+
+
+class RulePackError(MandateRulesError):
+    """Raised when rule packs, the bundle file or context profiles do not load.
+
+    Carries every problem found in every file at once (`problems`), each with its
+    ``file:line``, a stable code and a plain message, so a policy officer fixes them all
+    in one pass. A bundle that raises this never replaces one that is running.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        shown = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in the rule packs:\n{shown}")
+
+
+class UnknownRuleError(MandateRulesError, KeyError):
+    """Raised when a rule id is asked for that no loaded pack defines."""
+
+    def __init__(self, rule_id: str, suggestion: str | None = None) -> None:
+        self.rule_id = rule_id
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"no rule {rule_id!r} in the loaded packs{hint}")
+
+    def __str__(self) -> str:  # KeyError would quote the whole message again
+        return str(self.args[0])
+
+
+class EngineError(MandateRulesError, RuntimeError):
+    """Raised when the matching engine refuses an event it was given.
+
+    This means durable_rules reported an error code (for example more than 255 properties
+    in one message); the event is named, the engine's state is left as it was before the
+    call, and the call can be retried once the event is fixed.
+    """

@@ -1,0 +1,71 @@
+"""Turning an event and its context into the document that rules read.
+
+The document is ``{"data": …, "event": …, "context": …}`` with two normalisations that both
+readings of a condition rely on: times become seconds since the epoch (so they compare and
+shift as numbers), and absent, null, empty-text and empty-list values are dropped (so that
+"missing" has one meaning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._compiler import project
+from ._models import Event, thaw
+from ._schema import TIME, Kind, ObjectList, load_schema, parse_time
+
+__all__ = ["document", "envelope", "normalise"]
+
+
+def envelope(event: Event) -> dict[str, Any]:
+    """The CloudEvents attributes rules may read as ``event.<attribute>``."""
+    out: dict[str, Any] = {"id": event.id, "source": event.source, "type": event.type,
+                           "time": event.time.timestamp(), "country": event.country}
+    if event.subject is not None:
+        out["subject"] = event.subject
+    if event.area is not None:
+        out["area"] = event.area
+    return out
+
+
+def normalise(value: Any, node: Any) -> Any:
+    """`value` with times as epoch seconds and empty values dropped (None when empty)."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, Mapping):
+        fields = node.fields if isinstance(node, ObjectList) else node
+        out = {}
+        for key, sub in value.items():
+            child = fields.get(key) if isinstance(fields, Mapping) else None
+            norm = normalise(sub, child)
+            if norm is not None:
+                out[key] = norm
+        return out or None
+    if isinstance(value, (list, tuple)):
+        items = [normalise(v, node if isinstance(node, ObjectList) else None) for v in value]
+        kept = [i for i in items if i is not None]
+        return kept or None
+    if isinstance(node, Kind) and node.name == TIME and isinstance(value, str):
+        parsed = parse_time(value)
+        return parsed.timestamp() if parsed is not None else None
+    return value
+
+
+def document(event: Event, context: Mapping[str, Any],
+             tree: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The normalised document of `event` in `context`, cut to `tree` when one is given."""
+    schema = load_schema()
+    event_type = schema.types[event.type]
+    raw_data = thaw(event.data)
+    raw_context: Any = context
+    env = envelope(event)
+    if tree is not None:
+        raw_data = project(raw_data, tree.get("data", {}))
+        raw_context = project(context, tree.get("context", {}))
+        env = project(env, tree.get("event", {}))
+    return {
+        "data": normalise(raw_data, event_type.tree) or {},
+        "event": env,
+        "context": normalise(raw_context, schema.context_tree) or {},
+    }

@@ -1,0 +1,100 @@
+"""The matcher: the one module that talks to durable_rules.
+
+It owns a `durable.engine.Host` of its own (never the global host of `durable.lang`), with
+rulesets named uniquely per matcher, so two engines in one process never share state.
+
+How it stays clear of durable_rules' traps (../shared/reference/durable-rules.md):
+
+* **Every matching rule fires.** The event is asserted as a *fact*, which fires every rule
+  it matches (a posted event is consumed by the first match), then retracted at once. No
+  fact outlives a call, so no state accumulates inside durable_rules at all, and no sid
+  other than the default one is ever created (no 1024-sid cap, no 32-bit sid collisions,
+  no ``delete_state`` crash path).
+* **No Python actions.** durable_rules' action protocol (``Closure``/``Promise``, one
+  ``update_state`` JSON round trip per fired rule) costs ~20 µs per fired rule and is where
+  its threading bugs live. A match here is only a record of the rule's name, so the matcher
+  drives the C core's action loop itself: ``start_action_for_state`` then
+  ``complete_and_start_action`` until it is empty. The registered ``run`` callables exist
+  because `Ruleset` requires them; they are never called.
+* **No background threads.** `Host` normally starts two self-rearming timer threads that
+  call into the C core concurrently with the caller; they serve timers and deferred
+  actions, neither of which is used here, so `_QuietHost` does not start them.
+* **One caller at a time.** The C core is not re-entrant; the `Engine` holds its lock
+  around every call into the matcher.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import durable_rules_engine
+from durable import engine as durable_engine
+
+from ._errors import EngineError
+
+
+class _QuietHost(durable_engine.Host):  # type: ignore[misc]
+    """A Host without the background dispatch threads (see the module docstring)."""
+
+    def _run(self) -> None:
+        return None
+
+
+def _never(_closure: Any) -> None:  # pragma: no cover - never called, see module docstring
+    raise AssertionError("mandate_rules never runs durable_rules actions")
+
+
+class Matcher:
+    """Compiled rulesets per event type, and the call that says which rules a fact matches."""
+
+    def __init__(self, rulesets: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self._host = _QuietHost()
+        self._prefix = f"mr-{uuid.uuid4().hex[:12]}"
+        self._handles: dict[str, list[Any]] = {}
+        self._ids = itertools.count(1)
+        for event_type, chunks in rulesets.items():
+            handles = []
+            for index, chunk in enumerate(chunks):
+                name = f"{self._prefix}-{event_type}-{index}"
+                # Ruleset() deletes each rule's 'run' from the dict it is given: pass a copy.
+                definition = {rule: {**copy.deepcopy(dict(body)), "run": _never}
+                              for rule, body in chunk.items()}
+                try:
+                    self._host.register_rulesets({name: definition})
+                except Exception as exc:
+                    raise EngineError(f"durable_rules refused the compiled ruleset {name}: "
+                                      f"{exc}") from exc
+                handles.append(self._host.get_ruleset(name)._handle)
+            self._handles[event_type] = handles
+
+    def match(self, event_type: str, fact: dict[str, Any]) -> list[str]:
+        """The names of every rule of `event_type` that `fact` matches (the caller locks)."""
+        handles = self._handles.get(event_type)
+        if not handles:
+            return []
+        fact["id"] = next(self._ids)
+        text = json.dumps(fact, ensure_ascii=False)
+        fired: list[str] = []
+        for handle in handles:
+            try:
+                code, state = durable_rules_engine.assert_fact(handle, text)
+            except Exception as exc:
+                raise EngineError(f"durable_rules refused a {event_type} event: {exc}") from exc
+            try:
+                if code == 0:
+                    result = durable_rules_engine.start_action_for_state(handle, state)
+                    message = result[1] if result else None
+                    while message:
+                        fired.append(next(iter(json.loads(message))))
+                        message = durable_rules_engine.complete_and_start_action(handle, state)
+                elif code != 1:  # 1: matched no rule
+                    raise EngineError(f"durable_rules answered code {code} for a {event_type} "
+                                      "event")
+            finally:
+                durable_rules_engine.retract_fact(handle, text)
+        return fired

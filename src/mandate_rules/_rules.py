@@ -1,0 +1,156 @@
+"""The loaded form of rule packs: what the loader produces and the compiler consumes.
+
+Everything here is plain data (frozen). Conditions are trees from `_conditions`; severities
+and references are the public models. Nothing here knows about durable_rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._conditions import Node, Path
+from ._context import ContextProfile
+from ._models import Reference, RulesVersion, Severity
+
+
+@attrs.frozen
+class Where:
+    """A place in a rule-pack file."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@attrs.frozen
+class Parameter:
+    name: str
+    default: Any
+    value: Any
+    description: str
+
+
+@attrs.frozen
+class Side:
+    """The other event of a pattern: the `until` of an absence, the `prior` of a lookback."""
+
+    on: tuple[str, ...]
+    when: tuple[Node, ...]
+    by: tuple[Path, ...]
+
+
+@attrs.frozen
+class Count:
+    by: tuple[Path, ...]
+    within_seconds: float
+    levels: tuple[tuple[int, Severity | None], ...]  # (threshold, severity); None: the rule's own
+
+    @property
+    def at_least(self) -> int:
+        return min(n for n, _ in self.levels)
+
+    def severity_for(self, count: int) -> Severity | None:
+        reached = [(n, s) for n, s in self.levels if count >= n]
+        return max(reached, key=lambda pair: pair[0])[1] if reached else None
+
+
+@attrs.frozen
+class Absence:
+    by: tuple[Path, ...]
+    until: Side
+    within_seconds: float | None = None
+    deadline: Path | None = None
+
+
+@attrs.frozen
+class Lookback:
+    by: tuple[Path, ...]
+    within_seconds: float
+    prior: Side
+
+
+Pattern = Count | Absence | Lookback
+
+
+@attrs.frozen
+class Trigger:
+    """One way a rule can fire: conditions over one event, optionally inside a stateful pattern."""
+
+    name: str
+    on: tuple[str, ...]
+    when: tuple[Node, ...]
+    pattern: Pattern | None = None
+    severity: Severity | None = None
+    advice: str | None = None
+    actions: tuple[str, ...] | None = None
+    where: Where | None = None
+
+    @property
+    def stateful(self) -> bool:
+        return self.pattern is not None
+
+
+@attrs.frozen
+class Escalation:
+    to: Severity
+    because: str
+    on: tuple[str, ...]
+    when: tuple[Node, ...]
+
+
+@attrs.frozen
+class Rule:
+    id: str
+    title: str
+    pack: str
+    severity: Severity
+    advice: str
+    actions: tuple[str, ...]
+    references: tuple[Reference, ...]
+    triggers: tuple[Trigger, ...]
+    escalations: tuple[Escalation, ...] = ()
+    uplift: bool = False
+    parameters: Mapping[str, Parameter] = attrs.field(factory=dict)
+    where: Where | None = None
+
+    @property
+    def on(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for trigger in self.triggers:
+            for type_ in trigger.on:
+                seen.setdefault(type_)
+        return tuple(seen)
+
+    @property
+    def stateful(self) -> bool:
+        return any(t.stateful for t in self.triggers)
+
+
+@attrs.frozen
+class Uplift:
+    because: str
+    when: tuple[Node, ...]
+
+
+@attrs.frozen
+class Bundle:
+    """Every loaded rule, in catalogue order, with the sets, uplift and context profiles."""
+
+    name: str
+    version: RulesVersion
+    rules: tuple[Rule, ...]
+    sets: Mapping[str, tuple[str, ...]]
+    uplift: Uplift | None
+    contexts: Mapping[str, ContextProfile]
+    files: tuple[str, ...] = ()
+
+    def rule(self, rule_id: str) -> Rule | None:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        return None
