@@ -29,7 +29,7 @@ class EventValidationError(MandateRulesError, ValueError):
         self.problems: tuple[tuple[str, str], ...] = tuple(problems)
         self.path: str = self.problems[0][0] if self.problems else ""
         self.where = where
-        lines = [f"{path}: {message}" for path, message in self.problems]
+        lines = [f"{path}: {message}" if path else message for path, message in self.problems]
         prefix = f"{where}: " if where else ""
         if len(lines) == 1:
             text = prefix + lines[0]

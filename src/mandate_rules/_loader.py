@@ -70,7 +70,7 @@ _TRIGGER_KEYS = ("name", "on", "when", "severity", "advice", "actions", "count",
                  "lookback")
 _REFERENCE_KEYS = ("source", "section", "checked", "url", "quote")
 _MARKS = ("V", "S", "H", "U")
-_SEVERITIES = [s.value for s in Severity]
+_SEVERITIES = tuple(s.value for s in Severity)
 
 
 def load_bundle(rules_dir: str | FsPath, contexts_dir: str | FsPath | None = None, *,
@@ -113,6 +113,7 @@ class _Loader:
         self.problems = problems
         self.overrides = overrides
         self.sets: dict[str, tuple[str, ...]] = {}
+        self.defined: dict[str, Where] = {}
         self.file = ""
 
     # ---------------------------------------------------------------- helpers
@@ -152,26 +153,17 @@ class _Loader:
     def load(self, ctx_dir: FsPath) -> Bundle | None:
         name, version, uplift = self.load_bundle_file()
         rules: list[Rule] = []
-        seen: dict[str, Where] = {}
         pack_files = sorted(p for p in self.root.glob("*.yaml") if p.name != BUNDLE_FILE)
         if not pack_files:
             self.problem(0, "no-packs", "the directory holds no rule packs (*.yaml)",
                          file=str(self.root))
         for path in pack_files:
-            for rule in self.load_pack(path):
-                if rule.id in seen:
-                    assert rule.where is not None
-                    self.problem(rule.where.line, "duplicate-rule",
-                                 f"rule {rule.id} is already defined at {seen[rule.id]}",
-                                 file=rule.where.file)
-                else:
-                    seen[rule.id] = rule.where or Where(self.file, 0)
-                    rules.append(rule)
+            rules.extend(self.load_pack(path))
         for rule_id in self.overrides:
-            if rule_id not in seen:
+            if rule_id not in self.defined:
                 self.problem(0, "unknown-parameter",
                              f"parameters are given for {rule_id!r}, which no pack defines"
-                             f"{suggestion(rule_id, seen)}", file="<parameters>")
+                             f"{suggestion(rule_id, self.defined)}", file="<parameters>")
         contexts = self.load_contexts(ctx_dir)
         files = [self.root / BUNDLE_FILE, *pack_files]
         digest = hashlib.sha256()
@@ -272,6 +264,11 @@ class _Loader:
             self.problem(key_line(raw, "id", line), "bad-rule-id",
                          f"rule id {rule_id!r} should look like 'ESC-001' (three capitals, a dash, "
                          "three digits)")
+        if rule_id in self.defined:
+            self.problem(line, "duplicate-rule",
+                         f"rule {rule_id} is already defined at {self.defined[rule_id]}")
+        elif rule_id != "?":
+            self.defined[rule_id] = Where(self.file, line)
         title = self.text(raw, "title", line, what) or ""
         advice = self.text(raw, "advice", line, what) or ""
         severity = self.severity(raw, "severity", line, what, required=True) or Severity.INFO
@@ -766,6 +763,13 @@ class _Loader:
         kinds = []
         for type_ in on:
             kind = self.schema.data_kind(type_, path.dotted)
+            inside = [p for p in self.schema.data_paths(type_)
+                      if p.startswith(path.dotted + ".") and "[]" not in p]
+            if kind is None and inside:
+                if report:
+                    self.problem(line, "bad-field", f"{path.dotted!r} holds several fields ("
+                                 + ", ".join(inside[:6]) + f"); name one of them (in {text!r})")
+                return None
             if kind is None:
                 if report:
                     self.problem(line, "unknown-field", f"{path.dotted!r} is not a field of "

@@ -29,6 +29,8 @@ class Where:
 
 @attrs.frozen
 class Parameter:
+    """A named value of a rule (a window, a threshold): its default and the value in force."""
+
     name: str
     default: Any
     value: Any
@@ -46,6 +48,8 @@ class Side:
 
 @attrs.frozen
 class Count:
+    """Count within a window by key: fire once `levels`' lowest threshold is reached."""
+
     by: tuple[Path, ...]
     within_seconds: float
     levels: tuple[tuple[int, Severity | None], ...]  # (threshold, severity); None: the rule's own
@@ -61,6 +65,8 @@ class Count:
 
 @attrs.frozen
 class Absence:
+    """Absence before a deadline: a start, and an `until` that must come before it passes."""
+
     by: tuple[Path, ...]
     until: Side
     within_seconds: float | None = None
@@ -69,6 +75,8 @@ class Absence:
 
 @attrs.frozen
 class Lookback:
+    """Lookback: an event meeting `prior`, with the same key, within the window before."""
+
     by: tuple[Path, ...]
     within_seconds: float
     prior: Side
@@ -97,6 +105,8 @@ class Trigger:
 
 @attrs.frozen
 class Escalation:
+    """Raise a rule's severity to `to` when `when` holds, for the reason `because`."""
+
     to: Severity
     because: str
     on: tuple[str, ...]
@@ -105,6 +115,8 @@ class Escalation:
 
 @attrs.frozen
 class Rule:
+    """One rule of a pack, as loaded: its text for people and its triggers for the engine."""
+
     id: str
     title: str
     pack: str
@@ -133,6 +145,8 @@ class Rule:
 
 @attrs.frozen
 class Uplift:
+    """The bundle's context uplift: when it holds, rules marked `uplift` rise one level."""
+
     because: str
     when: tuple[Node, ...]
 

@@ -1,0 +1,152 @@
+"""Plain-text rendering for people: tables of advisories and rules, and a rule in plain words."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Sequence
+
+from ._models import Advisory, Event, format_time
+from ._rules import Absence, Count, Lookback, Rule, Trigger
+
+_MARK_WORDS = {"V": "verified in the source", "S": "secondary summary",
+               "H": "heading only", "U": "unverified recall"}
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
+          wrap: int | None = None) -> str:
+    """A fixed-width table; the last column wraps to the terminal width."""
+    width = wrap or shutil.get_terminal_size((120, 20)).columns
+    cols = len(headers)
+    sizes = [max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in range(cols - 1)]
+    last = max(20, width - sum(sizes) - 2 * (cols - 1))
+    lines = ["  ".join(h.ljust(s) for h, s in zip(headers[:-1], sizes, strict=True))
+             + "  " + headers[-1]]
+    lines.append("  ".join("-" * s for s in sizes) + "  " + "-" * min(last, 40))
+    for row in rows:
+        wrapped = textwrap.wrap(row[-1], last) or [""]
+        lead = "  ".join(c.ljust(s) for c, s in zip(row[:-1], sizes, strict=True))
+        lines.append(lead + "  " + wrapped[0])
+        pad = " " * (len(lead) + 2)
+        lines.extend(pad + more for more in wrapped[1:])
+    return "\n".join(lines)
+
+
+def advisories_table(pairs: Sequence[tuple[Event, Sequence[Advisory]]]) -> str:
+    rows = []
+    for event, advisories in pairs:
+        for adv in advisories:
+            rows.append([format_time(adv.raised_at)[:16].replace("T", " "), event.type,
+                         adv.subject or "-", adv.rule_id, _severity_text(adv), adv.title])
+    if not rows:
+        return "no advisories"
+    return table(["time", "event", "record", "rule", "severity", "title"], rows)
+
+
+def _severity_text(adv: Advisory) -> str:
+    if adv.severity == adv.base_severity:
+        return adv.severity.value
+    return f"{adv.severity.value} (from {adv.base_severity.value})"
+
+
+def rules_table(rules: Sequence[Rule]) -> str:
+    rows = [[r.id, r.severity.value, "yes" if r.stateful else "no", ", ".join(r.on), r.title]
+            for r in rules]
+    return table(["rule", "severity", "stateful", "events", "title"], rows)
+
+
+def explain_rule(rule: Rule, width: int = 88) -> str:
+    """The rule in plain words: when it speaks, how serious, what it advises, and why."""
+    out: list[str] = [f"{rule.id}: {rule.title}", ""]
+
+    def para(text: str, indent: str = "") -> None:
+        out.extend(textwrap.wrap(text, width, initial_indent=indent,
+                                 subsequent_indent=" " * len(indent)) or [indent])
+
+    para(f"Severity: {rule.severity.value}"
+         + (" (one level higher where the mission is, or is seen as, a party to the conflict, "
+            "or armed actors are hostile to the UN)" if rule.uplift else "") + ".")
+    for esc in rule.escalations:
+        para(f"Raised to {esc.to.value} when: " + "; ".join(c.text for c in esc.when)
+             + f" ({esc.because}).")
+    out.append("")
+    for trigger in rule.triggers:
+        out.extend(_trigger_words(rule, trigger, width))
+        out.append("")
+    out.append("Advice:")
+    para(rule.advice, "  ")
+    out.append("")
+    out.append("Actions:")
+    for action in rule.actions:
+        para(action, "  - ")
+    out.append("")
+    out.append("References (how far each was checked):")
+    for ref in rule.references:
+        bits = [ref.source]
+        if ref.section:
+            bits.append(ref.section)
+        line = ", ".join(bits) + f" [{ref.checked}: {_MARK_WORDS[ref.checked]}]"
+        para(line, "  - ")
+        if ref.quote:
+            para(f'"{ref.quote}"', "      ")
+        if ref.url:
+            out.append(f"      {ref.url}")
+    if rule.parameters:
+        out.append("")
+        out.append("Parameters (a deployment may change them):")
+        for p in rule.parameters.values():
+            changed = "" if p.value == p.default else f" (default {p.default})"
+            para(f"{p.name} = {p.value}{changed}: {p.description}", "  - ")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _trigger_words(rule: Rule, trigger: Trigger, width: int) -> list[str]:
+    head = f"It speaks on {', '.join(trigger.on)}"
+    if len(rule.triggers) > 1:
+        head = f"[{trigger.name}] " + head
+    lines = [head + " when all of these hold:"]
+    lines.extend(_conditions(trigger.when, "  - "))
+    pattern = trigger.pattern
+    if isinstance(pattern, Count):
+        keys = ", ".join(str(p) for p in pattern.by)
+        levels = ", ".join(f"{s.value if s else rule.severity.value} from {n}"
+                           for n, s in pattern.levels)
+        lines.append(f"  … and such events with the same {keys} reach a count within "
+                     f"{_days(pattern.within_seconds)} ({levels}).")
+    elif isinstance(pattern, Absence):
+        keys = ", ".join(str(p) for p in pattern.by)
+        limit = (f"within {_days(pattern.within_seconds)}" if pattern.within_seconds
+                 else f"by the time in {pattern.deadline}")
+        lines.append(f"  … and no later event for the same {keys} meets, {limit}:")
+        lines.extend(_conditions(pattern.until.when, "      - "))
+    elif isinstance(pattern, Lookback):
+        keys = ", ".join(str(p) for p in pattern.by)
+        lines.append(f"  … and within {_days(pattern.within_seconds)} before it, an event "
+                     f"({', '.join(pattern.prior.on)}) with the same {keys} met:")
+        lines.extend(_conditions(pattern.prior.when, "      - "))
+    if trigger.severity is not None:
+        lines.append(f"  Severity for this trigger: {trigger.severity.value}.")
+    return [textwrap.shorten(line, 400) if len(line) > 400 else line for line in lines]
+
+
+def _conditions(nodes: Sequence[object], indent: str) -> list[str]:
+    out = []
+    for node in nodes:
+        items = getattr(node, "items", None)
+        mode = getattr(node, "mode", None)
+        if items is not None and mode is not None:
+            out.append(f"{indent}{node.text}")  # type: ignore[attr-defined]
+            out.extend(_conditions(items, " " * len(indent) + "  - "))
+        else:
+            out.append(f"{indent}{node.text}")  # type: ignore[attr-defined]
+    return out
+
+
+def _days(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds % 86400 == 0:
+        return f"{int(seconds // 86400)} days"
+    if seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} hours"
+    return f"{seconds:g} seconds"

@@ -1,0 +1,103 @@
+"""The `mandate-rules` command, run as a new user runs it: a real process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .helpers import RULES_DIR
+
+EXE = shutil.which("mandate-rules") or str(Path(sys.executable).parent / "mandate-rules")
+
+ESCORT = {"specversion": "1.0", "id": "e1", "source": "test://cli", "type": "escort.request",
+          "time": "2026-11-01T08:00:00Z", "country": "SOM", "area": "SO-BN", "subject": "esc-1",
+          "data": {"org": {"id": "o1", "kind": "ingo"}, "armed": True,
+                   "provider": {"kind": "mission_military"}}}
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_evaluate_prints_one_json_advisory_per_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(ESCORT) + "\n\n" + json.dumps({**ESCORT, "id": "e2"}) + "\n")
+    done = run("evaluate", "--rules", str(RULES_DIR), str(events))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {"ESC-001", "ESC-004"} <= {a["rule_id"] for a in lines}
+    assert all(a["evidence"][0]["id"] in ("e1", "e2") for a in lines)
+    assert done.stderr == ""
+
+
+def test_evaluate_reads_standard_input_and_renders_a_table() -> None:
+    done = run("evaluate", "--format", "table", "-", stdin=json.dumps(ESCORT) + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "ESC-004" in done.stdout
+    assert "critical" in done.stdout
+
+
+def test_invalid_input_names_the_line_and_prints_nothing(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    bad = {**ESCORT, "id": "e2", "data": {**ESCORT["data"], "armed": "maybe"}}
+    events.write_text("\n".join([json.dumps(ESCORT), json.dumps(bad), "{oops"]) + "\n")
+    done = run("evaluate", str(events))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert f"{events}:2: data.armed: expected yes/no" in done.stderr
+    assert f"{events}:3: not valid JSON" in done.stderr
+
+
+def test_parameter_override_from_the_command_line(tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps(ESCORT) + "\n")
+    assert run("evaluate", "--param", "AST-007.no_such=1", str(events)).returncode == 2
+    assert run("evaluate", "--param", "nonsense", str(events)).returncode == 2
+
+
+def test_check_passes_on_the_shipped_packs() -> None:
+    done = run("check", str(RULES_DIR))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("ok: ")
+
+
+def test_check_lists_problems_and_fails(tmp_path: Path) -> None:
+    shutil.copytree(RULES_DIR, tmp_path / "rules")
+    pack = tmp_path / "rules" / "escorts.yaml"
+    pack.write_text(pack.read_text().replace("severity: warning", "severity: urgent", 1))
+    done = run("check", str(tmp_path / "rules"))
+    assert done.returncode == 1
+    assert "escorts.yaml:" in done.stdout
+    assert "bad-severity" in done.stdout
+    as_json = json.loads(run("check", str(tmp_path / "rules"), "--format", "json").stdout)
+    assert as_json[0]["code"] == "bad-severity"
+
+
+def test_rules_and_explain() -> None:
+    listing = run("rules")
+    assert listing.returncode == 0
+    assert "ESC-001" in listing.stdout
+    assert "AST-009" in listing.stdout
+    explained = run("explain", "esc-004")
+    assert explained.returncode == 0
+    assert explained.stdout.startswith("ESC-004: ")
+    assert "References" in explained.stdout
+    unknown = run("explain", "ESC-404")
+    assert unknown.returncode == 2
+    assert "no rule 'ESC-404'" in unknown.stderr
+
+
+@pytest.mark.skipif(not (Path(__file__).parent.parent / "src/mandate_rules/demo/somalia.jsonl")
+                    .exists(), reason="demo timeline not written yet")
+def test_demo_runs_end_to_end() -> None:
+    done = run("demo")
+    assert done.returncode == 0, done.stderr
+    assert "advisories (" in done.stdout
+    assert "ESC-" in done.stdout
+    assert "AST-" in done.stdout

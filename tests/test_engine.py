@@ -1,0 +1,199 @@
+"""Engine guarantees: idempotent re-delivery, determinism, isolation, threads, bounded state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mandate_rules import Engine, EngineError, Event
+
+from .helpers import RULES_DIR, make_event
+from .test_patterns import PACK
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def flight(i: int, *, org: str = "org-1", country: str = "SOM", day: float | None = None,
+           event_id: str | None = None) -> Event:
+    when = T0 + dt.timedelta(days=i if day is None else day)
+    return make_event("asset.request", time=when.isoformat(), country=country,
+                      id=event_id or f"{country}-{org}-{i}", org={"id": org, "kind": "ingo"},
+                      data={"asset": {"owner_kind": "mission_military"}})
+
+
+@pytest.fixture
+def engine(engine_for: Callable[..., Engine]) -> Engine:
+    return engine_for({"patterns.yaml": PACK})
+
+
+def test_redelivered_event_raises_nothing_and_changes_nothing(engine: Engine) -> None:
+    events = [flight(i) for i in range(3)]
+    for event in events[:2]:
+        engine.evaluate(event)
+    before = engine.state_size()
+    assert engine.evaluate(events[1]) == ()  # a retry of the second
+    assert engine.state_size() == before
+    (advisory,) = engine.evaluate(events[2])
+    assert len(advisory.evidence) == 3
+    assert engine.evaluate(events[2]) == ()
+
+
+def test_same_events_same_order_same_advisories(write_pack: Callable[..., Path]) -> None:
+    root = write_pack({"patterns.yaml": PACK})
+    events = [flight(i, org=f"org-{i % 3}") for i in range(30)]
+    runs = []
+    for _ in range(2):
+        engine = Engine.from_directory(root)
+        runs.append([json.dumps([a.to_json() for a in engine.evaluate(e)]) for e in events])
+    assert runs[0] == runs[1]
+    assert any(r != "[]" for r in runs[0])
+
+
+def test_two_engines_never_share_state(write_pack: Callable[..., Path]) -> None:
+    root = write_pack({"patterns.yaml": PACK})
+    first, second = Engine.from_directory(root), Engine.from_directory(root)
+    first.evaluate(flight(0))
+    first.evaluate(flight(1))
+    assert second.evaluate(flight(2)) == ()
+    assert [a.rule_id for a in first.evaluate(flight(2))] == ["CNT-001"]
+    assert second.state_size()["window_entries"] == 1
+
+
+def test_concurrent_callers_lose_and_duplicate_nothing(write_pack: Callable[..., Path]) -> None:
+    """Eight threads on one engine give exactly the advisories of one thread, in any order.
+
+    Each thread is one organisation's stream in one of two operations; all events fall in
+    one window, so the result does not depend on how the threads interleave.
+    """
+    root = write_pack({"patterns.yaml": PACK})
+    streams = [[flight(i, org=f"org-{t}", country=("SOM", "PHL")[t % 2], day=i / 4)
+                for i in range(60)] for t in range(8)]
+    expected = Engine.from_directory(root)
+    want = Counter(a.id for stream in streams for e in stream for a in expected.evaluate(e))
+    shared = Engine.from_directory(root)
+    got: Counter[str] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(streams))
+
+    def run(stream: list[Event]) -> None:
+        barrier.wait()
+        for event in stream:
+            ids = [a.id for a in shared.evaluate(event)]
+            with lock:
+                got.update(ids)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in streams]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert got == want
+    assert sum(want.values()) == 8 * 58
+    assert shared.state_size() == expected.state_size()
+
+
+def test_state_stays_bounded_over_a_long_run(engine: Engine) -> None:
+    for i in range(3000):  # four flights a day for two years, one org
+        engine.evaluate(flight(i, day=i / 4))
+    size = engine.state_size()
+    # a 30-day window holds at most 121 flights, plus a day of slack before a sweep
+    assert size["window_entries"] <= 125
+    assert size["seen_events"] <= 4 * 33
+
+
+def test_advisory_ids_depend_on_rule_bundle_and_evidence(write_pack: Callable[..., Path]) -> None:
+    root = write_pack({"patterns.yaml": PACK})
+    ids = []
+    for _ in range(2):
+        engine = Engine.from_directory(root)
+        engine.evaluate(flight(0))
+        engine.evaluate(flight(1))
+        ids.append(engine.evaluate(flight(2))[0].id)
+    assert ids[0] == ids[1]
+    tuned = Engine.from_directory(root, parameters={"CNT-001": {"days": 31}})
+    tuned.evaluate(flight(0))
+    tuned.evaluate(flight(1))
+    assert tuned.evaluate(flight(2))[0].id != ids[0]
+
+
+def test_invalid_event_is_refused_before_any_state_changes(engine: Engine) -> None:
+    from mandate_rules import EventValidationError
+
+    bad = Event(id="x", source="s", type="asset.request", time=T0, country="SOM",
+                data={"org": {"id": "o", "kind": "ingo"}, "asset": {"owner_kind": 7}})
+    with pytest.raises(EventValidationError, match="data.asset.owner_kind"):
+        engine.evaluate(bad)
+    assert engine.state_size() == {"operations": 0}
+
+
+def test_a_message_durable_rules_refuses_is_an_engine_error(engine_for: Callable[..., Engine],
+                                                             ) -> None:
+    pack = textwrap.dedent("""\
+        pack: big
+        version: 0.0.1
+        rules:
+          - id: BIG-001
+            title: vehicles
+            on: [movement.request]
+            when: [any vehicles where owner_kind == ingo]
+            severity: info
+            advice: a
+            actions: [a]
+            references: [{source: s, checked: U}]
+        """)
+    engine = engine_for({"big.yaml": pack})
+    vehicles = [{"id": f"v{i}", "owner_kind": "ingo", "markings": "humanitarian"}
+                for i in range(200)]
+    event = make_event("movement.request", data={"status": "requested", "vehicles": vehicles})
+    try:
+        advisories = engine.evaluate(event)
+    except EngineError as exc:
+        assert "movement.request" in str(exc)
+    else:
+        assert [a.rule_id for a in advisories] == ["BIG-001"]
+    # either way the engine is still usable
+    small = make_event("movement.request", data={"status": "requested", "vehicles": vehicles[:2]})
+    assert [a.rule_id for a in engine.evaluate(small)] == ["BIG-001"]
+
+
+def test_many_rules_compile_without_hanging(tmp_path: Path) -> None:
+    """Above 512 sibling tests durable_rules spins forever; chunked rulesets must not."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+        from tests.helpers import BUNDLE_YAML, pack, rule_yaml
+        from pathlib import Path
+        from mandate_rules import Engine
+        root = Path({str(tmp_path)!r})
+        (root / "bundle.yaml").write_text(BUNDLE_YAML)
+        rules = [rule_yaml(f"SYN-{{i:03d}}", "escort.request",
+                           [f"terms.separation_m > {{i}}", "provider.kind in [nsag, militia]"])
+                 for i in range(600)]
+        (root / "syn.yaml").write_text(pack(*rules))
+        engine = Engine.from_directory(root)
+        print(len(engine.compiled_rulesets()["escort.request"]))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) >= 6
+
+
+def test_bundled_packs_compile_into_rulesets_per_event_type() -> None:
+    engine = Engine.from_directory(RULES_DIR)
+    rulesets = engine.compiled_rulesets()
+    assert {"escort.request", "movement.request", "asset.request"} <= set(rulesets)
+    for chunks in rulesets.values():
+        for chunk in chunks:
+            for body in chunk.values():
+                first = body["all"][0]["m"]["$and"][0]
+                assert set(first) == {"type"}

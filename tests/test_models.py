@@ -1,0 +1,107 @@
+"""Events and advisories: JSON in and out without loss, and validation that names the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from mandate_rules import Advisory, Engine, Event, EventValidationError, Severity
+
+from .helpers import RULES_DIR, make_event
+
+BASE = {"specversion": "1.0", "id": "k-1", "source": "kobotoolbox://kf.example.org/assets/a1",
+        "type": "escort.request", "time": "2026-11-01T08:00:00Z", "country": "SOM",
+        "data": {"org": {"id": "o1", "kind": "ingo"}, "armed": True}}
+
+
+def test_event_round_trip_is_lossless_including_extensions() -> None:
+    obj = {**BASE, "subject": "case-9", "area": "SO-BN", "traceparent": "00-ab-cd-01",
+           "data": {**BASE["data"], "alternatives_considered": ["route_change"],
+                    "unknown_field_from_a_form": {"kept": [1, 2]}}}
+    event = Event.from_json(obj)
+    assert event.to_json() == obj
+    assert Event.from_json(json.loads(json.dumps(event.to_json()))) == event
+
+
+def test_event_time_keeps_its_offset() -> None:
+    event = Event.from_json({**BASE, "time": "2026-11-01T11:00:00+03:00"})
+    assert event.time == dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
+    assert event.to_json()["time"] == "2026-11-01T11:00:00+03:00"
+
+
+def test_event_data_is_frozen() -> None:
+    event = Event.from_json(BASE)
+    with pytest.raises(TypeError):
+        event.data["armed"] = False  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        ({"type": "escort.requset"}, "type", "did you mean 'escort.request'"),
+        ({"data": {"armed": True}}, "data.org.id", "required for escort.request"),
+        ({"data": {"org": {"id": "o", "kind": "ingo"}, "armed": "yes"}}, "data.armed",
+         "expected yes/no"),
+        ({"data": {"org": {"id": "o", "kind": "soldier"}, "armed": True}}, "data.org.kind",
+         "expected one of"),
+        ({"data": {"org": {"id": "o", "kind": "ingo"}, "armed": True,
+                   "terms": {"separation_m": "far"}}}, "data.terms.separation_m",
+         "expected a number"),
+        ({"data": {"org": {"id": "o", "kind": "ingo"}, "armed": True,
+                   "alternatives_considered": ["route_change", "prayer"]}},
+         "data.alternatives_considered", "item 1"),
+        ({"time": "yesterday"}, "time", "RFC 3339"),
+        ({"time": "2026-11-01T08:00:00"}, "time", "time zone"),
+        ({"country": "Somalia"}, "country", "alpha-3"),
+        ({"specversion": "0.3"}, "specversion", "'1.0'"),
+    ],
+)
+def test_invalid_event_names_the_field(change: dict[str, object], path: str, words: str) -> None:
+    with pytest.raises(EventValidationError) as info:
+        Event.from_json({**BASE, **change})
+    assert info.value.path == path
+    assert words in str(info.value)
+
+
+def test_object_list_items_are_validated_with_their_index() -> None:
+    with pytest.raises(EventValidationError) as info:
+        make_event("movement.request", data={"status": "requested", "vehicles": [
+            {"owner_kind": "ingo", "markings": "humanitarian"},
+            {"owner_kind": "ingo", "markings": "pink"}]})
+    assert info.value.path == "data.vehicles[1].markings"
+
+
+def test_all_problems_of_one_event_are_reported_together() -> None:
+    with pytest.raises(EventValidationError) as info:
+        Event.from_json({"specversion": "1.0", "type": "escort.request", "data": {}})
+    paths = [p for p, _ in info.value.problems]
+    assert paths[:5] == ["id", "source", "time", "country", "data.org.id"]
+
+
+def test_not_json_is_a_validation_error() -> None:
+    with pytest.raises(EventValidationError, match="not valid JSON"):
+        Event.from_text("{not json")
+
+
+def test_severity_order_and_raise_caps_at_critical() -> None:
+    assert Severity.INFO < Severity.ADVICE < Severity.WARNING < Severity.CRITICAL
+    assert Severity.WARNING.raised() is Severity.CRITICAL
+    assert Severity.CRITICAL.raised() is Severity.CRITICAL
+    assert Severity.INFO.raised(2) is Severity.WARNING
+
+
+def test_advisory_round_trip(engine_bundled_advisory: Advisory) -> None:
+    advisory = engine_bundled_advisory
+    again = Advisory.from_json(json.loads(json.dumps(advisory.to_json())))
+    assert again == advisory
+    assert again.to_json() == advisory.to_json()
+
+
+@pytest.fixture
+def engine_bundled_advisory() -> Advisory:
+    engine = Engine.from_directory(RULES_DIR)
+    advisories = engine.evaluate(Event.from_json({**BASE, "area": "SO-BN", "subject": "s1"}))
+    assert advisories, "the bundled packs should raise something for a bare armed escort"
+    return advisories[0]

@@ -1,0 +1,58 @@
+"""The public surface: an honest, sorted `__all__`, and durable_rules kept behind one module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mandate_rules
+
+SRC = Path(mandate_rules.__file__).parent
+
+
+def test_all_is_sorted_and_complete() -> None:
+    names = mandate_rules.__all__
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+    for name in names:
+        assert getattr(mandate_rules, name) is not None
+    public = {n for n in vars(mandate_rules) if not n.startswith("_")}
+    assert public == set(names), "a public name is missing from __all__, or __all__ lists junk"
+
+
+def test_public_objects_have_docstrings() -> None:
+    for name in mandate_rules.__all__:
+        obj = getattr(mandate_rules, name)
+        assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
+
+
+def test_only_the_matcher_imports_durable_rules() -> None:
+    importers = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in ("durable", "durable_rules_engine") for n in names):
+                importers.append(path.name)
+    assert sorted(set(importers)) == ["_matcher.py"]
+
+
+def test_no_module_level_mutable_state() -> None:
+    """Module globals are constants: no lists, dicts or sets that code could mutate."""
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                value = node.value
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+                if names == ["__all__"]:
+                    continue
+                if isinstance(value, (ast.List, ast.Set, ast.ListComp, ast.SetComp)):
+                    offenders.append(f"{path.name}: {names}")
+    assert offenders == []
