@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mandate_rules import Engine, EngineError, Event
+from mandate_rules import Engine, EngineError, Event, EventValidationError
 
 from .helpers import RULES_DIR, make_event
 from .test_patterns import PACK
@@ -126,17 +126,15 @@ def test_advisory_ids_depend_on_rule_bundle_and_evidence(write_pack: Callable[..
 
 
 def test_invalid_event_is_refused_before_any_state_changes(engine: Engine) -> None:
-    from mandate_rules import EventValidationError
-
     bad = Event(id="x", source="s", type="asset.request", time=T0, country="SOM",
                 data={"org": {"id": "o", "kind": "ingo"}, "asset": {"owner_kind": 7}})
-    with pytest.raises(EventValidationError, match="data.asset.owner_kind"):
+    with pytest.raises(EventValidationError, match=r"data\.asset\.owner_kind"):
         engine.evaluate(bad)
     assert engine.state_size() == {"operations": 0}
 
 
-def test_a_message_durable_rules_refuses_is_an_engine_error(engine_for: Callable[..., Engine],
-                                                             ) -> None:
+def test_a_message_durable_rules_refuses_is_an_engine_error(
+        engine_for: Callable[..., Engine]) -> None:
     pack = textwrap.dedent("""\
         pack: big
         version: 0.0.1
@@ -144,7 +142,7 @@ def test_a_message_durable_rules_refuses_is_an_engine_error(engine_for: Callable
           - id: BIG-001
             title: vehicles
             on: [movement.request]
-            when: [any vehicles where owner_kind == ingo]
+            when: [any vehicles where owner_kind == ingo, sra_ref is present]
             severity: info
             advice: a
             actions: [a]
@@ -153,16 +151,19 @@ def test_a_message_durable_rules_refuses_is_an_engine_error(engine_for: Callable
     engine = engine_for({"big.yaml": pack})
     vehicles = [{"id": f"v{i}", "owner_kind": "ingo", "markings": "humanitarian"}
                 for i in range(200)]
-    event = make_event("movement.request", data={"status": "requested", "vehicles": vehicles})
-    try:
-        advisories = engine.evaluate(event)
-    except EngineError as exc:
-        assert "movement.request" in str(exc)
-    else:
-        assert [a.rule_id for a in advisories] == ["BIG-001"]
-    # either way the engine is still usable
-    small = make_event("movement.request", data={"status": "requested", "vehicles": vehicles[:2]})
-    assert [a.rule_id for a in engine.evaluate(small)] == ["BIG-001"]
+    many = make_event("movement.request", data={"status": "requested", "vehicles": vehicles,
+                                                 "sra_ref": "SRA-1"})
+    assert [a.rule_id for a in engine.evaluate(many)] == ["BIG-001"]
+    # durable_rules refuses a property over 16 MiB (its error 314)
+    huge = make_event("movement.request", data={"status": "requested", "vehicles": vehicles,
+                                                 "sra_ref": "x" * (17 * 1024 * 1024)})
+    with pytest.raises(EngineError, match=r"movement\.request"):
+        engine.evaluate(huge)
+    # the engine is still usable, and the refused event left no trace
+    again = make_event("movement.request", data={"status": "requested", "vehicles": vehicles,
+                                                  "sra_ref": "SRA-2"})
+    assert [a.rule_id for a in engine.evaluate(again)] == ["BIG-001"]
+    assert engine.state_size()["seen_events"] == 2
 
 
 def test_many_rules_compile_without_hanging(tmp_path: Path) -> None:
@@ -197,3 +198,33 @@ def test_bundled_packs_compile_into_rulesets_per_event_type() -> None:
             for body in chunk.values():
                 first = body["all"][0]["m"]["$and"][0]
                 assert set(first) == {"type"}
+
+
+def test_an_event_meeting_several_alternatives_counts_once(
+        engine_for: Callable[..., Engine]) -> None:
+    """durable_rules fires a rule once per `$or` alternative met; the engine counts it once."""
+    pack = textwrap.dedent("""\
+        pack: alt
+        version: 0.0.1
+        rules:
+          - id: ALT-001
+            title: escorted trips
+            severity: warning
+            advice: a
+            actions: [a]
+            references: [{source: s, checked: U}]
+            triggers:
+              - on: [movement.request]
+                when:
+                  - any of:
+                      - escort.requested is true
+                      - escort.request_id is present
+                count: {by: [org.id], within: 30 days, at_least: 2}
+        """)
+    engine = engine_for({"alt.yaml": pack})
+    both = {"status": "completed", "escort": {"requested": True, "request_id": "e-1"}}
+    assert engine.evaluate(make_event("movement.request", data=both)) == ()
+    (advisory,) = engine.evaluate(make_event("movement.request", data=both,
+                                             time="2026-11-02T08:00:00Z"))
+    assert len(advisory.evidence) == 2
+    assert advisory.explanation[-1].value == 2

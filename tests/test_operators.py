@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from mandate_rules import Engine
+from mandate_rules import Engine, EventValidationError
 
-from .helpers import make_event, pack, rule_yaml
+from .helpers import BUNDLE_YAML, make_event, pack, rule_yaml
 
 CONDITIONS = {
     "eq": "decision.status == approved",
@@ -62,8 +62,6 @@ def _names() -> list[str]:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    from .helpers import BUNDLE_YAML
-
     rules = []
     for index, name in enumerate(_names(), start=1):
         rule_id = f"TST-{index:03d}"
@@ -167,8 +165,6 @@ def test_any_item(engine: Engine, vehicles: list[dict[str, str]], request_id: st
 
 def test_types_are_never_coerced(engine_for: Callable[..., Engine]) -> None:
     """durable_rules alone finds "7" > 5 and "true" == true; validation keeps them out."""
-    from mandate_rules import EventValidationError
-
     with pytest.raises(EventValidationError):
         make_event(data={"armed": "true"})
     with pytest.raises(EventValidationError):

@@ -42,7 +42,8 @@ rules:
     references: [{source: s, checked: U}]
 """
 CONTEXTS = {
-    "SOM.yaml": 'country: SOM\nversion: "v1"\nprofile:\n  mission: {party_to_conflict: perceived}\n',
+    "SOM.yaml": ('country: SOM\nversion: "v1"\nprofile:\n'
+                 "  mission: {party_to_conflict: perceived}\n"),
     "PHL.yaml": 'country: PHL\nversion: "v2"\nprofile:\n  mission: {party_to_conflict: "no"}\n',
 }
 

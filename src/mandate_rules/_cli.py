@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
@@ -70,7 +70,7 @@ def _engine(rules_dir: Path | None, contexts_dir: Path | None,
         sys.exit(EXIT_BAD_INPUT)
 
 
-def _read_events(stream: TextIO, name: str) -> Iterator[tuple[int, Event | str]]:
+def _read_events(stream: Iterable[str], name: str) -> Iterator[tuple[int, Event | str]]:
     """(line number, event) for each non-blank line; (line, message) for a line that is bad."""
     for number, line in enumerate(stream, start=1):
         if not line.strip():

@@ -153,24 +153,27 @@ class Engine:
 
     def _evaluate(self, event: Event) -> tuple[Advisory, ...]:
         state = self._states.get(event.country)
-        if state is None:
-            state = self._states[event.country] = CountryState(event.country)
-        if state.is_seen(event.key):
+        if state is not None and state.is_seen(event.key):
             return ()
-        now = event.time.timestamp()
-        if event.type == "context.update":
-            self._apply_context_update(state, event)
-        profile, context = self._context(event.country, event.area, state)
-        state.advance(now)
-        out: list[Advisory] = []
-        out.extend(self._expire(state, now))
+        update = _context_update(event) if event.type == "context.update" else None
+        profile, context = self._context(event.country, event.area, state, update)
+        # Match first: it may refuse the event (EngineError), and then no state has changed.
         tree = self._program.projections.get(event.type)
         fired: list[str] = []
         doc: dict[str, Any] = {}
         if tree is not None:
             doc = document(event, context, tree)
-            fact = {"type": event.type, **doc}
-            fired = self._matcher.match(event.type, fact)
+            fired = self._matcher.match(event.type, {"type": event.type, **doc})
+        if state is None:
+            state = self._states[event.country] = CountryState(event.country)
+        if update is not None:
+            scope, values = update
+            target = state.area_overlays.setdefault(scope, {}) if scope else state.context_overlay
+            deep_merge(target, values)
+            state.context_update = event.id
+        now = event.time.timestamp()
+        state.advance(now)
+        out = self._expire(state, now)
         if fired:
             out.extend(self._advise(event, state, fired, doc, profile, context))
         out.extend(self._expire(state, now))
@@ -182,25 +185,18 @@ class Engine:
 
     # ---------------------------------------------------------------- context
 
-    def _context(self, country: str, area: str | None,
-                 state: CountryState | None) -> tuple[ContextProfile, dict[str, Any]]:
+    def _context(self, country: str, area: str | None, state: CountryState | None,
+                 update: tuple[str | None, dict[str, Any]] | None = None,
+                 ) -> tuple[ContextProfile, dict[str, Any]]:
         profile = self._bundle.contexts.get(country) or ContextProfile.unknown(country)
         values = profile.resolve(area)
-        if state is not None and (state.context_overlay or state.area_overlays):
+        if state is not None:
             deep_merge(values, state.context_overlay)
             if area is not None and area in state.area_overlays:
                 deep_merge(values, state.area_overlays[area])
+        if update is not None and (update[0] is None or update[0] == area):
+            deep_merge(values, update[1])
         return profile, values
-
-    @staticmethod
-    def _apply_context_update(state: CountryState, event: Event) -> None:
-        context_fields = load_schema().context_tree
-        data = thaw(event.data)
-        values = {k: v for k, v in data.items() if k in context_fields}
-        scope = data.get("area_scope")
-        target = state.area_overlays.setdefault(scope, {}) if scope else state.context_overlay
-        deep_merge(target, values)
-        state.context_update = event.id
 
     # ---------------------------------------------------------------- advisories
 
@@ -433,6 +429,13 @@ class _Verdict:
 
 def _order(label: Label) -> tuple[int, int]:
     return (label.rule, label.index)
+
+
+def _context_update(event: Event) -> tuple[str | None, dict[str, Any]]:
+    """The area a ``context.update`` applies to (None: the whole country) and its values."""
+    data = thaw(event.data)
+    fields = load_schema().context_tree
+    return data.get("area_scope"), {k: v for k, v in data.items() if k in fields}
 
 
 def _key(doc: Mapping[str, Any], paths: tuple[Path, ...]) -> tuple[Any, ...] | None:

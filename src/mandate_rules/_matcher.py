@@ -73,7 +73,12 @@ class Matcher:
             self._handles[event_type] = handles
 
     def match(self, event_type: str, fact: dict[str, Any]) -> list[str]:
-        """The names of every rule of `event_type` that `fact` matches (the caller locks)."""
+        """The names of every rule of `event_type` that `fact` matches, each once.
+
+        durable_rules splits a rule whose condition has alternatives (``$or``) into one path
+        per alternative, and a fact meeting several alternatives fires the rule once per path;
+        the names are therefore de-duplicated here. The caller holds the engine's lock.
+        """
         handles = self._handles.get(event_type)
         if not handles:
             return []
@@ -97,4 +102,4 @@ class Matcher:
                                       "event")
             finally:
                 durable_rules_engine.retract_fact(handle, text)
-        return fired
+        return list(dict.fromkeys(fired))
