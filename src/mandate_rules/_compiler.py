@@ -139,7 +139,7 @@ def project(doc: Mapping[str, Any], tree: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if sub is True:
             out[key] = value
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):
             inner = project(value, sub)
             if inner:
                 out[key] = inner

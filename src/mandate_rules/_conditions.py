@@ -368,7 +368,7 @@ def lookup(doc: Mapping[str, Any], path: Path) -> Any:
     """The value of `path` in a normalised document (see `_facts.normalise`), or None."""
     node: Any = doc if path.scope == ITEM else doc.get(path.scope)
     for part in path.parts:
-        if not isinstance(node, Mapping):
+        if node.__class__ is not dict:
             return None
         node = node.get(part)
     return node
@@ -420,7 +420,7 @@ def holds(node: Node, doc: Mapping[str, Any], root: Mapping[str, Any] | None = N
         items = _value(node.path, doc, root)
         if not isinstance(items, list):
             return False
-        return any(isinstance(item, Mapping) and all(holds(c, item, root) for c in node.conditions)
+        return any(isinstance(item, dict) and all(holds(c, item, root) for c in node.conditions)
                    for item in items)
     if isinstance(node, Has):
         items = _value(node.path, doc, root)

@@ -8,6 +8,7 @@ because durable_rules' C core is not re-entrant.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import threading
@@ -32,7 +33,6 @@ from ._models import (
     ExplanationItem,
     Severity,
     format_time,
-    thaw,
 )
 from ._problems import did_you_mean
 from ._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
@@ -42,6 +42,7 @@ from ._state import CountryState, Pending
 __all__ = ["Engine", "bundled_rules_dir"]
 
 _DAY = 86400.0
+_CONTEXT_CACHE_SIZE = 1024  # resolved (area -> values) per operation
 
 
 def bundled_rules_dir() -> FsPath:
@@ -131,12 +132,13 @@ class Engine:
         Raises `EventValidationError` for an event that does not fit its type's schema.
         A re-delivered event (same `source` and `id`) raises nothing new and changes no state.
         """
-        schema = load_schema()
-        if schema.event_type(event.type) is None:
-            raise EventValidationError([("type", f"unknown event type {event.type!r}")])
-        problems = schema.validate_data(event.type, thaw(event.data))
-        if problems:
-            raise EventValidationError(problems, f"event {event.id}")
+        if not event._validated:  # built directly rather than read by Event.from_json
+            schema = load_schema()
+            if schema.event_type(event.type) is None:
+                raise EventValidationError([("type", f"unknown event type {event.type!r}")])
+            problems = schema.validate_data(event.type, event._plain)
+            if problems:
+                raise EventValidationError(problems, f"event {event.id}")
         with self._lock:
             return self._evaluate(event)
 
@@ -171,6 +173,7 @@ class Engine:
             target = state.area_overlays.setdefault(scope, {}) if scope else state.context_overlay
             deep_merge(target, values)
             state.context_update = event.id
+            state.context_cache.clear()
         now = event.time.timestamp()
         state.advance(now)
         out = self._expire(state, now)
@@ -189,14 +192,20 @@ class Engine:
                  update: tuple[str | None, dict[str, Any]] | None = None,
                  ) -> tuple[ContextProfile, dict[str, Any]]:
         profile = self._bundle.contexts.get(country) or ContextProfile.unknown(country)
-        values = profile.resolve(area)
-        if state is not None:
-            deep_merge(values, state.context_overlay)
-            if area is not None and area in state.area_overlays:
-                deep_merge(values, state.area_overlays[area])
+        cached = state.context_cache.get(area) if state is not None else None
+        if cached is None:
+            cached = profile.resolve(area)
+            if state is not None:
+                deep_merge(cached, state.context_overlay)
+                if area is not None and area in state.area_overlays:
+                    deep_merge(cached, state.area_overlays[area])
+                if len(state.context_cache) >= _CONTEXT_CACHE_SIZE:
+                    state.context_cache.clear()
+                state.context_cache[area] = cached
         if update is not None and (update[0] is None or update[0] == area):
-            deep_merge(values, update[1])
-        return profile, values
+            cached = deep_merge(copy.deepcopy(cached), update[1])
+        # The resolved values are shared between calls: everything downstream only reads them.
+        return profile, cached
 
     # ---------------------------------------------------------------- advisories
 
@@ -211,7 +220,7 @@ class Engine:
                 escalations.setdefault(label.rule, set()).add(label.index)
             elif label.part in parts:
                 parts[label.part].append(label)
-        shown = {"data": thaw(event.data), "event": {**envelope(event),
+        shown = {"data": event._plain, "event": {**envelope(event),
                                                      "time": format_time(event.time)},
                  "context": context}
         now = event.time.timestamp()
@@ -433,7 +442,7 @@ def _order(label: Label) -> tuple[int, int]:
 
 def _context_update(event: Event) -> tuple[str | None, dict[str, Any]]:
     """The area a ``context.update`` applies to (None: the whole country) and its values."""
-    data = thaw(event.data)
+    data = event._plain
     fields = load_schema().context_tree
     return data.get("area_scope"), {k: v for k, v in data.items() if k in fields}
 

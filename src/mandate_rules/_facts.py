@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._compiler import project
-from ._models import Event, thaw
+from ._models import Event
 from ._schema import TIME, Kind, ObjectList, load_schema, parse_time
 
 __all__ = ["document", "envelope", "normalise"]
@@ -33,16 +33,16 @@ def normalise(value: Any, node: Any) -> Any:
     """`value` with times as epoch seconds and empty values dropped (None when empty)."""
     if value is None or value == "" or value == []:
         return None
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         fields = node.fields if isinstance(node, ObjectList) else node
         out = {}
         for key, sub in value.items():
-            child = fields.get(key) if isinstance(fields, Mapping) else None
+            child = fields.get(key) if fields.__class__ is dict else None
             norm = normalise(sub, child)
             if norm is not None:
                 out[key] = norm
         return out or None
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         items = [normalise(v, node if isinstance(node, ObjectList) else None) for v in value]
         kept = [i for i in items if i is not None]
         return kept or None
@@ -57,7 +57,7 @@ def document(event: Event, context: Mapping[str, Any],
     """The normalised document of `event` in `context`, cut to `tree` when one is given."""
     schema = load_schema()
     event_type = schema.types[event.type]
-    raw_data = thaw(event.data)
+    raw_data = event._plain
     raw_context: Any = context
     env = envelope(event)
     if tree is not None:

@@ -760,24 +760,22 @@ class _Loader:
                                  f"list's items{suggestion(path.dotted, list(item.fields))}")
                 return None
             return [found]
-        kinds = []
-        for type_ in on:
-            kind = self.schema.data_kind(type_, path.dotted)
-            inside = [p for p in self.schema.data_paths(type_)
-                      if p.startswith(path.dotted + ".") and "[]" not in p]
-            if kind is None and inside:
-                if report:
-                    self.problem(line, "bad-field", f"{path.dotted!r} holds several fields ("
-                                 + ", ".join(inside[:6]) + f"); name one of them (in {text!r})")
-                return None
-            if kind is None:
-                if report:
-                    self.problem(line, "unknown-field", f"{path.dotted!r} is not a field of "
-                                 f"{type_}{self._near(path.dotted, self.schema.data_paths(type_))}"
-                                 f" (in {text!r})")
-                return None
-            kinds.append(kind)
-        return kinds
+        # A field need only exist in one of the event types the condition looks at: for the
+        # others it is missing (so `medevac is not true` holds for a type with no medevac).
+        kinds = [k for k in (self.schema.data_kind(t, path.dotted) for t in on) if k is not None]
+        if kinds:
+            return kinds
+        if report:
+            inside = sorted({p for t in on for p in self.schema.data_paths(t)
+                             if p.startswith(path.dotted + ".") and "[]" not in p})
+            if inside:
+                self.problem(line, "bad-field", f"{path.dotted!r} holds several fields ("
+                             + ", ".join(inside[:6]) + f"); name one of them (in {text!r})")
+            else:
+                known = sorted({p for t in on for p in self.schema.data_paths(t)})
+                self.problem(line, "unknown-field", f"{path.dotted!r} is not a field of "
+                             f"{' or '.join(on)}{self._near(path.dotted, known)} (in {text!r})")
+        return None
 
     @staticmethod
     def _near(word: str, choices: list[str]) -> str:

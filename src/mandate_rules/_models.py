@@ -106,6 +106,14 @@ class Event:
     area: str | None = None
     extensions: Mapping[str, Any] = attrs.field(factory=dict, converter=freeze)
     specversion: str = "1.0"
+    # A plain copy of `data`, made once: the engine reads it on every call, and thawing the
+    # frozen view each time cost more than matching. Never handed out.
+    _plain: dict[str, Any] = attrs.field(init=False, eq=False, repr=False)
+    # Set by `from_json`, which validates: the engine then need not validate again.
+    _validated: bool = attrs.field(init=False, eq=False, repr=False, default=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_plain", thaw(self.data))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -181,9 +189,11 @@ class Event:
         assert when is not None
         assert country is not None
         extensions = {k: v for k, v in obj.items() if k not in _ENVELOPE}
-        return cls(id=event_id, source=source, type=type_, time=when, country=country,
-                   data=dict(data or {}), subject=subject, area=area, extensions=extensions,
-                   specversion="1.0")
+        event = cls(id=event_id, source=source, type=type_, time=when, country=country,
+                    data=dict(data or {}), subject=subject, area=area, extensions=extensions,
+                    specversion="1.0")
+        object.__setattr__(event, "_validated", True)
+        return event
 
     @classmethod
     def from_text(cls, text: str, *, where: str | None = None) -> Event:

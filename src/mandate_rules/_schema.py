@@ -219,7 +219,7 @@ class Schema:
         et = self.types[event_type]
         if data is None:
             data = {}
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict):
             return [("data", f"expected an object, got {_show(data)}")]
         problems: list[tuple[str, str]] = []
         for path in et.required:
@@ -247,7 +247,7 @@ def get_path(doc: Any, path: str) -> Any:
     """The value at dotted `path` in nested mappings, or None when any step is absent."""
     node = doc
     for part in path.split("."):
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             return None
         node = node.get(part)
         if node is None:
@@ -271,11 +271,11 @@ def _validate_tree(tree: Mapping[str, Any], doc: Mapping[str, Any], where: str,
                 problems.append((path, f"expected a list of objects, got {_show(value)}"))
                 continue
             for index, item in enumerate(value):
-                if not isinstance(item, Mapping):
+                if not isinstance(item, dict):
                     problems.append((f"{path}[{index}]", f"expected an object, got {_show(item)}"))
                 else:
                     _validate_tree(node.fields, item, f"{path}[{index}]", problems)
-        elif not isinstance(value, Mapping):
+        elif not isinstance(value, dict):
             problems.append((path, f"expected an object, got {_show(value)}"))
         else:
             _validate_tree(node, value, path, problems)

@@ -9,6 +9,8 @@ from one case into the next.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from mandate_rules import Engine, Event, Severity
+from mandate_rules import Bundle, Engine, Event, Severity, load_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO_ROOT / "rules"
@@ -31,6 +33,12 @@ _CASE_KEYS = {"name", "rule", "events", "raises", "raises_anywhere", "not_raises
               "context_known", "trigger"}
 _EVENT_KEYS = {"type", "time", "id", "subject", "area", "country", "source", "data"}
 _SEVERITIES = {s.value for s in Severity}
+
+
+@functools.cache
+def _bundle() -> Bundle:
+    """The shipped packs, read once; each case still gets an engine (and state) of its own."""
+    return load_bundle(RULES_DIR)
 
 
 def _load_yaml(path: Path) -> Any:
@@ -57,13 +65,17 @@ def _cloud_event(raw: Mapping[str, Any], defaults: Mapping[str, Any], case_index
     """The CloudEvents 1.0 dict for one event of a case, with the file's defaults filled in."""
     unknown = set(raw) - _EVENT_KEYS
     assert not unknown, f"event {event_index}: unknown key(s) {sorted(unknown)}"
-    assert "type" in raw and "time" in raw, f"event {event_index} needs 'type' and 'time'"
+    assert "type" in raw, f"event {event_index} needs a 'type'"
+    assert "time" in raw, f"event {event_index} needs a 'time'"
+    when = raw["time"]
+    # an unquoted YAML timestamp arrives as a datetime; events carry RFC 3339 text
+    when = when.isoformat() if isinstance(when, dt.date) else str(when)
     event: dict[str, Any] = {
         "specversion": "1.0",
         "id": str(raw.get("id", f"{case_index}-{event_index}")),
         "source": raw.get("source", defaults.get("source", "test://cases")),
         "type": raw["type"],
-        "time": str(raw["time"]),
+        "time": when,
         "country": raw.get("country", defaults.get("country")),
     }
     for attribute in ("subject", "area"):
@@ -101,14 +113,18 @@ def test_rule_case(path: Path, index: int, case: Any, defaults: Mapping[str, Any
     unknown = set(case) - _CASE_KEYS
     assert not unknown, f"unknown key(s) in the case: {sorted(unknown)}"
     raw_events = case.get("events")
-    assert isinstance(raw_events, list) and raw_events, "a case needs a non-empty 'events' list"
+    assert isinstance(raw_events, list), "a case needs an 'events' list"
+    assert raw_events, "a case needs at least one event"
     expected: Mapping[str, str] = case.get("raises") or {}
     absent: Sequence[str] = case.get("not_raises") or []
     assert expected or absent, "a case needs 'raises' or 'not_raises'"
     for rule_id, severity in expected.items():
         assert severity in _SEVERITIES, f"{rule_id}: {severity!r} is not a severity"
+    if case.get("rule") is not None:
+        assert case["rule"] in expected or case["rule"] in absent, (
+            f"the case is about {case['rule']}, but neither 'raises' nor 'not_raises' names it")
 
-    engine = Engine.from_directory(RULES_DIR)  # fresh per case: stateful rules keep state
+    engine = Engine(_bundle())  # fresh per case: stateful rules keep state
     events = [_cloud_event(raw, defaults, index, i) for i, raw in enumerate(raw_events)]
     raised: list[tuple[Any, ...]] = [tuple(engine.evaluate(Event.from_json(e))) for e in events]
     story = _story(events, raised)
