@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import threading
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -240,7 +241,8 @@ class Engine:
             trigger = rule.triggers[label.index]
             severity, reasons = self._severity(rule, trigger, escalations.get(label.rule, set()),
                                                uplifted, profile, trigger.severity or rule.severity)
-            verdict = _Verdict(severity, reasons, tuple(explain(trigger.when, doc, shown)),
+            verdict = _Verdict(severity, reasons,
+                               _Lazy(functools.partial(explain, trigger.when, doc, shown)),
                                profile, state)
             pattern = trigger.pattern
             if pattern is None:
@@ -308,7 +310,7 @@ class Engine:
             country=event.country,
             area=event.area,
             evidence=evidence,
-            explanation=verdict.explanation,
+            explanation=verdict.explanation(),
             rules_version=self._bundle.version,
             raised_at=event.time,
             trigger=trigger.name,
@@ -336,13 +338,13 @@ class Engine:
         if level is not None:
             severity, reasons = self._severity(rule, trigger, raised[0], raised[1],
                                                verdict.profile, base)
-        explanation = (*verdict.explanation, ExplanationItem(
+        explanation = (*verdict.explanation(), ExplanationItem(
             condition=f"at least {pattern.at_least} such events with the same "
                       f"{_keys_text(pattern.by)} within {_duration(pattern.within_seconds)}",
             held=True, value=len(held), field=_keys_text(pattern.by)))
         return self._advisory(rule, trigger, event, tuple(ref for _, ref in held),
                               attrs.evolve(verdict, severity=severity, reasons=reasons,
-                                           explanation=explanation), base=base)
+                                           explanation=_Lazy(lambda: explanation)), base=base)
 
     def _lookback(self, rule: Rule, trigger: Trigger, pattern: Lookback, label: Label,
                   event: Event, doc: dict[str, Any], now: float,
@@ -356,7 +358,7 @@ class Engine:
             if ref.id != event.id or ref.source != event.source]
         if not earlier:
             return None
-        explanation = (*verdict.explanation, ExplanationItem(
+        explanation = (*verdict.explanation(), ExplanationItem(
             condition=f"an earlier event meeting: {'; '.join(n.text for n in pattern.prior.when)}"
                       f" with the same {_keys_text(pattern.by)} within "
                       f"{_duration(pattern.within_seconds)} before",
@@ -364,7 +366,7 @@ class Engine:
                               for _, ref in earlier], field=_keys_text(pattern.by)))
         return self._advisory(rule, trigger, event,
                               (*(ref for _, ref in earlier), event.ref()),
-                              attrs.evolve(verdict, explanation=explanation))
+                              attrs.evolve(verdict, explanation=_Lazy(lambda: explanation)))
 
     def _start(self, rule: Rule, trigger: Trigger, pattern: Absence, label: Label,
                event: Event, doc: dict[str, Any], now: float, verdict: _Verdict) -> None:
@@ -379,13 +381,16 @@ class Engine:
             assert pattern.within_seconds is not None
             deadline = now + pattern.within_seconds
         state, profile = verdict.state, verdict.profile
+        slot = (label.rule, label.index, key)
+        if slot in state.pending:
+            return  # the first start holds
         waiting_for = "; ".join(n.text for n in pattern.until.when)
-        explanation = (*verdict.explanation, ExplanationItem(
+        explanation = (*verdict.explanation(), ExplanationItem(
             condition=f"no later event meeting: {waiting_for}, with the same "
                       f"{_keys_text(pattern.until.by)}, by the deadline",
             held=True, value=format_time(dt.datetime.fromtimestamp(deadline, dt.UTC)),
             field=_keys_text(pattern.by)))
-        state.start_deadline((label.rule, label.index, key), Pending(
+        state.start_deadline(slot, Pending(
             deadline=float(deadline), start=event.ref(), subject=event.subject, area=event.area,
             severity=verdict.severity, reasons=verdict.reasons, explanation=explanation,
             context_known=profile.known, context_version=_context_version(profile, state), seq=0))
@@ -431,9 +436,22 @@ class _Verdict:
 
     severity: Severity
     reasons: tuple[str, ...]
-    explanation: tuple[ExplanationItem, ...]
+    explanation: _Lazy
     profile: ContextProfile
     state: CountryState
+
+
+class _Lazy:
+    """An explanation built only if an advisory is raised (most matches raise none)."""
+
+    def __init__(self, build: Callable[[], Iterable[ExplanationItem]]) -> None:
+        self._build: Callable[[], Iterable[ExplanationItem]] | None = build
+        self._value: tuple[ExplanationItem, ...] = ()
+
+    def __call__(self) -> tuple[ExplanationItem, ...]:
+        if self._build is not None:
+            self._value, self._build = tuple(self._build()), None
+        return self._value
 
 
 def _order(label: Label) -> tuple[int, int]:
