@@ -228,3 +228,16 @@ def test_an_event_meeting_several_alternatives_counts_once(
                                              time="2026-11-02T08:00:00Z"))
     assert len(advisory.evidence) == 2
     assert advisory.explanation[-1].value == 2
+
+
+def test_preview_is_a_dry_run(engine: Engine) -> None:
+    engine.evaluate(flight(0))
+    engine.evaluate(flight(1))
+    before = engine.state_size()
+    (previewed,) = engine.preview(flight(2))
+    assert engine.state_size() == before
+    assert engine.preview(flight(2))[0] == previewed  # nothing was remembered
+    (evaluated,) = engine.evaluate(flight(2))
+    assert evaluated == previewed
+    assert engine.preview(flight(3, country="PHL")) == ()
+    assert engine.state_size()["operations"] == 1

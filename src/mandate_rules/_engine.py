@@ -134,14 +134,38 @@ class Engine:
         A re-delivered event (same `source` and `id`) raises nothing new and changes no state.
         """
         if not event._validated:  # built directly rather than read by Event.from_json
-            schema = load_schema()
-            if schema.event_type(event.type) is None:
-                raise EventValidationError([("type", f"unknown event type {event.type!r}")])
-            problems = schema.validate_data(event.type, event._plain)
-            if problems:
-                raise EventValidationError(problems, f"event {event.id}")
+            self._validate(event)
         with self._lock:
             return self._evaluate(event)
+
+    @staticmethod
+    def _validate(event: Event) -> None:
+        schema = load_schema()
+        if schema.event_type(event.type) is None:
+            raise EventValidationError([("type", f"unknown event type {event.type!r}")])
+        problems = schema.validate_data(event.type, event._plain)
+        if problems:
+            raise EventValidationError(problems, f"event {event.id}")
+
+    def preview(self, event: Event) -> tuple[Advisory, ...]:
+        """What `evaluate(event)` would return now, changing no state (a dry run).
+
+        The operation's state is copied, the event evaluated against the copy, and the copy
+        dropped: windows, deadlines, seen events and context stay exactly as they were.
+        """
+        if not event._validated:
+            self._validate(event)
+        with self._lock:
+            original = self._states.get(event.country)
+            if original is not None:
+                self._states[event.country] = copy.deepcopy(original)
+            try:
+                return self._evaluate(event)
+            finally:
+                if original is None:
+                    self._states.pop(event.country, None)
+                else:
+                    self._states[event.country] = original
 
     def evaluate_many(self, events: Iterable[Event]) -> list[tuple[Advisory, ...]]:
         """`evaluate()` for each event in order, under one hold of the lock."""
