@@ -24,7 +24,7 @@ from ._conditions import Path, lookup
 from ._context import ContextProfile, deep_merge
 from ._errors import EventValidationError, UnknownRuleError
 from ._explain import explain
-from ._facts import document, envelope
+from ._facts import context_part_of, document, envelope
 from ._loader import load_bundle
 from ._matcher import Matcher
 from ._models import (
@@ -189,7 +189,8 @@ class Engine:
         fired: list[str] = []
         doc: dict[str, Any] = {}
         if tree is not None:
-            doc = document(event, context, tree)
+            doc = document(event, context, tree,
+                           context_part=self._context_part(state, event, context, tree, update))
             fired = self._matcher.match(event.type, {"type": event.type, **doc})
         if state is None:
             state = self._states[event.country] = CountryState(event.country)
@@ -199,6 +200,7 @@ class Engine:
             deep_merge(target, values)
             state.context_update = event.id
             state.context_cache.clear()
+            state.context_parts.clear()
         now = event.time.timestamp()
         state.advance(now)
         out = self._expire(state, now)
@@ -212,6 +214,20 @@ class Engine:
         return tuple(out)
 
     # ---------------------------------------------------------------- context
+
+    @staticmethod
+    def _context_part(state: CountryState | None, event: Event, context: dict[str, Any],
+                      tree: Mapping[str, Any], update: object) -> dict[str, Any]:
+        """The context cut to what the event type's rules read, cached per area and type."""
+        if state is None or update is not None:
+            return context_part_of(context, tree)
+        key = (event.area, event.type)
+        part = state.context_parts.get(key)
+        if part is None:
+            if len(state.context_parts) >= _CONTEXT_CACHE_SIZE:
+                state.context_parts.clear()
+            part = state.context_parts[key] = context_part_of(context, tree)
+        return part
 
     def _context(self, country: str, area: str | None, state: CountryState | None,
                  update: tuple[str | None, dict[str, Any]] | None = None,

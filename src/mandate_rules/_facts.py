@@ -15,7 +15,7 @@ from ._compiler import project
 from ._models import Event
 from ._schema import TIME, Kind, ObjectList, load_schema, parse_time
 
-__all__ = ["document", "envelope", "normalise"]
+__all__ = ["context_part_of", "document", "envelope", "normalise"]
 
 
 def envelope(event: Event) -> dict[str, Any]:
@@ -53,19 +53,30 @@ def normalise(value: Any, node: Any) -> Any:
 
 
 def document(event: Event, context: Mapping[str, Any],
-             tree: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The normalised document of `event` in `context`, cut to `tree` when one is given."""
-    schema = load_schema()
-    event_type = schema.types[event.type]
+             tree: Mapping[str, Any] | None = None, *,
+             context_part: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The normalised document of `event` in `context`, cut to `tree` when one is given.
+
+    `context_part` is the context already cut and normalised (see `context_part()`), for
+    callers that reuse it across events of one type in one place.
+    """
+    event_type = load_schema().types[event.type]
     raw_data = event._plain
-    raw_context: Any = context
     env = envelope(event)
     if tree is not None:
         raw_data = project(raw_data, tree.get("data", {}))
-        raw_context = project(context, tree.get("context", {}))
         env = project(env, tree.get("event", {}))
+    if context_part is None:
+        context_part = context_part_of(context, tree)
     return {
         "data": normalise(raw_data, event_type.tree) or {},
         "event": env,
-        "context": normalise(raw_context, schema.context_tree) or {},
+        "context": context_part,
     }
+
+
+def context_part_of(context: Mapping[str, Any],
+                    tree: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The context as rules read it: cut to `tree` when given, and normalised."""
+    raw = project(context, tree.get("context", {})) if tree is not None else context
+    return normalise(raw, load_schema().context_tree) or {}

@@ -53,6 +53,7 @@ class CountryState:
     area_overlays: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     context_update: str | None = None
     context_cache: dict[str | None, dict[str, Any]] = attrs.field(factory=dict)
+    context_parts: dict[tuple[str | None, str], dict[str, Any]] = attrs.field(factory=dict)
     next_sweep: float | None = None
     seq: int = 0
 
