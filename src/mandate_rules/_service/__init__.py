@@ -1,0 +1,29 @@
+"""The HTTP sidecar: `mandate-rules serve`, for platforms that are not written in Python.
+
+A Starlette application served by uvicorn in one process. Every engine call and every
+write to the store runs on one worker thread (`_worker`), so the engine is never entered
+twice at once and a 2xx is sent only after the event and its advisories are committed.
+
+| module | does |
+| --- | --- |
+| `_config` | settings from flags, a TOML or YAML file and the environment; bearer tokens |
+| `_auth` | a bearer token to a tenant and its roles |
+| `_errors` | the JSON error body and its stable codes |
+| `_bundles` | loading the live and candidate rule packs |
+| `_http` | reading bodies (size limit, media types, JSON) and query parameters |
+| `_intake` | events from bodies: validation, the service's limits, batches all or nothing |
+| `_store` | SQLite in WAL mode: events, advisories, decisions, resolutions, shadow, outbox |
+| `_worker` | the engine thread: tenants' engines, group commit, replay, reload, ticks |
+| `_metrics` | Prometheus text exposition, written by hand |
+| `_openapi` | the OpenAPI 3 document |
+| `_views` | JSON shapes of rules and advisories for the API |
+| `_app` | the routes |
+| `_cli` | the `serve` command |
+
+Nothing here is public API: the service is reached over HTTP, or started with `serve`.
+"""
+
+from ._app import create_app
+from ._config import ServiceConfig
+
+__all__ = ["ServiceConfig", "create_app"]

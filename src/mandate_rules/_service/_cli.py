@@ -1,0 +1,96 @@
+"""`mandate-rules serve`: the HTTP sidecar, one uvicorn process on the embedded SQLite store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .._errors import RulePackError
+from ._config import TOKENS_ENV, ConfigError, load_config
+from ._store import StoreError
+
+EXIT_BAD_SETUP = 2
+
+_dir = click.Path(file_okay=False, path_type=Path)
+
+
+@click.command()
+@click.option("--rules", "rules_dir", type=_dir, default=None,
+              help="Directory of rule packs (default: the packs shipped with mandate-rules).")
+@click.option("--contexts", "contexts_dir", type=_dir, default=None,
+              help="Directory of context profiles (default: RULES/contexts).")
+@click.option("--shadow", "shadow_dir", type=_dir, default=None,
+              help="Candidate rule packs evaluated beside the live ones; see /v1/shadow/diff.")
+@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="SQLite file (created if missing)  [default: ./mandate-rules.db]")
+@click.option("--host", default=None, help="Address to listen on  [default: 127.0.0.1]")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port to listen on  [default: 8765]")
+@click.option("--config", "config_file", envvar="MANDATE_RULES_CONFIG",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Settings and tokens, TOML or YAML (env: MANDATE_RULES_CONFIG).")
+@click.option("--tick-interval", type=click.FloatRange(min=0), default=None,
+              help="Seconds between clock ticks that let deadlines expire; 0: off  "
+                   "[default: 60]")
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=None,
+              help="Largest request body taken  [default: 1048576]")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | None,
+          db: Path | None, host: str | None, port: int | None, config_file: Path | None,
+          tick_interval: float | None, max_body_bytes: int | None, log_level: str,
+          access_log: bool) -> None:
+    """Serve the HTTP API (/v1) on one process, storing events in a SQLite file.
+
+    Tokens come from --config or from the environment variable MANDATE_RULES_TOKENS (a JSON
+    list of {"token", "tenant", "roles"}). Without any, auth is off and the server listens
+    on loopback only.
+    """
+    # Imported here, not at the top: every other command of the CLI stays as quick to start.
+    import uvicorn  # noqa: PLC0415
+
+    from ._app import create_app  # noqa: PLC0415
+    from ._bundles import load_bundles  # noqa: PLC0415
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("mandate_rules.service")
+    try:
+        config = load_config(config_file, os.environ, {
+            "rules": rules_dir, "contexts": contexts_dir, "shadow": shadow_dir, "db": db,
+            "host": host, "port": port, "tick_interval": tick_interval,
+            "max_body_bytes": max_body_bytes})
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"config: {problem}", err=True)
+        sys.exit(EXIT_BAD_SETUP)
+    try:
+        bundles = load_bundles(config)
+    except RulePackError as exc:
+        for rule_problem in exc.problems:
+            click.echo(str(rule_problem), err=True)
+        click.echo(f"{len(exc.problems)} problem(s): the rule packs were not loaded", err=True)
+        sys.exit(EXIT_BAD_SETUP)
+    try:
+        app = create_app(config, bundles)
+    except StoreError as exc:
+        click.echo(f"store: {exc}", err=True)
+        sys.exit(EXIT_BAD_SETUP)
+    if config.auth_enabled:
+        log.info("auth is on: %d token(s) for %d tenant(s)", len(config.tokens),
+                 len(config.tenants))
+    else:
+        log.warning("auth is OFF: no tokens configured (--config or %s), so every request "
+                    "acts for the single tenant 'default' with every role; listening on "
+                    "loopback only (%s)", TOKENS_ENV, config.host)
+    log.info("rules %s%s; store %s", bundles.live.version,
+             f"; shadow {bundles.shadow.version}" if bundles.shadow else "", config.db_path)
+    uvicorn.Server(uvicorn.Config(
+        app, host=config.host, port=config.port, workers=1, lifespan="on",
+        log_level=log_level, access_log=access_log, server_header=False,
+        proxy_headers=False, timeout_graceful_shutdown=30)).run()

@@ -1,0 +1,70 @@
+"""Errors the API answers with: an HTTP status, a stable code, a message and the field at fault.
+
+Every error body has the same shape::
+
+    {"error": {"code": "invalid-event", "message": "...", "path": "data.armed", ...}}
+
+`code` is stable (clients may branch on it); `message` is for people; `path` names the
+field, the query parameter (``query.limit``), the batch item (``[3].time``) or the part of
+the request (``body``, ``header.content-type``) at fault. Some codes carry more detail
+(`problems` of an event, `items` of a batch, the rule-pack `problems` of a reload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+# code -> (HTTP status, what it means). The OpenAPI document lists these codes.
+CODES: Mapping[str, tuple[int, str]] = {
+    "malformed-json": (400, "the body is not valid JSON (or not UTF-8)"),
+    "invalid-query": (400, "a query parameter has a value of the wrong kind"),
+    "invalid-cursor": (400, "the pagination cursor was not one this server handed out"),
+    "unauthorized": (401, "no bearer token, or one that is not configured"),
+    "forbidden": (403, "the token's role does not allow this request"),
+    "not-found": (404, "no such route"),
+    "advisory-not-found": (404, "no advisory with this id for this tenant"),
+    "rule-not-found": (404, "no rule with this id in the running rule packs"),
+    "shadow-not-configured": (404, "the server runs no candidate rule packs (--shadow)"),
+    "method-not-allowed": (405, "the route does not take this method"),
+    "payload-too-large": (413, "the body is larger than the configured limit"),
+    "batch-too-large": (413, "the batch has more events than the configured limit"),
+    "unsupported-media-type": (415, "the Content-Type is not one this route reads"),
+    "invalid-event": (422, "the event does not fit the CloudEvents envelope or its type"),
+    "invalid-batch": (422, "one or more events of a batch are invalid; nothing was stored"),
+    "invalid-resolution": (422, "the resolution is not one of the allowed decisions"),
+    "engine-refused": (422, "the matching engine refused the event; nothing was stored"),
+    "rule-pack-invalid": (422, "the new rule packs have problems; the running ones stay"),
+    "engine-failure": (500, "the engine failed on this event; nothing was stored"),
+    "reload-failed": (500, "rebuilding state for the new rule packs failed; nothing changed"),
+    "internal": (500, "an unexpected error; nothing half-done was kept"),
+    "overloaded": (503, "the engine's queue is full; retry after the Retry-After delay"),
+    "store-unavailable": (503, "the database could not be read or written; nothing was stored"),
+    "not-ready": (503, "the server is starting or stopping"),
+}
+
+
+class ApiError(Exception):
+    """An error answered to the client: never a traceback, always a code."""
+
+    def __init__(self, code: str, message: str, path: str | None = None, *,
+                 headers: Mapping[str, str] | None = None, **details: Any) -> None:
+        if code not in CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.status = CODES[code][0]
+        self.message = message
+        self.path = path
+        self.headers = dict(headers or {})
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "path": self.path}
+        error.update(self.details)
+        return {"error": error}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)

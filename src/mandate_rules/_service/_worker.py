@@ -1,0 +1,586 @@
+"""The engine thread: the only caller of the engines and the only writer of the store.
+
+Requests become jobs on a bounded queue; one thread takes them in arrival order, a group
+at a time. For each event of a group it checks the store for a re-delivery, evaluates the
+event (live engine, then the candidate's), and writes the event, its advisories and its
+decision-log row; the whole group is committed at once (group commit: one fsync for many
+events), and only then are the requests answered. So:
+
+* the engines are never entered by two threads (durable_rules' C core is not re-entrant);
+* an answered event is on disk, with its advisories, exactly once;
+* an engine's state never holds an event the store does not: when a write fails, or a
+  batch is refused half-way, the tenant's engine is rebuilt by replaying the stored log.
+
+Each tenant has its own engines (live, and the candidate in shadow mode), so no tenant's
+events can reach another's windows or deadlines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import attrs
+
+from .._engine import Engine
+from .._errors import EngineError
+from .._models import Advisory, Event, RulesVersion, format_time
+from .._rules import Bundle
+from ._errors import ApiError
+from ._metrics import Metrics
+from ._store import AdvisoryRow, Store
+
+log = logging.getLogger("mandate_rules.service")
+
+# The source of the ticks the service applies itself; clients may not use it.
+CLOCK_SOURCE = "mandate-rules://sidecar/clock"
+MAX_GROUP = 128
+
+
+@attrs.frozen
+class ItemResult:
+    """What one submitted event got: its advisories, and whether it had been seen before."""
+
+    event: dict[str, str]
+    duplicate: bool
+    rules_version: RulesVersion
+    advisories: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "duplicate": self.duplicate,
+                "rules_version": self.rules_version.to_json(), "advisories": self.advisories}
+
+
+@attrs.define(kw_only=True)
+class Job:
+    future: Future[Any] = attrs.field(factory=Future, init=False)
+
+
+@attrs.define(kw_only=True)
+class Submit(Job):
+    tenant: str
+    events: tuple[Event, ...]
+    batch: bool
+
+
+@attrs.define(kw_only=True)
+class Preview(Job):
+    tenant: str
+    event: Event
+
+
+@attrs.define(kw_only=True)
+class Resolve(Job):
+    tenant: str
+    advisory_id: str
+    decision: str
+    text: str | None
+    by: str
+
+
+@attrs.define(kw_only=True)
+class Tick(Job):
+    now: dt.datetime
+
+
+@attrs.define(kw_only=True)
+class Install(Job):
+    live: Bundle
+    shadow: Bundle | None
+    startup: bool = False
+
+
+@attrs.define(kw_only=True)
+class _Stop(Job):
+    pass
+
+
+@attrs.define
+class _Tenant:
+    name: str
+    live: Engine
+    shadow: Engine | None
+    clocks: dict[str, dt.datetime]  # the latest event or tick time, per operation
+
+
+class _StoreFailure(Exception):
+    """A write failed: the whole group is rolled back."""
+
+
+_Done = tuple[Future[Any], Any, Callable[[], None] | None]
+
+
+def match_key(advisory: Advisory) -> str:
+    """What an advisory is about, whatever the rule packs' version: rule, trigger, evidence."""
+    digest = hashlib.sha256(f"{advisory.rule_id}\0{advisory.trigger}".encode())
+    for ref in advisory.evidence:
+        digest.update(f"\0{ref.source}\0{ref.id}".encode())
+    return digest.hexdigest()[:32]
+
+
+def advisory_row(advisory: Advisory, body: dict[str, Any]) -> AdvisoryRow:
+    return AdvisoryRow(
+        id=advisory.id, rule_id=advisory.rule_id, severity=advisory.severity.value,
+        subject=advisory.subject, source=advisory.source, country=advisory.country,
+        raised_at=body["raised_at"], raised_ts=advisory.raised_at.timestamp(),
+        rules_version=advisory.rules_version, match_key=match_key(advisory),
+        body=json.dumps(body, ensure_ascii=False))
+
+
+def _ref(body: dict[str, Any]) -> dict[str, str]:
+    return {"source": body["source"], "id": body["id"], "type": body["type"]}
+
+
+class Worker:
+    """Owns the tenants' engines and the store's write connection, on one thread."""
+
+    def __init__(self, store: Store, metrics: Metrics, tenants: Sequence[str], *,
+                 queue_limit: int) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._configured = tuple(tenants)
+        self._queue: queue.Queue[Job] = queue.Queue(maxsize=queue_limit)
+        self._tenants: dict[str, _Tenant] = {}
+        self._dirty: set[str] = set()  # tenants whose engines could not be rebuilt
+        self._thread = threading.Thread(target=self._run, name="mandate-rules-engine",
+                                        daemon=True)
+        self._accepting = True
+        self.live_bundle: Bundle | None = None
+        self.shadow_bundle: Bundle | None = None
+        self.ready = False
+        self.fatal: str | None = None
+
+    # ---------------------------------------------------------------- the outside
+
+    def start(self, live: Bundle, shadow: Bundle | None) -> Future[Any]:
+        """Start the thread; its first job rebuilds every tenant's engines from the log."""
+        job = Install(live=live, shadow=shadow, startup=True)
+        self._queue.put(job)
+        self._thread.start()
+        return job.future
+
+    def submit(self, job: Job) -> Future[Any]:
+        if not self._accepting or self.fatal is not None:
+            raise ApiError("not-ready", "the server is stopping or has failed", None)
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise ApiError("overloaded", "too many requests are waiting for the engine; "
+                           "retry shortly", None, headers={"Retry-After": "1"}) from None
+        return job.future
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish and commit every job already queued, then end the thread."""
+        self._accepting = False
+        if self._thread.is_alive():
+            self._queue.put(_Stop())
+            self._thread.join(timeout)
+
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def healthy(self) -> bool:
+        return self.ready and self.fatal is None and not self._dirty
+
+    def state_sizes(self) -> dict[str, int]:
+        """What the live engines hold, summed over tenants (each read under its engine's lock)."""
+        total: dict[str, int] = {}
+        for tenant in list(self._tenants.values()):
+            for key, value in tenant.live.state_size().items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    # ---------------------------------------------------------------- the thread
+
+    def _run(self) -> None:
+        try:
+            while True:
+                group = [self._queue.get()]
+                while len(group) < MAX_GROUP:
+                    try:
+                        group.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = next((j for j in group if isinstance(j, _Stop)), None)
+                self._process([j for j in group if not isinstance(j, _Stop)])
+                if stop is not None:
+                    stop.future.set_result(None)
+                    self._drain("the server is stopping")
+                    return
+        except BaseException as exc:  # a bug: never leave callers waiting for ever
+            log.critical("the engine thread failed: %r", exc, exc_info=True)
+            self.fatal = repr(exc)
+            self._drain("the engine thread failed")
+            raise
+        finally:
+            self._store.rollback()
+
+    def _drain(self, why: str) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(ApiError("not-ready", why, None))
+
+    def _process(self, group: list[Job]) -> None:
+        done: list[_Done] = []
+        touched: set[str] = set()
+        for job in group:
+            if not job.future.set_running_or_notify_cancel():
+                continue  # the caller went away before the job started: nothing was done
+            try:
+                if isinstance(job, Install):
+                    self._commit(done, touched)
+                    job.future.set_result(self._install(job))
+                elif isinstance(job, Preview):
+                    job.future.set_result(self._preview(job))
+                elif isinstance(job, Submit):
+                    touched.add(job.tenant)
+                    result, after = self._submit(job)
+                    done.append((job.future, result, after))
+                elif isinstance(job, Resolve):
+                    done.append((job.future, self._resolve(job), None))
+                elif isinstance(job, Tick):
+                    touched.update(self._tenants)
+                    count, after = self._tick(job.now)
+                    done.append((job.future, count, after))
+            except ApiError as exc:
+                job.future.set_exception(exc)
+            except _StoreFailure as exc:
+                job.future.set_exception(self._store_failed(done, touched, exc))
+            except Exception as exc:
+                log.exception("unexpected error in the engine thread")
+                job.future.set_exception(ApiError("internal", f"unexpected error: {exc!r}"))
+        self._commit(done, touched)
+
+    def _commit(self, done: list[_Done], touched: set[str]) -> None:
+        started = time.perf_counter()
+        try:
+            self._store.commit()
+        except sqlite3.Error as exc:
+            self._store_failed(done, touched, exc)
+            return
+        self._metrics.commit.observe(time.perf_counter() - started)
+        for future, result, after in done:
+            if after is not None:
+                after()
+            future.set_result(result)
+        done.clear()
+        touched.clear()
+
+    def _store_failed(self, done: list[_Done], touched: set[str],
+                      exc: BaseException) -> ApiError:
+        """Roll the group back, fail its jobs, and rebuild the engines it touched."""
+        log.error("writing to the store failed; the group is rolled back: %s", exc)
+        try:
+            self._store.rollback()
+        except sqlite3.Error:
+            log.exception("rollback failed")
+        error = ApiError("store-unavailable", f"the database could not be written ({exc}); "
+                         "nothing was stored", None, headers={"Retry-After": "5"})
+        for future, _, _ in done:
+            future.set_exception(error)
+        for name in sorted(touched):
+            self._rebuild(name)
+        done.clear()
+        touched.clear()
+        return error
+
+    # ---------------------------------------------------------------- tenants and replay
+
+    def _tenant(self, name: str) -> _Tenant:
+        if name in self._dirty:
+            self._rebuild(name)
+            if name in self._dirty:
+                raise ApiError("store-unavailable", "this tenant's state cannot be rebuilt "
+                               "from the database right now", None, headers={"Retry-After": "5"})
+        tenant = self._tenants.get(name)
+        if tenant is None:  # a tenant with no stored event and no token: build it empty
+            assert self.live_bundle is not None
+            tenant = self._tenants[name] = self._build(name, self.live_bundle,
+                                                       self.shadow_bundle)
+        return tenant
+
+    def _rebuild(self, name: str) -> None:
+        assert self.live_bundle is not None
+        try:
+            self._tenants[name] = self._build(name, self.live_bundle, self.shadow_bundle)
+            self._dirty.discard(name)
+        except (sqlite3.Error, EngineError) as exc:
+            log.error("cannot rebuild tenant %s from the store: %s", name, exc)
+            self._dirty.add(name)
+
+    def _build(self, name: str, live_bundle: Bundle, shadow_bundle: Bundle | None) -> _Tenant:
+        """New engines for `name`, their state rebuilt by replaying its stored log in order.
+
+        Where an event was evaluated under these same rule packs, the advisories replay
+        raises are compared with those stored; a difference is logged and counted.
+        """
+        tenant = _Tenant(name, Engine(live_bundle),
+                         Engine(shadow_bundle) if shadow_bundle else None, {})
+        live_hash = live_bundle.version.hash
+        replayed = divergent = failed = 0
+        for row in self._store.log(name):
+            when = dt.datetime.fromisoformat(row.time)
+            event: Event | None = None
+            try:
+                if row.kind == "tick":
+                    out = tenant.live.advance(row.country, when)
+                else:
+                    event = Event.from_json(row.body)
+                    out = tenant.live.evaluate(event)
+            except Exception as exc:
+                failed += 1
+                log.warning("tenant %s: stored event %s could not be replayed: %s",
+                            name, row.seq, exc)
+                continue
+            if tenant.shadow is not None:
+                try:
+                    if event is None:
+                        tenant.shadow.advance(row.country, when)
+                    else:
+                        tenant.shadow.evaluate(event)
+                except Exception as exc:
+                    log.warning("tenant %s: the candidate rule packs could not replay stored "
+                                "event %s: %s", name, row.seq, exc)
+            replayed += 1
+            tenant.clocks[row.country] = max(tenant.clocks.get(row.country, when), when)
+            if row.rules_hash == live_hash and tuple(a.id for a in out) != row.advisory_ids:
+                divergent += 1
+                log.warning("tenant %s: replaying stored event %s raised %s; stored: %s",
+                            name, row.seq, [a.id for a in out], list(row.advisory_ids))
+        self._metrics.replayed.inc(amount=replayed)
+        self._metrics.divergent.inc(amount=divergent)
+        self._metrics.replay_errors.inc(amount=failed)
+        if replayed or failed:
+            log.info("tenant %s: replayed %d stored events (%d divergent, %d failed)",
+                     name, replayed, divergent, failed)
+        return tenant
+
+    def _install(self, job: Install) -> dict[str, Any]:
+        """Swap in new rule packs: build every tenant's engines and replay, then swap at once."""
+        unchanged = (self.live_bundle is not None
+                     and self.live_bundle.version == job.live.version
+                     and _version(self.shadow_bundle) == _version(job.shadow))
+        started = time.perf_counter()
+        if not unchanged or job.startup:
+            names = sorted({*self._configured, *self._store.tenants(), *self._tenants})
+            try:
+                tenants = {name: self._build(name, job.live, job.shadow) for name in names}
+            except (sqlite3.Error, EngineError) as exc:
+                if job.startup:
+                    self.fatal = f"cannot rebuild state from the store: {exc}"
+                    log.critical(self.fatal)
+                raise ApiError("reload-failed", f"rebuilding state for the new rule packs "
+                               f"failed ({exc}); the running ones stay", None) from exc
+            self._tenants = tenants
+            self.live_bundle, self.shadow_bundle = job.live, job.shadow
+            self._dirty.clear()
+        self.ready = True
+        return {"changed": not unchanged, "rules_version": job.live.version.to_json(),
+                "shadow_version": _version_json(job.shadow),
+                "seconds": round(time.perf_counter() - started, 3)}
+
+    # ---------------------------------------------------------------- jobs
+
+    def _submit(self, job: Submit) -> tuple[list[ItemResult], Callable[[], None]]:
+        tenant = self._tenant(job.tenant)
+        assert self.live_bundle is not None
+        results: list[ItemResult] = []
+        counted: list[tuple[str, str, list[str], list[Advisory], list[Advisory]]] = []
+        changed = dirty = False
+        self._write(self._store.savepoint)
+        try:
+            for index, event in enumerate(job.events):
+                where = f"[{index}]" if job.batch else None
+                body = event.to_json()
+                existing = self._write(self._store.find_event, tenant.name, event.source,
+                                       event.id)
+                if existing is not None:
+                    self._write(self._store.insert_decision, tenant.name, existing.seq, body,
+                                "duplicate", existing.rules_version, existing.advisory_ids,
+                                0.0, None)
+                    bodies = self._write(self._store.advisory_bodies, tenant.name,
+                                         existing.advisory_ids)
+                    results.append(ItemResult(_ref(body), True, existing.rules_version, bodies))
+                    counted.append((event.type, "duplicate", [], [], []))
+                    continue
+                started = time.perf_counter()
+                try:
+                    advisories = tenant.live.evaluate(event)
+                except EngineError as exc:
+                    raise ApiError("engine-refused", str(exc), where, index=index) from exc
+                except Exception as exc:
+                    dirty = True
+                    log.exception("the engine failed on event %s from %s", event.id,
+                                  event.source)
+                    raise ApiError("engine-failure", f"the engine failed on this event "
+                                   f"({exc!r}); nothing was stored", where) from exc
+                changed = True
+                elapsed = time.perf_counter() - started
+                self._metrics.evaluation.observe(elapsed)
+                shadow = self._shadow(tenant, functools.partial(_evaluate, event=event))
+                bodies = [a.to_json() for a in advisories]
+                new = self._record(tenant, "event", body, advisories, bodies, elapsed, shadow)
+                tenant.clocks[event.country] = max(tenant.clocks.get(event.country, event.time),
+                                                   event.time)
+                results.append(ItemResult(_ref(body), False, self.live_bundle.version, bodies))
+                counted.append((event.type, "stored", new, list(advisories),
+                                list(shadow[0] or ())))
+        except BaseException:
+            self._write(self._store.rollback_to)
+            if changed or dirty:
+                self._rebuild(tenant.name)
+            raise
+        self._write(self._store.release)
+        return results, lambda: self._count(counted)
+
+    def _count(self, counted: list[tuple[str, str, list[str], list[Advisory],
+                                         list[Advisory]]]) -> None:
+        for type_, outcome, new, advisories, shadow in counted:
+            self._metrics.events.inc(type_, outcome)
+            for advisory in advisories:
+                if advisory.id in new:
+                    self._metrics.advisories.inc(advisory.rule_id, advisory.severity.value)
+            for advisory in shadow:
+                self._metrics.shadow_advisories.inc(advisory.rule_id, advisory.severity.value)
+
+    def _shadow(self, tenant: _Tenant, call: Callable[[Engine], tuple[Advisory, ...]],
+                ) -> tuple[tuple[Advisory, ...] | None, str | None]:
+        """The candidate's advisories, or why it failed; it never fails the live request."""
+        if tenant.shadow is None:
+            return None, None
+        try:
+            return call(tenant.shadow), None
+        except Exception as exc:
+            log.warning("tenant %s: the candidate rule packs failed: %s", tenant.name, exc)
+            return None, str(exc) or repr(exc)
+
+    def _record(self, tenant: _Tenant, kind: str, body: dict[str, Any],
+                advisories: tuple[Advisory, ...], bodies: list[dict[str, Any]], elapsed: float,
+                shadow: tuple[tuple[Advisory, ...] | None, str | None]) -> list[str]:
+        """Write an evaluated event, its advisories and its decision-log row; the ids new."""
+        assert self.live_bundle is not None
+        version = self.live_bundle.version
+        ids = [a.id for a in advisories]
+        seq = self._write(self._store.insert_event, tenant.name, kind, body, version, ids)
+        rows = [advisory_row(a, b) for a, b in zip(advisories, bodies, strict=True)]
+        new: list[str] = self._write(self._store.insert_advisories, tenant.name, seq, rows)
+        shadow_info = None
+        if self.shadow_bundle is not None:
+            candidate, error = shadow
+            if candidate is not None:
+                self._write(self._store.insert_shadow, tenant.name, seq,
+                            [advisory_row(a, a.to_json()) for a in candidate])
+            shadow_info = (self.shadow_bundle.version,
+                           [a.id for a in candidate] if candidate is not None else None, error)
+        self._write(self._store.insert_decision, tenant.name, seq, body, "evaluated", version,
+                    ids, elapsed * 1000, shadow_info)
+        return new
+
+    def _preview(self, job: Preview) -> ItemResult:
+        tenant = self._tenant(job.tenant)
+        assert self.live_bundle is not None
+        body = job.event.to_json()
+        existing = self._write(self._store.find_event, tenant.name, job.event.source,
+                               job.event.id)
+        if existing is not None:
+            bodies = self._write(self._store.advisory_bodies, tenant.name,
+                                 existing.advisory_ids)
+            return ItemResult(_ref(body), True, existing.rules_version, bodies)
+        try:
+            advisories = tenant.live.preview(job.event)
+        except EngineError as exc:
+            raise ApiError("engine-refused", str(exc), None) from exc
+        except Exception as exc:
+            log.exception("the engine failed on a dry run")
+            raise ApiError("engine-failure", f"the engine failed on this event ({exc!r})",
+                           None) from exc
+        return ItemResult(_ref(body), False, self.live_bundle.version,
+                          [a.to_json() for a in advisories])
+
+    def _resolve(self, job: Resolve) -> dict[str, Any]:
+        self._write(self._store.savepoint)
+        record: dict[str, Any] | None = self._write(
+            self._store.insert_resolution, job.tenant, job.advisory_id, job.decision, job.text,
+            job.by)
+        self._write(self._store.release)
+        if record is None:
+            raise ApiError("advisory-not-found", f"no advisory {job.advisory_id!r}",
+                           "path.advisory_id")
+        return record
+
+    def _tick(self, now: dt.datetime) -> tuple[int, Callable[[], None]]:
+        """Move time to `now` in every operation of every tenant that has a deadline running.
+
+        Applied ticks are stored in the log like events, so replay moves time the same way.
+        """
+        applied = 0
+        counted: list[tuple[str, str, list[str], list[Advisory], list[Advisory]]] = []
+        for tenant in list(self._tenants.values()):
+            pending = tenant.live.state_size().get("pending_deadlines", 0)
+            if tenant.shadow is not None:
+                pending += tenant.shadow.state_size().get("pending_deadlines", 0)
+            if not pending:
+                continue
+            for country, last in sorted(tenant.clocks.items()):
+                if now <= last:
+                    continue
+                self._write(self._store.savepoint)
+                started = time.perf_counter()
+                try:
+                    advisories = tenant.live.advance(country, now)
+                except Exception:
+                    log.exception("tenant %s: a clock tick failed for %s", tenant.name, country)
+                    self._write(self._store.rollback_to)
+                    self._rebuild(tenant.name)
+                    break
+                elapsed = time.perf_counter() - started
+                shadow = self._shadow(tenant, functools.partial(_advance, country=country,
+                                                                to=now))
+                body = {"specversion": "1.0", "id": f"tick-{country}-{format_time(now)}",
+                        "source": CLOCK_SOURCE, "type": "clock.tick", "time": format_time(now),
+                        "country": country}
+                new = self._record(tenant, "tick", body, advisories,
+                                   [a.to_json() for a in advisories], elapsed, shadow)
+                self._write(self._store.release)
+                tenant.clocks[country] = now
+                applied += 1
+                counted.append(("clock.tick", "tick", new, list(advisories),
+                                list(shadow[0] or ())))
+        return applied, lambda: self._count(counted)
+
+    def _write(self, call: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return call(*args)
+        except sqlite3.Error as exc:
+            raise _StoreFailure(str(exc)) from exc
+
+
+def _evaluate(engine: Engine, event: Event) -> tuple[Advisory, ...]:
+    return engine.evaluate(event)
+
+
+def _advance(engine: Engine, country: str, to: dt.datetime) -> tuple[Advisory, ...]:
+    return engine.advance(country, to)
+
+
+def _version(bundle: Bundle | None) -> RulesVersion | None:
+    return bundle.version if bundle is not None else None
+
+
+def _version_json(bundle: Bundle | None) -> dict[str, str] | None:
+    return bundle.version.to_json() if bundle is not None else None
