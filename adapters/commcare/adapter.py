@@ -1,0 +1,148 @@
+"""The CommCare HQ adapter: JSON case forwarding (form forwarding is acknowledged, its cases
+come by case forwarding or the pull), the Case API v2 cursor pull, advisory-case write-back.
+
+Settings::
+
+    base_url: https://www.commcarehq.org   # or your CommCare HQ server
+    domain: my-project-space
+    case_type: movement_request            # the case type the mapping reads
+    username: api-user@example.org
+    api_key_env: COMMCARE_API_KEY          # variable holding the API key
+    mapping: my-mapping.yaml               # optional: default is the bundled mapping
+    page_size: 100                         # limit, 1..5000
+    since: "2026-01-01T00:00:00Z"          # optional: indexed_on lower bound of the first run
+    write_back: {mode: case, case_type: mandate_advisory, owner_id: <user or location id>}
+                # or {mode: property, prefix: mandate_advisory}
+    push_secret_env: COMMCARE_FORWARD_SECRET   # the Connection Settings' password or token
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mandate_rules import Advisory
+from mandate_rules.adapters import (
+    Adapter,
+    AdapterConfigError,
+    AdapterError,
+    Batch,
+    FieldMapping,
+    HeaderAuth,
+    HttpClient,
+    Ignored,
+    Pulled,
+    Settings,
+    WriteResult,
+)
+
+from .._shared import host_of, json_body, make_client, mapping_for, read_cursor, write_cursor
+from . import parser
+from .client import CommCareClient
+from .writeback import write_advisory
+
+__all__ = ["CommCareAdapter"]
+
+BUNDLED_MAPPING = Path(__file__).resolve().parent / "mapping.yaml"
+
+
+class CommCareAdapter(Adapter):
+    """Cases of one CommCare case type as events."""
+
+    name = "commcare"
+
+    def __init__(self, *, http: HttpClient, domain: str, case_type: str, mapping: FieldMapping,
+                 page_size: int = 100, since: str | None = None, write_mode: str = "case",
+                 advisory_case_type: str = "mandate_advisory", owner_id: str | None = None,
+                 property_prefix: str = "mandate_advisory",
+                 push_secret: str | None = None) -> None:
+        if write_mode == "case" and not owner_id:
+            raise AdapterConfigError("commcare settings: write_back: owner_id: an advisory case "
+                                     "needs an owner (a mobile worker, group or location id)")
+        self.http = http
+        self.client = CommCareClient(http, domain)
+        self.domain = domain
+        self.case_type = case_type
+        self.mapping = mapping
+        self.page_size = page_size
+        self.since = since
+        self.write_mode = write_mode
+        self.advisory_case_type = advisory_case_type
+        self.owner_id = owner_id
+        self.property_prefix = property_prefix
+        self._push_secret = push_secret
+        self._source = f"commcare://{host_of(http.base_url)}/a/{domain}/case/{case_type}"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, base_dir: Path,
+                    env: Mapping[str, str]) -> CommCareAdapter:
+        settings = Settings(config, where="commcare settings", base_dir=base_dir)
+        key = settings.secret("api_key_env", env)
+        write = settings.section("write_back")
+        return cls(http=make_client(settings, HeaderAuth(
+                       "ApiKey", f"{settings.text('username')}:{key}")),
+                   domain=settings.text("domain"), case_type=settings.text("case_type"),
+                   mapping=mapping_for(settings, BUNDLED_MAPPING),
+                   page_size=settings.integer("page_size", 100, high=5000),
+                   since=settings.optional_text("since"),
+                   write_mode=write.choice("mode", ("case", "property"), "case"),
+                   advisory_case_type=write.text("case_type", "mandate_advisory"),
+                   owner_id=write.optional_text("owner_id"),
+                   property_prefix=write.text("prefix", "mandate_advisory"),
+                   push_secret=settings.secret("push_secret_env", env, required=False))
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def push_secret(self) -> str | None:
+        return self._push_secret
+
+    def close(self) -> None:
+        self.http.close()
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> Batch:
+        """A forwarded case (JSON), a forwarded form (JSON) or a form stub.
+
+        A form carries only the case changes its questions made, not the case: its cases are
+        read from case forwarding or the next pull, so a form is acknowledged and ignored.
+        """
+        obj = json_body(body)
+        kind = parser.classify(obj)
+        if kind in (parser.FORM, parser.FORM_STUB):
+            form_id = str(obj.get("form_id") or obj.get("id"))
+            if parser.form_xmlns(obj) == parser.CASE_API_XMLNS:
+                reason = "a Case API form (a write through the API, ours among them)"
+            else:
+                cases = ", ".join(parser.form_case_ids(obj)) or "none"
+                reason = (f"a {kind.replace('_', ' ')}: its cases ({cases}) are read from case "
+                          f"forwarding or the next pull")
+            return Batch(ignored=[Ignored(form_id, reason)])
+        return self.mapping.map_batch(parser.records(obj), source=self.source, system=self.name)
+
+    def pull(self, cursor: str | None) -> Pulled:
+        """Cases of the configured type in ``indexed_on`` order, following CommCare's own
+        cursor (the ``next`` URL), which is stored so a restart resumes on the same page."""
+        state = read_cursor(cursor)
+        indexed_from = state.get("indexed_on", self.since)
+        next_url = state.get("next")
+        if next_url is not None and not isinstance(next_url, str):
+            raise AdapterError(f"not a commcare cursor: {cursor!r}")
+        cases, following = self.client.cases(next_url=next_url, case_type=self.case_type,
+                                             indexed_from=indexed_from, limit=self.page_size)
+        stamps = [str(c["indexed_on"]) for c in cases if c.get("indexed_on")]
+        latest = max([*stamps, *([indexed_from] if indexed_from else [])], default=None)
+        batch = self.mapping.map_batch(cases, source=self.source, system=self.name)
+        return Pulled(batch.events, batch.rejected, batch.ignored,
+                      cursor=write_cursor({"indexed_on": latest, "next": following}),
+                      more=following is not None)
+
+    def write_back(self, advisory: Advisory) -> WriteResult:
+        if advisory.source != self.source:
+            raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "
+                               f"{self.source}")
+        return write_advisory(self.client, advisory, mode=self.write_mode,
+                              case_type=self.advisory_case_type, owner_id=self.owner_id,
+                              host_case_type=self.case_type, prefix=self.property_prefix)

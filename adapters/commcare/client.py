@@ -1,0 +1,45 @@
+"""The CommCare HQ Case API v2 calls the adapter makes (``Authorization: ApiKey user:key``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mandate_rules.adapters import HttpClient, SourceRejectedError
+
+from . import parser
+
+__all__ = ["CommCareClient"]
+
+
+class CommCareClient:
+    def __init__(self, http: HttpClient, domain: str) -> None:
+        self.http = http
+        self.domain = domain
+        self.cases_path = f"a/{domain}/api/case/v2/"
+
+    def cases(self, *, next_url: str | None, case_type: str, indexed_from: str | None,
+              limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of cases in ``indexed_on`` order, and the ``next`` URL (its cursor)."""
+        if next_url:
+            body = self.http.get_json(next_url)
+        else:
+            params: dict[str, Any] = {"case_type": case_type, "limit": limit}
+            if indexed_from is not None:
+                params["indexed_on.gte"] = indexed_from
+            body = self.http.get_json(self.cases_path, params=params)
+        try:
+            kind = parser.classify(body)
+        except ValueError:
+            kind = "unknown"
+        if kind != parser.CASE_LIST:
+            raise SourceRejectedError(f"GET /{self.cases_path}: not a case list ({kind})")
+        following = body.get("next")
+        if following:
+            self.http.url(str(following))  # the next link must stay on the server
+        return parser.records(body), str(following) if following else None
+
+    def upsert_by_external_id(self, external_id: str, body: dict[str, Any]) -> Any:
+        return self.http.request_json("PUT", f"{self.cases_path}ext/{external_id}/", body=body)
+
+    def update(self, case_id: str, body: dict[str, Any]) -> Any:
+        return self.http.request_json("PUT", f"{self.cases_path}{case_id}", body=body)

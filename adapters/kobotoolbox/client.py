@@ -1,0 +1,54 @@
+"""The KoboToolbox KPI v2 API calls the adapter makes (``Authorization: Token <key>``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mandate_rules.adapters import HttpClient, SourceRejectedError
+
+from . import parser
+
+__all__ = ["KoboClient"]
+
+
+class KoboClient:
+    """Submissions of one asset (form): list pages, set a validation status, edit a field."""
+
+    def __init__(self, http: HttpClient, asset_uid: str) -> None:
+        self.http = http
+        self.asset_uid = asset_uid
+        self.data_path = f"api/v2/assets/{asset_uid}/data/"
+
+    def submissions_after(self, last_id: int | None, *, since: str | None,
+                          limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Submissions with ``_id`` above `last_id` (and submitted at or after `since`), in
+        ``_id`` order, at most `limit`; and whether the server has more (its ``next``)."""
+        query: dict[str, Any] = {}
+        if last_id is not None:
+            query["_id"] = {"$gt": last_id}
+        if since is not None:
+            query["_submission_time"] = {"$gte": since}
+        params = {"format": "json", "sort": json.dumps({"_id": 1}), "start": 0, "limit": limit}
+        if query:
+            params["query"] = json.dumps(query, sort_keys=True)
+        body = self.http.get_json(self.data_path, params=params)
+        try:
+            if parser.classify(body) != parser.SUBMISSION_LIST:
+                raise ValueError
+        except ValueError as exc:
+            raise SourceRejectedError(f"GET /{self.data_path}: not a submission list") from exc
+        if body.get("next"):
+            self.http.url(str(body["next"]))  # the next link must stay on the server
+        return parser.submissions(body), bool(body.get("next"))
+
+    def set_validation_status(self, submission_id: str, status: str) -> Any:
+        return self.http.request_json(
+            "PATCH", f"{self.data_path}{submission_id}/validation_status/",
+            body={"validation_status.uid": status})
+
+    def edit_field(self, submission_id: str, field: str, value: str) -> Any:
+        ident: int | str = int(submission_id) if submission_id.isdigit() else submission_id
+        return self.http.request_json(
+            "PATCH", f"{self.data_path}bulk/",
+            body={"payload": {"submission_ids": [ident], "data": {field: value}}})

@@ -1,0 +1,83 @@
+"""The adapter contract and the machinery every adapter shares.
+
+An adapter (a subclass of `Adapter`, registered under the entry-point group
+``mandate_rules.adapters``) turns a source system's records into `Event`s by a declarative
+`FieldMapping`, and writes `Advisory`s back. Around it: `HttpClient` (timeouts, retries,
+the loopback guard), `AdapterStore` (cursors, seen records, rejected records), `sync` (the
+incremental pull) and `Outbox` (write-back retried until it succeeds, never twice).
+"""
+
+from .config import Settings, load_settings
+from .contract import (
+    Adapter,
+    Batch,
+    Ignored,
+    Pulled,
+    Rejected,
+    WriteResult,
+    advisory_marker,
+    advisory_text,
+)
+from .errors import (
+    AdapterConfigError,
+    AdapterError,
+    EgressRefusedError,
+    MappingError,
+    PayloadError,
+    RegistryError,
+    SourceAuthError,
+    SourceError,
+    SourceRejectedError,
+    SourceUnavailableError,
+)
+from .http import LOOPBACK_ENV, BasicAuth, HeaderAuth, HttpClient, is_loopback_host, loopback_only
+from .mapping import FieldMapping, get_source, load_mapping
+from .outbox import Outbox, OutboxReport, OutboxRow
+from .registry import ENTRY_POINT_GROUP, AdapterEntry, available_adapters, load_adapter_class
+from .store import AdapterStore, Admitted, event_fingerprint
+from .sync import SyncProgress, SyncReport, sync
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LOOPBACK_ENV",
+    "Adapter",
+    "AdapterConfigError",
+    "AdapterEntry",
+    "AdapterError",
+    "AdapterStore",
+    "Admitted",
+    "BasicAuth",
+    "Batch",
+    "EgressRefusedError",
+    "FieldMapping",
+    "HeaderAuth",
+    "HttpClient",
+    "Ignored",
+    "MappingError",
+    "Outbox",
+    "OutboxReport",
+    "OutboxRow",
+    "PayloadError",
+    "Pulled",
+    "RegistryError",
+    "Rejected",
+    "Settings",
+    "SourceAuthError",
+    "SourceError",
+    "SourceRejectedError",
+    "SourceUnavailableError",
+    "SyncProgress",
+    "SyncReport",
+    "WriteResult",
+    "advisory_marker",
+    "advisory_text",
+    "available_adapters",
+    "event_fingerprint",
+    "get_source",
+    "is_loopback_host",
+    "load_adapter_class",
+    "load_mapping",
+    "load_settings",
+    "loopback_only",
+    "sync",
+]

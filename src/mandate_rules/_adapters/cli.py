@@ -1,0 +1,135 @@
+"""`mandate-rules sync ADAPTER --config FILE`: pull what changed in a source system since the
+last run, as events (or, with --evaluate, as advisories), with progress on standard error."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from .._engine import Engine, bundled_rules_dir
+from .._errors import MandateRulesError
+from .._models import Advisory, Event
+from .config import load_settings
+from .contract import Adapter
+from .errors import AdapterConfigError, AdapterError, MappingError
+from .outbox import Outbox
+from .registry import load_adapter_class
+from .store import AdapterStore
+from .sync import SyncProgress
+from .sync import sync as run_sync
+
+__all__ = ["sync"]
+
+EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _adapter(name: str, config: Path) -> Adapter:
+    settings = load_settings(config)
+    declared = settings.values.get("adapter")
+    if declared is not None and declared != name:
+        raise AdapterConfigError(f"{config}: adapter: the settings are for {declared!r}, "
+                                 f"not {name!r}")
+    values = {k: v for k, v in settings.values.items() if k != "adapter"}
+    return load_adapter_class(name).from_config(values, base_dir=settings.base_dir,
+                                                env=os.environ)
+
+
+@click.command()
+@click.argument("adapter_name", metavar="ADAPTER")
+@click.option("--config", "config", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The adapter's settings (YAML): server, credentials' variables, mapping.")
+@click.option("--state", "state", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="SQLite file of cursors, seen and rejected records, outbox "
+                                 "(default: CONFIG with the suffix .state.sqlite).")
+@click.option("--full", is_flag=True, help="Read from the beginning again (only records whose "
+                                            "content changed come out).")
+@click.option("--evaluate", is_flag=True, help="Evaluate the events and print advisories.")
+@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Rule packs for --evaluate (default: the shipped packs).")
+@click.option("--write-back", "write_back", is_flag=True,
+              help="With --evaluate: write each advisory back to its record (outbox).")
+@click.option("--rejected", "show_rejected", is_flag=True,
+              help="Print the records kept because they could not be mapped, then stop.")
+@click.option("--output", "output", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where the JSON lines go (default: standard output).")
+@click.option("--quiet", is_flag=True, help="No progress on standard error.")
+def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evaluate: bool,
+         rules_dir: Path | None, write_back: bool, show_rejected: bool, output: TextIO,
+         quiet: bool) -> None:
+    """Pull the records of ADAPTER's source changed since the last run.
+
+    Prints one CloudEvent per line (one advisory per line with --evaluate). The cursor is
+    saved after every page, so a run that stops (the source went down) resumes where it
+    stopped. Records that cannot be mapped are kept in the state file, never dropped.
+    Exit status: 0 done, 2 bad settings or mapping, 3 stopped early (run again to resume).
+    """
+    if write_back and not evaluate:
+        _fail("--write-back needs --evaluate (advisories are what is written back)")
+    state_path = state or config.with_suffix(".state.sqlite")
+    try:
+        adapter = _adapter(adapter_name, config)
+    except MappingError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail(f"{len(exc.problems)} problem(s) in the field mapping: nothing was pulled")
+        return
+    except MandateRulesError as exc:
+        _fail(str(exc))
+        return
+    store = AdapterStore(state_path)
+    try:
+        if show_rejected:
+            for item in store.rejected(adapter.source):
+                output.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
+            return
+        engine = Engine.from_directory(rules_dir or bundled_rules_dir()) if evaluate else None
+        outbox = Outbox(store.conn) if write_back else None
+
+        def deliver(events: Sequence[Event]) -> None:
+            for event in events:
+                if engine is None:
+                    output.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+                    continue
+                advisories: tuple[Advisory, ...] = engine.evaluate(event)
+                for advisory in advisories:
+                    output.write(json.dumps(advisory.to_json(), ensure_ascii=False) + "\n")
+                    if outbox is not None:
+                        outbox.enqueue(advisory)
+            output.flush()
+
+        def progress(totals: SyncProgress) -> None:
+            if not quiet:
+                click.echo(f"{adapter.name}: {totals}", err=True)
+
+        report = run_sync(adapter, store, deliver, progress=progress, full=full)
+        if outbox is not None:
+            done = outbox.deliver_due(lambda s: adapter if s == adapter.source else None,
+                                      all_pending=True)
+            if not quiet or done.failed:
+                click.echo(f"{adapter.name}: write-back: {done.written} written, "
+                           f"{done.failed} failed, {done.pending} waiting (retried on the next "
+                           f"run)", err=True)
+        if report.progress.rejected and not quiet:
+            click.echo(f"{adapter.name}: {report.progress.rejected} record(s) could not be "
+                       f"mapped; kept in {state_path} (see --rejected)", err=True)
+        if not report.complete:
+            _fail(f"{adapter.name}: stopped after {report.progress}: {report.error}; what was "
+                  f"read is kept, run again to resume", EXIT_INCOMPLETE)
+    except AdapterError as exc:
+        _fail(f"{adapter.name}: {exc}")
+    finally:
+        adapter.close()
+        store.close()

@@ -1,0 +1,281 @@
+"""HTTP for adapters: one `requests.Session` with explicit timeouts, retries with backoff on
+429 and 5xx that honour ``Retry-After``, errors translated into `SourceError`s, and a guard
+that refuses any address off this machine when the loopback flag is set.
+
+Credentials travel only in the session's auth object, whose ``repr`` hides them; log lines
+and error messages name the method, the URL path and the status, never a header.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import requests.adapters
+from requests.auth import AuthBase
+
+from .errors import (
+    EgressRefusedError,
+    SourceAuthError,
+    SourceRejectedError,
+    SourceUnavailableError,
+)
+
+__all__ = [
+    "LOOPBACK_ENV",
+    "BasicAuth",
+    "HeaderAuth",
+    "HttpClient",
+    "is_loopback_host",
+    "loopback_only",
+]
+
+log = logging.getLogger("mandate_rules.adapters.http")
+
+#: Set to 1 (tests, CI, offline demos) and no adapter request leaves this machine.
+LOOPBACK_ENV = "MANDATE_RULES_LOOPBACK_ONLY"
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Statuses that mean the request was not acted on: safe to resend even a POST.
+_NOT_PROCESSED = frozenset({429, 502, 503, 504})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def loopback_only(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the loopback guard is on in `env` (default: the process environment)."""
+    value = (os.environ if env is None else env).get(LOOPBACK_ENV, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1); no DNS lookup."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HeaderAuth(AuthBase):
+    """``Authorization: <scheme> <credential>`` (Kobo ``Token``, CommCare ``ApiKey``, bearer)."""
+
+    def __init__(self, scheme: str, credential: str) -> None:
+        self._value = f"{scheme} {credential}"
+        self.scheme = scheme
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({self.scheme} ***)"
+
+
+class BasicAuth(requests.auth.HTTPBasicAuth):
+    """HTTP Basic whose ``repr`` shows the user only."""
+
+    def __repr__(self) -> str:
+        return f"BasicAuth({self.username!r}, ***)"
+
+
+class _GuardedTransport(requests.adapters.HTTPAdapter):
+    """Checks every request it sends (redirects and ``next`` links included) against the
+    loopback guard before any socket is opened."""
+
+    def __init__(self, guard: bool) -> None:
+        super().__init__(max_retries=0)
+        self.guard = guard
+
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kwargs: Any) -> requests.Response:
+        host = urlsplit(request.url or "").hostname
+        if self.guard and not is_loopback_host(host):
+            raise EgressRefusedError(
+                f"refused a request to {host!r}: {LOOPBACK_ENV} is set, so adapters may only "
+                f"reach this machine (localhost, 127.0.0.0/8, ::1)")
+        return super().send(request, *args, **kwargs)
+
+
+class HttpClient:
+    """JSON over HTTP to one source system at `base_url`.
+
+    `timeout` is (connect, read) seconds. Requests that fail with 429 or 5xx, or cannot
+    connect, are tried again up to `retries` times, waiting `backoff` * 2^n seconds (with
+    jitter, at most `max_backoff`), or the ``Retry-After`` the source asked for when that
+    is longer; a ``Retry-After`` beyond `max_retry_after` ends the attempts at once with a
+    `SourceUnavailableError` carrying it. A POST or PATCH is resent only after an answer that
+    says it was not processed (429, 502, 503, 504) or when no connection was made.
+    """
+
+    def __init__(self, base_url: str, *, auth: AuthBase | None = None,
+                 timeout: tuple[float, float] = (5.0, 30.0), retries: int = 4,
+                 backoff: float = 0.5, max_backoff: float = 30.0,
+                 max_retry_after: float = 120.0, guard: bool | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 user_agent: str = "mandate-rules-adapter") -> None:
+        if not base_url.endswith("/"):
+            base_url += "/"
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http(s) base URL, got {base_url!r}")
+        self.base_url = base_url
+        self.origin = (parts.scheme, parts.hostname, parts.port)
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.guard = loopback_only() if guard is None else guard
+        self._sleep = sleep
+        self._random = random.Random()
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers["User-Agent"] = user_agent
+        self.session.headers["Accept"] = "application/json"
+        if self.guard:
+            # No proxy from the environment may carry a request off the machine either.
+            self.session.trust_env = False
+        transport = _GuardedTransport(self.guard)
+        self.session.mount("http://", transport)
+        self.session.mount("https://", transport)
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.base_url!r})"
+
+    def url(self, path_or_url: str) -> str:
+        """An absolute URL for `path_or_url`, which must stay on the source's origin."""
+        url = urljoin(self.base_url, path_or_url.lstrip("/")) if "://" not in path_or_url \
+            else path_or_url
+        parts = urlsplit(url)
+        if (parts.scheme, parts.hostname, parts.port) != self.origin:
+            raise SourceRejectedError(
+                f"the source pointed at {parts.scheme}://{parts.hostname} outside "
+                f"{self.base_url}; not followed")
+        return url
+
+    def close(self) -> None:
+        self.session.close()
+
+    def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request_json("GET", path_or_url, params=params)
+
+    def request_json(self, method: str, path_or_url: str, *,
+                     params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
+        """Send one request and return its JSON body (None for an empty body)."""
+        response = self.request(method, path_or_url, params=params, body=body)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise SourceRejectedError(
+                f"{method} {urlsplit(response.url).path}: the answer is not JSON "
+                f"({response.headers.get('Content-Type', 'no content type')})",
+                status=response.status_code) from exc
+
+    def request(self, method: str, path_or_url: str, *,
+                params: Mapping[str, Any] | None = None, body: Any = None) -> requests.Response:
+        url = self.url(path_or_url)
+        path = urlsplit(url).path
+        method = method.upper()
+        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, url, params=params, data=data,
+                                                headers=headers, timeout=self.timeout,
+                                                allow_redirects=method == "GET")
+            except EgressRefusedError:
+                raise
+            except requests.RequestException as exc:
+                connect_failed = isinstance(exc, requests.exceptions.ConnectionError) and \
+                    not isinstance(exc, requests.ReadTimeout)
+                resendable = method in _IDEMPOTENT or connect_failed
+                reason = type(exc).__name__
+                if resendable and attempt < self.retries:
+                    delay = self._delay(attempt, None)
+                    log.warning("%s %s: %s; try %d of %d in %.1f s", method, path, reason,
+                                attempt + 2, self.retries + 1, delay)
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
+                raise SourceUnavailableError(
+                    f"{method} {path}: no answer from the source ({reason})") from exc
+            status = response.status_code
+            log.debug("%s %s -> %d", method, path, status)
+            if status < 400:
+                return response
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            summary = _summary(response)
+            message = f"{method} {path}: {status} {response.reason or ''}".rstrip()
+            if summary:
+                message += f": {summary}"
+            if status in (401, 403):
+                raise SourceAuthError(message, status=status)
+            if status in _RETRY_STATUSES:
+                resendable = method in _IDEMPOTENT or status in _NOT_PROCESSED
+                too_long = retry_after is not None and retry_after > self.max_retry_after
+                if resendable and not too_long and attempt < self.retries:
+                    delay = self._delay(attempt, retry_after)
+                    log.warning("%s %s: %d; try %d of %d in %.1f s", method, path, status,
+                                attempt + 2, self.retries + 1, delay)
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
+                raise SourceUnavailableError(message, status=status, retry_after=retry_after)
+            raise SourceRejectedError(message, status=status)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        delay: float = min(self.max_backoff, self.backoff * float(2 ** attempt))
+        delay *= 0.5 + self._random.random() / 2
+        return max(delay, retry_after or 0.0)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delay-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, float(when.timestamp()) - time.time())
+
+
+def _summary(response: requests.Response) -> str:
+    """What the source said, from the error shapes the three systems use (at most 200 chars)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    text = ""
+    if isinstance(body, Mapping):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
+            first = errors[0]
+            text = str(first.get("message") or "")
+            if first.get("detail"):
+                text += f" ({first['detail']})"
+        else:
+            for key in ("detail", "error", "message"):
+                if isinstance(body.get(key), str):
+                    text = body[key]
+                    break
+    return text[:200]

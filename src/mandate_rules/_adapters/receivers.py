@@ -1,0 +1,256 @@
+"""Push receivers and write-back for the HTTP sidecar (`mandate-rules serve`).
+
+``POST /v1/adapters/{connection}/push`` takes what a source pushes: a KoboToolbox REST
+Service call (one submission per POST), a Primero webhook, a CommCare data-forwarding body
+(JSON case or form). The sender proves itself with the connection's shared secret, in the
+way each source can send one: an ``X-API-Key`` header (Primero ``api_key``, a Kobo or
+CommCare custom header), HTTP Basic whose password is the secret (Kobo ``basic_auth``,
+Primero ``basic_auth``, CommCare Basic), or a bearer token (CommCare).
+
+The answer comes once the new events are evaluated and stored (the engine is fast; the
+write-back is not waited for), and it is idempotent: the sources retry, a record seen before
+with the same content is acknowledged and not evaluated again, and an event the sidecar
+stored before is a duplicate for the engine. Advisories go to the outbox in the sidecar's
+store and are written back by a background loop, retried until the source takes them.
+
+The connections are read from the YAML file named by ``MANDATE_RULES_ADAPTERS``::
+
+    outbox:                         # optional: how write-backs are retried
+      first_retry_seconds: 5        # then doubling, up to max_retry_seconds (default 3600)
+      poll_seconds: 5               # how often due retries are looked for
+    connections:
+      kobo-escorts:                 # the {connection} in the URL
+        adapter: kobotoolbox        # a registered adapter
+        tenant: default             # whose events these are (default: the first tenant)
+        write_advisories: true      # put advisories back on the records (default true)
+        base_url: https://kf.kobotoolbox.org
+        asset_uid: aEscReq2026SOM
+        token_env: KOBO_API_TOKEN
+        push_secret_env: KOBO_PUSH_SECRET
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._models import Advisory
+from .config import load_settings
+from .contract import Adapter
+from .errors import AdapterError, PayloadError
+from .outbox import Outbox
+from .registry import load_adapter_class
+from .store import AdapterStore
+
+__all__ = ["ADAPTERS_ENV", "AdapterHub", "Connection", "adapter_hub", "load_connections"]
+
+log = logging.getLogger("mandate_rules.adapters.receivers")
+
+#: The YAML file of the sidecar's adapter connections.
+ADAPTERS_ENV = "MANDATE_RULES_ADAPTERS"
+
+
+@attrs.frozen
+class Connection:
+    """One configured source: its name in the URL, its adapter, and whose events it feeds."""
+
+    name: str
+    adapter: Adapter
+    tenant: str
+    write_back: bool = True
+
+
+def load_connections(path: Path, env: Mapping[str, str],
+                     default_tenant: str) -> dict[str, Connection]:
+    """The connections in `path`; `AdapterError` naming the file and connection if wrong."""
+    settings = load_settings(path)
+    raw = settings.values.get("connections")
+    if not isinstance(raw, Mapping) or not raw:
+        raise AdapterError(f"{path}: connections: expected a mapping of connection names to "
+                           f"adapter settings")
+    out: dict[str, Connection] = {}
+    for name, values in raw.items():
+        if not isinstance(values, Mapping) or not isinstance(values.get("adapter"), str):
+            raise AdapterError(f"{path}: connections: {name}: name its `adapter`")
+        own = {k: v for k, v in values.items()
+               if k not in ("adapter", "tenant", "write_advisories")}
+        adapter = load_adapter_class(values["adapter"]).from_config(
+            own, base_dir=settings.base_dir, env=env)
+        out[str(name)] = Connection(str(name), adapter, str(values.get("tenant")
+                                                            or default_tenant),
+                                    bool(values.get("write_advisories", True)))
+    return out
+
+
+def _presented(request: Request) -> list[str]:
+    """Every secret the request carries, in the forms the three sources can send."""
+    found = [request.headers.get("x-api-key", "")]
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        found.append(value.strip())
+    elif scheme.lower() == "basic":
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            found.append(base64.b64decode(value.strip()).decode("utf-8").partition(":")[2])
+    elif scheme.lower() == "apikey":
+        found.append(value.strip().rpartition(":")[2])
+    return [f for f in found if f]
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+class AdapterHub:
+    """The sidecar's adapter side: push routes, the outbox and its delivery loop."""
+
+    def __init__(self, service: Any, connections: Mapping[str, Connection], db_path: Path, *,
+                 retry_interval: float = 5.0, base_delay: float = 5.0,
+                 max_delay: float = 3600.0) -> None:
+        self.service = service
+        self.connections = dict(connections)
+        self.db_path = db_path
+        self.retry_interval = retry_interval
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._store: AdapterStore | None = None
+        self._outbox: Outbox | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def store(self) -> AdapterStore:
+        if self._store is None:
+            self._store = AdapterStore(self.db_path)
+        return self._store
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            self._outbox = Outbox(self.db_path, base_delay=self.base_delay,
+                                  max_delay=self.max_delay)
+        return self._outbox
+
+    def routes(self) -> list[Route]:
+        return [Route("/v1/adapters/{connection}/push", self.push, methods=["POST"])]
+
+    def resolve(self, source: str) -> Adapter | None:
+        for connection in self.connections.values():
+            if connection.adapter.source == source:
+                return connection.adapter
+        return None
+
+    # ---------------------------------------------------------------- push
+
+    async def push(self, request: Request) -> Response:
+        name = request.path_params["connection"]
+        connection = self.connections.get(name)
+        if connection is None:
+            return _error(404, "unknown-connection", f"no adapter connection {name!r}")
+        secret = connection.adapter.push_secret
+        if secret is None:
+            return _error(401, "push-not-configured", f"connection {name!r} has no push "
+                          f"secret (push_secret_env), so no push can be authenticated")
+        if not any(hmac.compare_digest(p.encode(), secret.encode())
+                   for p in _presented(request)):
+            return _error(401, "unauthenticated", "the push does not carry the connection's "
+                          "shared secret")
+        limit = getattr(getattr(self.service, "config", None), "max_body_bytes", 1 << 20)
+        body = await request.body()
+        if len(body) > limit:
+            return _error(413, "body-too-large", f"the body is larger than {limit} bytes")
+        try:
+            batch = connection.adapter.parse(body, dict(request.headers))
+        except PayloadError as exc:
+            return _error(400, "not-a-record", str(exc))
+        new, unchanged = await run_in_threadpool(self.store.fresh, batch.events)
+        advisories: list[dict[str, Any]] = []
+        if new:
+            # Imported here: the sidecar package imports this module while it loads.
+            from .._service._errors import ApiError  # noqa: PLC0415
+            from .._service._worker import Submit  # noqa: PLC0415
+            try:
+                results = await self.service.run(Submit(tenant=connection.tenant,
+                                                        events=tuple(new), batch=True))
+            except ApiError as exc:
+                return exc.response()  # nothing remembered: the source's retry comes back
+            advisories = [a for r in results for a in r.advisories]
+        await run_in_threadpool(self._record, connection, new, batch.rejected, advisories)
+        return JSONResponse({
+            "connection": name,
+            "new": [e.id for e in new], "unchanged": unchanged,
+            "rejected": [{"record_id": r.record_id, "reason": r.reason} for r in batch.rejected],
+            "ignored": [{"record_id": i.record_id, "reason": i.reason} for i in batch.ignored],
+            "advisories": [a["id"] for a in advisories]})
+
+    def _record(self, connection: Connection, new: Any, rejected: Any,
+                advisories: list[dict[str, Any]]) -> None:
+        self.store.remember(new)
+        self.store.keep_rejected(connection.adapter.name, rejected)
+        queued = False
+        if connection.write_back:
+            for body in advisories:
+                queued = self.outbox.enqueue(Advisory.from_json(body)) or queued
+        if queued and self._wake is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # ---------------------------------------------------------------- write-back loop
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = self._loop.create_task(self._deliver_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for connection in self.connections.values():
+            connection.adapter.close()
+        for closable in (self._store, self._outbox):
+            if closable is not None:
+                closable.close()
+
+    async def _deliver_forever(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                await run_in_threadpool(self.outbox.deliver_due, self.resolve)
+            except Exception:  # the loop must outlive any one failure
+                log.exception("write-back pass failed")
+            due = self.outbox.next_due()
+            wait = self.retry_interval if due is None else max(
+                0.0, min(self.retry_interval, due - self.outbox.clock()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+
+def adapter_hub(service: Any, env: Mapping[str, str] | None = None) -> AdapterHub:
+    """The hub for a sidecar `service`: connections from ``MANDATE_RULES_ADAPTERS`` (none when
+    it is not set), tables in the sidecar's own SQLite store."""
+    env = os.environ if env is None else env
+    config = service.config
+    path = env.get(ADAPTERS_ENV)
+    if not path:
+        return AdapterHub(service, {}, Path(config.db_path))
+    outbox = load_settings(Path(path)).section("outbox")
+    return AdapterHub(service, load_connections(Path(path), env, config.tenants[0]),
+                      Path(config.db_path),
+                      retry_interval=outbox.number("poll_seconds", 5.0),
+                      base_delay=outbox.number("first_retry_seconds", 5.0),
+                      max_delay=outbox.number("max_retry_seconds", 3600.0))

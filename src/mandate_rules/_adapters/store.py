@@ -1,0 +1,182 @@
+"""What adapters keep between runs, in SQLite: sync cursors, the fingerprint of the last
+version of each record seen, and the records that could not be mapped.
+
+The tables are prefixed ``adapter_`` and created if missing, so they can live in a file of
+their own (the CLI's ``--state``) or beside the sidecar's tables in its store.
+
+A record is *new* when the content of its event (type, source, subject, country, area and
+data: not the id or the time) differs from the last one seen for the same record. That one
+rule makes push and pull safe to overlap, makes a re-read page harmless, and stops the echo
+of our own write-back: a flag, a note or an advisory property changes the record in the
+source, but none of the fields the rules read, so the echo is not new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .._models import Event
+from .contract import Batch, Rejected
+
+__all__ = ["AdapterStore", "Admitted", "connect", "event_fingerprint"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS adapter_cursor (
+    adapter TEXT NOT NULL, source TEXT NOT NULL, cursor TEXT, updated_at REAL NOT NULL,
+    PRIMARY KEY (adapter, source));
+CREATE TABLE IF NOT EXISTS adapter_seen (
+    source TEXT NOT NULL, subject TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    event_id TEXT NOT NULL, seen_at REAL NOT NULL,
+    PRIMARY KEY (source, subject));
+CREATE TABLE IF NOT EXISTS adapter_rejected (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, adapter TEXT NOT NULL, source TEXT NOT NULL,
+    record_id TEXT, reason TEXT NOT NULL, record TEXT NOT NULL, digest TEXT NOT NULL UNIQUE,
+    received_at REAL NOT NULL);
+"""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection to the SQLite file at `path` that several threads may share."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False,
+                           isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    if str(path) != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+    return conn
+
+
+def event_fingerprint(event: Event) -> str:
+    """A hash of what the rules can read of `event` (not its id, not its time)."""
+    body = event.to_json()
+    content = {k: body.get(k) for k in ("type", "source", "subject", "country", "area", "data")}
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@attrs.frozen
+class Admitted:
+    """The outcome of admitting one batch: the events to evaluate, and the rest counted."""
+
+    new: tuple[Event, ...]
+    unchanged: int
+    rejected: int
+    ignored: int
+
+
+class AdapterStore:
+    """Cursors, seen records and rejected records; safe to share between threads."""
+
+    def __init__(self, db: str | Path | sqlite3.Connection) -> None:
+        self.conn = db if isinstance(db, sqlite3.Connection) else connect(db)
+        self._lock = threading.RLock()
+        with self._lock:
+            self.conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything in it is kept, or nothing is."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def cursor(self, adapter: str, source: str) -> str | None:
+        with self._lock:
+            row = self.conn.execute("SELECT cursor FROM adapter_cursor WHERE adapter = ? AND "
+                                    "source = ?", (adapter, source)).fetchone()
+        return None if row is None else row[0]
+
+    def save_cursor(self, adapter: str, source: str, cursor: str | None) -> None:
+        with self._lock:
+            self.conn.execute(
+                "INSERT INTO adapter_cursor (adapter, source, cursor, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (adapter, source) DO UPDATE SET "
+                "cursor = excluded.cursor, updated_at = excluded.updated_at",
+                (adapter, source, cursor, time.time()))
+
+    def admit(self, adapter: str, batch: Batch) -> Admitted:
+        """Keep the rejected records, remember every event, and return those that are new.
+
+        Call it inside `transaction()` together with handing the new events on, so that a
+        failure forgets both.
+        """
+        with self._lock:
+            new, unchanged = self.fresh(batch.events)
+            self.remember(new)
+            self.keep_rejected(adapter, batch.rejected)
+        return Admitted(tuple(new), unchanged, len(batch.rejected), len(batch.ignored))
+
+    def fresh(self, events: Iterable[Event]) -> tuple[list[Event], int]:
+        """The events whose content differs from the last seen for their record (nothing is
+        written), and how many were unchanged. Call `remember` once they are handed on."""
+        new: list[Event] = []
+        unchanged = 0
+        latest: dict[tuple[str, str], str] = {}
+        with self._lock:
+            for event in events:
+                key = (event.source, event.subject or event.id)
+                fingerprint = event_fingerprint(event)
+                if key not in latest:
+                    row = self.conn.execute("SELECT fingerprint FROM adapter_seen WHERE "
+                                            "source = ? AND subject = ?", key).fetchone()
+                    latest[key] = "" if row is None else row[0]
+                if latest[key] == fingerprint:
+                    unchanged += 1
+                    continue
+                latest[key] = fingerprint
+                new.append(event)
+        return new, unchanged
+
+    def remember(self, events: Iterable[Event]) -> None:
+        """Record `events` as the latest seen version of their records."""
+        with self._lock:
+            for event in events:
+                self.conn.execute(
+                    "INSERT INTO adapter_seen (source, subject, fingerprint, event_id, seen_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, subject) DO UPDATE SET "
+                    "fingerprint = excluded.fingerprint, event_id = excluded.event_id, "
+                    "seen_at = excluded.seen_at",
+                    (event.source, event.subject or event.id, event_fingerprint(event),
+                     event.id, time.time()))
+
+    def keep_rejected(self, adapter: str, rejected: Iterable[Rejected]) -> None:
+        with self._lock:
+            for item in rejected:
+                body = json.dumps(item.to_json()["record"], sort_keys=True, ensure_ascii=False)
+                digest = hashlib.sha256(
+                    f"{item.source}\0{item.record_id}\0{item.reason}\0{body}".encode()).hexdigest()
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO adapter_rejected (adapter, source, record_id, reason, "
+                    "record, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (adapter, item.source, item.record_id, item.reason, body, digest,
+                     time.time()))
+
+    def rejected(self, source: str | None = None) -> list[Rejected]:
+        """The records kept because they could not be mapped, oldest first."""
+        query = "SELECT source, record_id, reason, record FROM adapter_rejected"
+        params: Sequence[Any] = ()
+        if source is not None:
+            query += " WHERE source = ?"
+            params = (source,)
+        with self._lock:
+            rows = self.conn.execute(query + " ORDER BY id", params).fetchall()
+        return [Rejected(s, r, why, json.loads(record)) for s, r, why, record in rows]

@@ -1,0 +1,78 @@
+"""The public face of the adapter contract: what an adapter (bundled or third-party) imports.
+
+An adapter subclasses `Adapter`, maps records with a `FieldMapping`, talks to its source
+through `HttpClient`, translates foreign failures into the errors below (``raise … from
+exc``), and registers itself under the entry-point group ``mandate_rules.adapters``
+(`ENTRY_POINT_GROUP`). `mandate_rules.adapters.testing` holds the contract test suite any
+adapter can run against itself. See docs/writing-an-adapter.md.
+"""
+
+from .._adapters import (
+    ENTRY_POINT_GROUP,
+    LOOPBACK_ENV,
+    Adapter,
+    AdapterConfigError,
+    AdapterEntry,
+    AdapterError,
+    BasicAuth,
+    Batch,
+    EgressRefusedError,
+    FieldMapping,
+    HeaderAuth,
+    HttpClient,
+    Ignored,
+    MappingError,
+    PayloadError,
+    Pulled,
+    RegistryError,
+    Rejected,
+    Settings,
+    SourceAuthError,
+    SourceError,
+    SourceRejectedError,
+    SourceUnavailableError,
+    WriteResult,
+    advisory_marker,
+    advisory_text,
+    available_adapters,
+    get_source,
+    is_loopback_host,
+    load_adapter_class,
+    load_mapping,
+)
+from . import testing
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LOOPBACK_ENV",
+    "Adapter",
+    "AdapterConfigError",
+    "AdapterEntry",
+    "AdapterError",
+    "BasicAuth",
+    "Batch",
+    "EgressRefusedError",
+    "FieldMapping",
+    "HeaderAuth",
+    "HttpClient",
+    "Ignored",
+    "MappingError",
+    "PayloadError",
+    "Pulled",
+    "RegistryError",
+    "Rejected",
+    "Settings",
+    "SourceAuthError",
+    "SourceError",
+    "SourceRejectedError",
+    "SourceUnavailableError",
+    "WriteResult",
+    "advisory_marker",
+    "advisory_text",
+    "available_adapters",
+    "get_source",
+    "is_loopback_host",
+    "load_adapter_class",
+    "load_mapping",
+    "testing",
+]

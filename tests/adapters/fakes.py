@@ -1,0 +1,332 @@
+"""Loopback fakes of the three source systems: real HTTP over a real socket on 127.0.0.1,
+serving the fixture payloads with each system's paging and auth mechanics, and recording
+every request. Failures are injected per request (`fail`), or by stopping the server."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import attrs
+
+from .derived import fixture, fixture_bytes
+
+
+@attrs.define
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@attrs.define
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def json(cls, status: int, obj: Any, **headers: str) -> Reply:
+        return cls(status, json.dumps(obj).encode(), {"Content-Type": "application/json",
+                                                       **headers})
+
+
+class FakeServer:
+    """A threaded HTTP server on 127.0.0.1 whose answers come from `handle`."""
+
+    def __init__(self) -> None:
+        self.requests: list[Seen] = []
+        self.failures: list[tuple[Callable[[Seen], bool], Reply]] = []
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                parts = urlsplit(self.path)
+                seen = Seen(self.command, parts.path,
+                            {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                            {k.lower(): v for k, v in self.headers.items()},
+                            self.rfile.read(length) if length else b"")
+                reply = owner._dispatch(seen)
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._handler = Handler
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/"
+        self._serve()
+
+    def _serve(self) -> None:
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,),
+                                       daemon=True)
+        self.thread.start()
+
+    def go_down(self) -> None:
+        """Stop listening: connections are refused until `come_back`."""
+        self.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port, with the same data."""
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self._serve()
+
+    def fail(self, reply: Reply, when: Callable[[Seen], bool] = lambda s: True,
+             times: int = 1) -> None:
+        """Answer the next `times` requests that match `when` with `reply`."""
+        for _ in range(times):
+            self.failures.append((when, reply))
+
+    def _dispatch(self, seen: Seen) -> Reply:
+        with self._lock:
+            self.requests.append(seen)
+            for index, (when, reply) in enumerate(self.failures):
+                if when(seen):
+                    del self.failures[index]
+                    return reply
+        return self.handle(seen)
+
+    def handle(self, seen: Seen) -> Reply:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def writes(self) -> list[Seen]:
+        return [r for r in self.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+# --------------------------------------------------------------------------------- KoboToolbox
+
+KOBO_TOKEN = "fake-kobo-token"  # a made-up test credential for the fake server
+KOBO_ASSET = "aEscReq2026SOM"
+
+
+class FakeKobo(FakeServer):
+    """KPI v2: ``Authorization: Token``, ``query``/``sort``/``start``/``limit`` with absolute
+    ``next`` links, validation status and bulk edit."""
+
+    def __init__(self, submissions: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.submissions = submissions if submissions is not None else copy.deepcopy(
+            fixture("kobotoolbox", "formpack_or_other_data_submissions.json"))
+        self.statuses: dict[str, str] = {}
+        self.fields: dict[str, dict[str, Any]] = {}
+
+    def handle(self, seen: Seen) -> Reply:
+        if seen.headers.get("authorization") != f"Token {KOBO_TOKEN}":
+            return Reply.json(401, {"detail": "Invalid token."})
+        prefix = f"/api/v2/assets/{KOBO_ASSET}/data/"
+        if not seen.path.startswith(prefix):
+            return Reply.json(404, {"detail": "Not found."})
+        rest = seen.path[len(prefix):]
+        if seen.method == "GET" and rest == "":
+            return self._list(seen)
+        if seen.method == "PATCH" and rest.endswith("/validation_status/"):
+            ident = rest.split("/")[0]
+            uid = (seen.json or {}).get("validation_status.uid")
+            self.statuses[ident] = uid
+            return Reply.json(200, {"timestamp": 1763614364, "uid": uid, "by_whom": "api_user",
+                                    "label": "On Hold"})
+        if seen.method == "PATCH" and rest == "bulk/":
+            payload = (seen.json or {}).get("payload") or {}
+            for ident in payload.get("submission_ids", []):
+                self.fields.setdefault(str(ident), {}).update(payload.get("data") or {})
+            return Reply.json(200, {"count": len(payload.get("submission_ids", [])),
+                                    "successes": 1, "failures": 0, "results": []})
+        return Reply.json(405, {"detail": f'Method "{seen.method}" not allowed.'})
+
+    def _list(self, seen: Seen) -> Reply:
+        query = json.loads(seen.query.get("query", "{}"))
+        items = list(self.submissions)
+        if "_id" in query:
+            items = [s for s in items if s["_id"] > query["_id"]["$gt"]]
+        if "_submission_time" in query:
+            items = [s for s in items if s["_submission_time"] >= query["_submission_time"]["$gte"]]
+        if json.loads(seen.query.get("sort", "{}")) == {"_id": 1}:
+            items.sort(key=lambda s: s["_id"])
+        start, limit = int(seen.query.get("start", 0)), int(seen.query.get("limit", 100))
+        page = items[start:start + limit]
+        following = None
+        if start + limit < len(items):
+            following = f"{self.base_url}api/v2/assets/{KOBO_ASSET}/data/?" + urlencode(
+                {**seen.query, "start": start + limit})
+        return Reply.json(200, {"count": len(items), "next": following, "previous": None,
+                                "results": page})
+
+
+# --------------------------------------------------------------------------------- Primero
+
+PRIMERO_USER, PRIMERO_PASSWORD = "api_integration", "fake-primero-password"  # made up
+PRIMERO_TOKEN = "fake-primero-bearer"  # made up
+PRIMERO_FORBIDDEN_USER = "no_permission"
+
+
+class FakePrimero(FakeServer):
+    """Primero v2: Basic or bearer auth, ``page``/``per`` with ``metadata``, ``order_by``,
+    ``last_updated_at`` ranges, ``fields``, flags and PATCH; error bodies from the fixtures."""
+
+    def __init__(self, cases: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.cases = cases or []
+        self.flags: dict[str, list[dict[str, Any]]] = {}
+        self.notes: dict[str, list[dict[str, Any]]] = {}
+        self.serve_doc_list = False
+
+    def _auth(self, seen: Seen) -> Reply | None:
+        header = seen.headers.get("authorization", "")
+        ok_basic = "Basic " + base64.b64encode(
+            f"{PRIMERO_USER}:{PRIMERO_PASSWORD}".encode()).decode()
+        forbidden = "Basic " + base64.b64encode(
+            f"{PRIMERO_FORBIDDEN_USER}:{PRIMERO_PASSWORD}".encode()).decode()
+        if header == forbidden:
+            return Reply(403, fixture_bytes("primero", "cases_index_403_response.json"),
+                         {"Content-Type": "application/json"})
+        if header not in (ok_basic, f"Bearer {PRIMERO_TOKEN}"):
+            return Reply(401, fixture_bytes("primero", "tokens_post_401_response.json"),
+                         {"Content-Type": "application/json"})
+        return None
+
+    def handle(self, seen: Seen) -> Reply:
+        denied = self._auth(seen)
+        if denied is not None:
+            return denied
+        parts = seen.path.strip("/").split("/")
+        if parts[:3] != ["api", "v2", "cases"]:
+            return Reply.json(404, {"errors": [{"code": 404, "message": "Not Found"}]})
+        if len(parts) == 3 and seen.method == "GET":
+            if self.serve_doc_list:
+                return Reply(200, fixture_bytes("primero", "cases_index_response.json"),
+                             {"Content-Type": "application/json"})
+            return self._index(seen)
+        record_id = parts[3]
+        if len(parts) == 5 and parts[4] == "flags":
+            if seen.method == "POST":
+                data = (seen.json or {})["data"]
+                self.flags.setdefault(record_id, []).append(
+                    {"id": 4 + len(self.flags[record_id]), "record_id": record_id,
+                     "record_type": "cases", "date": data["date"], "message": data["message"],
+                     "flagged_by": PRIMERO_USER, "removed": False})
+                return Reply(200, fixture_bytes("primero", "flag_create_response.json"),
+                             {"Content-Type": "application/json"})
+            if record_id == "749e9c6e-60db-45ec-8f5a-69da7c223a79":
+                return Reply(200, fixture_bytes("primero", "flags_index_response.json"),
+                             {"Content-Type": "application/json"})
+            return Reply.json(200, {"data": self.flags.get(record_id, [])})
+        if len(parts) == 4 and seen.method == "PATCH":
+            data = (seen.json or {}).get("data") or {}
+            self.notes.setdefault(record_id, []).extend(data.get("notes_section", []))
+            return Reply.json(200, {"data": data})
+        if len(parts) == 4 and seen.method == "GET":
+            return Reply.json(200, {"data": {"id": record_id,
+                                             "notes_section": self.notes.get(record_id, [])}})
+        return Reply.json(404, {"errors": [{"code": 404, "message": "Not Found"}]})
+
+    def _index(self, seen: Seen) -> Reply:
+        items = list(self.cases)
+        span = seen.query.get("last_updated_at")
+        if span:
+            low, _, high = span.partition("..")
+            items = [c for c in items if (not low or c["last_updated_at"] >= low)
+                     and (not high or c["last_updated_at"] <= high)]
+        if seen.query.get("order_by") == "last_updated_at":
+            items.sort(key=lambda c: (c["last_updated_at"], c["id"]),
+                       reverse=seen.query.get("order", "desc") == "desc")
+        page, per = int(seen.query.get("page", 1)), min(int(seen.query.get("per", 20)), 1000)
+        chosen = items[(page - 1) * per: page * per]
+        if seen.query.get("fields"):
+            wanted = set(seen.query["fields"].split(","))
+            chosen = [{k: v for k, v in c.items() if k in wanted} for c in chosen]
+        return Reply.json(200, {"data": chosen,
+                                "metadata": {"total": len(items), "per": per, "page": page}})
+
+
+# --------------------------------------------------------------------------------- CommCare
+
+COMMCARE_USER, COMMCARE_KEY = "api@example.org", "fake-commcare-key"  # made up
+COMMCARE_DOMAIN = "field-ops"
+
+
+class FakeCommCare(FakeServer):
+    """Case API v2: ``ApiKey`` auth, ``indexed_on`` order with a base64 ``cursor`` in absolute
+    ``next`` links, ``limit``, and create/update/upsert by external id."""
+
+    def __init__(self, cases: list[dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.cases = cases if cases is not None else [
+            fixture("commcare", "case_v2_single.json"),
+            *fixture("commcare", "case_v2_list_response.json")["cases"]]
+        self.by_external: dict[str, dict[str, Any]] = {}
+
+    def handle(self, seen: Seen) -> Reply:
+        if seen.headers.get("authorization") != f"ApiKey {COMMCARE_USER}:{COMMCARE_KEY}":
+            return Reply.json(401, {"error": "Your credentials are invalid."})
+        prefix = f"/a/{COMMCARE_DOMAIN}/api/case/v2/"
+        if not seen.path.startswith(prefix):
+            return Reply.json(403, {"error": "You do not have access to this project space."})
+        rest = seen.path[len(prefix):]
+        if seen.method == "GET" and rest == "":
+            return self._list(seen)
+        if seen.method == "PUT" and rest.startswith("ext/"):
+            external = rest[len("ext/"):].strip("/")
+            body = dict(seen.json or {})
+            case = self.by_external.get(external)
+            if case is None:
+                case = {"case_id": f"adv-{len(self.by_external) + 1}", "external_id": external,
+                        "domain": COMMCARE_DOMAIN, "closed": False}
+                self.by_external[external] = case
+            case.update({k: v for k, v in body.items() if k != "properties"})
+            case.setdefault("properties", {}).update(body.get("properties") or {})
+            return Reply.json(200, {"form_id": "f-" + external[:8], "case": case})
+        if seen.method == "PUT" and rest:
+            return Reply.json(200, {"form_id": "f-1", "case": {"case_id": rest,
+                                                               **(seen.json or {})}})
+        return Reply.json(405, {"error": "method not allowed"})
+
+    def _list(self, seen: Seen) -> Reply:
+        query = dict(seen.query)
+        after: tuple[str, str] | None = None
+        if "cursor" in query:
+            state = json.loads(base64.b64decode(query.pop("cursor")))
+            query.update(state["query"])
+            after = (state["indexed_on"], state["last_case_id"])
+        items = [c for c in self.cases if c.get("case_type") == query.get("case_type")]
+        if "indexed_on.gte" in query:
+            items = [c for c in items if c["indexed_on"] >= query["indexed_on.gte"]]
+        items.sort(key=lambda c: (c["indexed_on"], c["case_id"]))
+        if after is not None:
+            items = [c for c in items if (c["indexed_on"], c["case_id"]) > after]
+        limit = min(int(query.get("limit", 20)), 5000)
+        page = items[:limit]
+        body: dict[str, Any] = {"matching_records": len(items), "cases": page}
+        if len(items) > limit:
+            last = page[-1]
+            cursor = base64.b64encode(json.dumps(
+                {"query": {k: v for k, v in query.items()}, "indexed_on": last["indexed_on"],
+                 "last_case_id": last["case_id"]}).encode()).decode()
+            body["next"] = (f"{self.base_url}a/{COMMCARE_DOMAIN}/api/case/v2/?"
+                            + urlencode({"cursor": cursor}))
+        return Reply.json(200, body)

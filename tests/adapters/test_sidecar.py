@@ -1,0 +1,196 @@
+"""Push receivers and the write-back outbox in the sidecar, end to end: a real sidecar
+(uvicorn on 127.0.0.1), real pushes over a socket, and loopback fakes of the sources."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import uvicorn
+
+from mandate_rules._adapters.receivers import ADAPTERS_ENV
+from mandate_rules._service import ServiceConfig, create_app
+
+from .conftest import ENV, commcare_settings, kobo_settings, primero_settings
+from .derived import DERIVED, commcare_case, kobo_submission, primero_case, primero_webhook
+from .fakes import FakeCommCare, FakeKobo, FakePrimero, Reply
+
+SECRET = ENV["PUSH_SECRET"]
+KOBO_HEADERS = {"Content-Type": "application/json",
+                "User-Agent": "KoboToolbox external service #hXyZ123",
+                "Authorization": "Basic " + base64.b64encode(f"kobo:{SECRET}".encode()).decode()}
+
+
+class Sidecar:
+    def __init__(self, db: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        app = create_app(ServiceConfig(db_path=db, tick_interval=0))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.db = db
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Sidecar:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if self.session.get(self.base + "/readyz", timeout=5).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("the sidecar did not become ready")
+
+    def push(self, connection: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        return self.session.post(f"{self.base}/v1/adapters/{connection}/push", data=body,
+                                 headers=headers, timeout=30)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        with sqlite3.connect(self.db) as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute(
+                "SELECT advisory_id, status, attempts, last_error FROM adapter_outbox")]
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture
+def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+            primero: FakePrimero, commcare: FakeCommCare) -> Iterator[Sidecar]:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    connections = {
+        "kobo": {"adapter": "kobotoolbox", **kobo_settings(kobo)},
+        "primero": {"adapter": "primero", **primero_settings(primero)},
+        "commcare": {"adapter": "commcare", **commcare_settings(commcare)},
+    }
+    path = tmp_path / "adapters.yaml"
+    path.write_text(json.dumps({"outbox": {"first_retry_seconds": 0.3, "poll_seconds": 0.1},
+                                "connections": connections}))
+    monkeypatch.setenv(ADAPTERS_ENV, str(path))
+    server = Sidecar(tmp_path / "sidecar.db").start()
+    yield server
+    server.stop()
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_kobo_escort_push_raises_esc001_written_back_once_despite_a_failure(
+        sidecar: Sidecar, kobo: FakeKobo) -> None:
+    # Every write-back fails until we let it through (one failed attempt per advisory).
+    kobo.fail(Reply.json(500, {"detail": "server error"}), when=lambda s: s.method == "PATCH",
+              times=1000)
+    body = (DERIVED / "kobotoolbox_escort_submission.json").read_bytes()
+    answer = sidecar.push("kobo", body, KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["new"] == ["3001@uuid:6a1f0c2e-8d3b-4e55-9b1a-2f7c4d9e0a31"]
+    stored = sidecar.session.get(sidecar.base + "/v1/advisories", timeout=10).json()["items"]
+    esc001 = [a for a in stored if a["rule_id"] == "ESC-001"]
+    assert len(esc001) == 1
+    assert esc001[0]["subject"] == "3001"
+    assert esc001[0]["id"] in result["advisories"]
+    count = len(result["advisories"])
+    _wait(lambda: len(sidecar.outbox()) == count
+          and all(r["attempts"] >= 1 for r in sidecar.outbox()), "the first attempts")
+    assert kobo.statuses == {}
+    assert all("500" in (r["last_error"] or "") for r in sidecar.outbox())
+    kobo.failures.clear()  # Kobo is back
+    _wait(lambda: all(r["status"] == "done" for r in sidecar.outbox()), "the retries")
+    rows = {r["advisory_id"]: r for r in sidecar.outbox()}
+    assert rows[esc001[0]["id"]]["attempts"] == 2
+    assert kobo.statuses == {"3001": "validation_status_on_hold"}
+
+    def written() -> list[Any]:
+        return [r for r in kobo.requests if r.method == "PATCH"
+                and r.path.endswith("/3001/validation_status/") and r.json]
+
+    successes = len(written()) - sum(r["attempts"] - 1 for r in rows.values())
+    assert successes == count  # each advisory written once
+    # Kobo retries the same POST (it did not see our answer): acknowledged, nothing new.
+    again = sidecar.push("kobo", body, KOBO_HEADERS)
+    assert again.status_code == 200
+    assert again.json()["new"] == []
+    assert again.json()["unchanged"] == 1
+    time.sleep(0.8)  # longer than the retry delay: nothing more may be written
+    assert len(written()) == successes + sum(r["attempts"] - 1 for r in rows.values())
+    assert len(sidecar.outbox()) == count
+
+
+def test_push_authentication_and_bad_payloads(sidecar: Sidecar) -> None:
+    body = json.dumps(kobo_submission(3005)).encode()
+    wrong = dict(KOBO_HEADERS, Authorization="Basic " + base64.b64encode(b"kobo:nope").decode())
+    assert sidecar.push("kobo", body, wrong).status_code == 401
+    no_auth = {"Content-Type": "application/json"}
+    assert sidecar.push("kobo", body, no_auth).status_code == 401
+    assert sidecar.push("nowhere", body, KOBO_HEADERS).status_code == 404
+    bad = sidecar.push("kobo", b"<xml/>", KOBO_HEADERS)
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "not-a-record"
+    odd = sidecar.push("kobo", json.dumps(kobo_submission(3006, escort__armed="maybe")).encode(),
+                       KOBO_HEADERS)
+    assert odd.status_code == 200  # acknowledged (a retry would not help) and kept
+    assert "not in the value map" in odd.json()["rejected"][0]["reason"]
+    with sqlite3.connect(sidecar.db) as conn:
+        kept = conn.execute("SELECT record_id FROM adapter_rejected").fetchall()
+    assert kept == [("3006",)]
+
+
+def test_primero_webhook_flag_and_its_echo(sidecar: Sidecar, primero: FakePrimero) -> None:
+    case = primero_case(9, "2026-11-20T09:00:00.000Z")
+    headers = {"Content-Type": "application/json", "x-api-key": SECRET}
+    answer = sidecar.push("primero", primero_webhook(case), headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["advisories"]
+    _wait(lambda: sidecar.outbox() and all(r["status"] == "done" for r in sidecar.outbox()),
+          "the flags")
+    flags = primero.flags[case["id"]]
+    assert len(flags) == len(answer.json()["advisories"])
+    # add_flag! saved the case, so Primero fires case.update: not evaluated again.
+    echo = dict(case, flag_count=len(flags), last_updated_at="2026-11-20T09:00:03.000Z")
+    second = sidecar.push("primero", primero_webhook(echo), headers)
+    assert second.json()["new"] == []
+    assert second.json()["advisories"] == []
+    time.sleep(0.5)
+    assert len(primero.flags[case["id"]]) == len(flags)
+
+
+def test_commcare_case_forwarding_and_advisory_case_echo(sidecar: Sidecar,
+                                                         commcare: FakeCommCare) -> None:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}",
+               "Server-Modified-On": "2026-11-20T09:00:00Z"}
+    answer = sidecar.push("commcare", json.dumps(commcare_case(
+        7, "2026-11-20T09:00:00.000000Z")).encode(), headers)
+    assert answer.status_code == 200, answer.text
+    count = len(answer.json()["advisories"])
+    assert count >= 1
+    _wait(lambda: len(commcare.by_external) == count, "the advisory cases")
+    echo = next(iter(commcare.by_external.values()))
+    back = sidecar.push("commcare", json.dumps({**echo, "domain": "field-ops"}).encode(),
+                        headers)
+    assert back.json()["new"] == []
+    assert "advisory case" in back.json()["ignored"][0]["reason"]
