@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mandate_rules import Engine, EngineError, Event, EventValidationError
+from mandate_rules import Engine, EngineError, Event, EventValidationError, RulePackError
 
 from .helpers import RULES_DIR, make_event
 from .test_patterns import PACK
@@ -241,3 +241,44 @@ def test_preview_is_a_dry_run(engine: Engine) -> None:
     assert evaluated == previewed
     assert engine.preview(flight(3, country="PHL")) == ()
     assert engine.state_size()["operations"] == 1
+
+
+def test_reset_forgets_every_operation(engine: Engine) -> None:
+    engine.evaluate(flight(0))
+    engine.evaluate(flight(1))
+    engine.reset()
+    assert engine.state_size() == {"operations": 0}
+    assert engine.evaluate(flight(1)) == ()  # not a duplicate any more, and a fresh window
+
+
+def test_a_rule_durable_rules_refuses_is_a_problem_at_its_line(
+        write_pack: Callable[..., Path]) -> None:
+    """durable_rules allows 31 expressions per rule (error 113); a rule needing more is
+    reported at its place in the pack, not as a crash of the engine."""
+    routes = "".join(f"          - route.id == R{i}\n" for i in range(16))
+    text = ("pack: big\nversion: 0.0.1\nrules:\n  - id: BIG-001\n    title: t\n"
+            "    on: [escort.request]\n    when:\n      - armed is true\n      - none of:\n"
+            + routes + "    severity: info\n    advice: a\n    actions: [a]\n"
+            "    references: [{source: s, checked: U}]\n")
+    root = write_pack({"big.yaml": text})
+    with pytest.raises(RulePackError) as info:
+        Engine.from_directory(root)
+    (problem,) = info.value.problems
+    assert (problem.file.split("/")[-1], problem.line, problem.code) == ("big.yaml", 4,
+                                                                          "engine-refused")
+    assert "BIG-001" in problem.message
+    assert "named sets" in problem.message
+
+
+def test_top_level_alternatives_become_separate_matches(write_pack: Callable[..., Path]) -> None:
+    """A rule with many alternatives stays within durable_rules' limits, and fires once."""
+    routes = "".join(f"          - route.id in [R{i}, S{i}]\n" for i in range(16))
+    text = ("pack: wide\nversion: 0.0.1\nrules:\n  - id: WID-001\n    title: t\n"
+            "    on: [escort.request]\n    when:\n      - armed is true\n      - any of:\n"
+            + routes + "    severity: info\n    advice: a\n    actions: [a]\n"
+            "    references: [{source: s, checked: U}]\n")
+    engine = Engine.from_directory(write_pack({"wide.yaml": text}))
+    hit = make_event(data={"armed": True, "route": {"id": "S15"}})
+    assert [a.rule_id for a in engine.evaluate(hit)] == ["WID-001"]
+    miss = make_event(data={"armed": True, "route": {"id": "T1"}})
+    assert engine.evaluate(miss) == ()

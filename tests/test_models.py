@@ -105,3 +105,10 @@ def engine_bundled_advisory() -> Advisory:
     advisories = engine.evaluate(Event.from_json({**BASE, "area": "SO-BN", "subject": "s1"}))
     assert advisories, "the bundled packs should raise something for a bare armed escort"
     return advisories[0]
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z"])
+def test_times_outside_the_supported_years_are_refused(when: str) -> None:
+    """Windows and deadlines add years to an event's time; the calendar ends in 9999."""
+    with pytest.raises(EventValidationError, match="expected a year from 1900 to 2999"):
+        Event.from_json({**BASE, "time": when})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import types
 from pathlib import Path
 
 import mandate_rules
+from mandate_rules import adapters
 
 SRC = Path(mandate_rules.__file__).parent
 
@@ -18,7 +20,8 @@ def test_all_is_sorted_and_complete() -> None:
         assert getattr(mandate_rules, name) is not None
     # "@py_builtins" and friends: pytest rewrites the asserts of a distribution that ships a
     # pytest plugin, and leaves these names behind
-    public = {n for n in vars(mandate_rules) if not n.startswith(("_", "@"))}
+    public = {n for n, v in vars(mandate_rules).items()
+              if not n.startswith(("_", "@")) and not isinstance(v, types.ModuleType)}
     assert public == set(names), "a public name is missing from __all__, or __all__ lists junk"
 
 
@@ -58,3 +61,26 @@ def test_no_module_level_mutable_state() -> None:
                 if isinstance(value, (ast.List, ast.Set, ast.ListComp, ast.SetComp)):
                     offenders.append(f"{path.name}: {names}")
     assert offenders == []
+
+
+def test_the_adapter_contract_is_public_and_honest() -> None:
+    names = adapters.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n))
+    public = {n for n in vars(adapters) if not n.startswith(("_", "@"))}
+    assert public == set(names)
+
+
+def test_bundled_adapters_import_only_public_names() -> None:
+    root = Path(__file__).resolve().parents[1] / "adapters"
+    paths = sorted(root.rglob("*.py"))
+    assert len(paths) > 10
+    for path in paths:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
+                    "mandate_rules"):
+                assert not any(part.startswith("_") for part in node.module.split(".")), (
+                    f"{path}: imports {node.module}")
+                assert node.module in ("mandate_rules", "mandate_rules.adapters"), (
+                    f"{path}: adapters import only the models and the contract, not "
+                    f"{node.module}")

@@ -134,6 +134,11 @@ def check(rules_dir: Path | None, contexts_dir: Path | None, fmt: str) -> None:
     """Validate the rule packs in RULES_DIR (default: the shipped packs); report every problem."""
     directory = rules_dir or bundled_rules_dir()
     problems = check_bundle(directory, contexts_dir)
+    if not problems:  # the packs load: does the matching engine accept what they compile to?
+        try:
+            Engine(load_bundle(directory, contexts_dir))
+        except RulePackError as exc:
+            problems = list(exc.problems)
     if fmt == "json":
         click.echo(json.dumps([p.to_json() for p in problems], indent=2))
     else:
@@ -208,3 +213,13 @@ def demo(rules_dir: Path | None, fmt: str) -> None:
             by_severity[advisory.severity.value] = by_severity.get(advisory.severity.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items()))
     click.echo(f"\n{total} advisories ({summary}). Try: mandate-rules explain ESC-004")
+
+
+# The commands of the sidecar, the adapters and the spec runner live beside their code; they
+# are registered last so that those modules can import this one's helpers.
+from ._adapters.cli import sync  # noqa: E402
+from ._service._cli import serve  # noqa: E402
+from ._spec.cli import phrasebook  # noqa: E402
+
+for _command in (serve, sync, phrasebook):
+    main.add_command(_command)

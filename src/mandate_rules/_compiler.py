@@ -68,14 +68,17 @@ def compile_bundle(bundle: Bundle) -> Program:
 
     def add(types: Iterable[str], label: Label, conditions: tuple[Node, ...],
             extra_paths: Iterable[Path] = ()) -> None:
-        name = f"r{len(labels)}"
-        labels[name] = label
-        body = compile_all(conditions)
         paths = [p for c in conditions for p in c.paths()] + list(extra_paths)
+        types = tuple(types)
         for type_ in types:
-            definition = {"all": [{"m": {"$and": [{TYPE_KEY: type_}, body]}}]}
-            per_type.setdefault(type_, []).append((name, definition))
             needed.setdefault(type_, []).extend(paths)
+        for alternative in split_alternatives(conditions):
+            name = f"r{len(labels)}"
+            labels[name] = label
+            body = compile_all(alternative)
+            for type_ in types:
+                definition = {"all": [{"m": {"$and": [{TYPE_KEY: type_}, body]}}]}
+                per_type.setdefault(type_, []).append((name, definition))
 
     uplift_types: set[str] = set()
     for r_index, rule in enumerate(bundle.rules):
@@ -106,6 +109,28 @@ def compile_bundle(bundle: Bundle) -> Program:
         rulesets[type_] = tuple(chunks)
     projections = {t: projection_tree(paths) for t, paths in needed.items()}
     return Program(rulesets=rulesets, labels=labels, projections=projections)
+
+
+# Splitting stops here: a rule with more alternatives than this stays one durable_rules rule.
+MAX_ALTERNATIVES = 16
+
+
+def split_alternatives(conditions: tuple[Node, ...]) -> list[tuple[Node, ...]]:
+    """The conditions as several condition lists, one per alternative of each top-level
+    `any of`, whose union holds exactly when the conditions do.
+
+    durable_rules allows 31 expressions per rule (error 113 above), and each `$or`/`$and`
+    costs two; one durable_rules rule per alternative keeps every rule small. All of them
+    carry the same label, and the engine counts a label once however many of its rules fire.
+    """
+    out: list[tuple[Node, ...]] = [()]
+    for node in conditions:
+        if isinstance(node, Group) and node.mode == "any" and \
+                len(out) * len(node.items) <= MAX_ALTERNATIVES:
+            out = [(*done, item) for done in out for item in node.items]
+        else:
+            out = [(*done, node) for done in out]
+    return out
 
 
 def projection_tree(paths: Iterable[Path]) -> dict[str, Any]:
@@ -214,9 +239,31 @@ def compile_condition(node: Node, item: bool = False) -> Any:
                                        {"$iall": {key: {"$neq": {"$i": right}}}}])])
         return _and([*guards, {"$iany": {key: {"$i": right}}}])
     if isinstance(node, AnyItem):
-        inner = _and([compile_condition(c, item=True) for c in node.conditions])
+        inner = _item_test([compile_condition(c, item=True) for c in node.conditions])
         return _and([*guards, {"$iany": {key: inner}}])
     raise TypeError(f"cannot compile {node!r}")  # pragma: no cover
+
+
+# A field no item ever has: `$nex` on it always holds.
+_NO_SUCH_FIELD = "$i.__mandate_rules_none__"
+
+
+def _item_test(parts: list[Any]) -> Any:
+    """The test applied to each item of a list, ending in a plain test.
+
+    durable_rules' `createForwardAlpha` leaves `expression.right.type` unset, and the
+    `$iany`/`$iall` branch of `createAlpha` reads it when the item test ends in `$or` (a list
+    in `in [...]`, a negation): registration then fails at random (error 102, about one build
+    in a hundred; valgrind shows the uninitialised read). A final test that always holds keeps
+    that path closed.
+    """
+    flat: list[Any] = []
+    for part in parts:  # an `$and` inside an `$and` costs two expression slots for nothing
+        flat.extend(part["$and"] if isinstance(part, dict) and set(part) == {"$and"} else [part])
+    last = flat[-1]
+    if isinstance(last, dict) and not (set(last) & {"$or", "$and", "$iany", "$iall"}):
+        return _and(flat)  # already ends in a plain test
+    return {"$and": [*flat, {"$nex": {_NO_SUCH_FIELD: 1}}]}
 
 
 def negate(node: Node, item: bool = False) -> Any:
@@ -246,7 +293,7 @@ def negate(node: Node, item: bool = False) -> Any:
         return _or([{"$nex": {key: 1}}, *missing_refs,
                     {"$iall": {key: {"$neq": {"$i": right}}}}])
     if isinstance(node, AnyItem):
-        inner = _or([negate(c, item=True) for c in node.conditions])
+        inner = _item_test([_or([negate(c, item=True) for c in node.conditions])])
         return _or([{"$nex": {key: 1}}, *missing_refs, {"$iall": {key: inner}}])
     raise TypeError(f"cannot negate {node!r}")  # pragma: no cover
 

@@ -22,12 +22,14 @@ import attrs
 from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program, compile_bundle
 from ._conditions import Path, lookup
 from ._context import ContextProfile, deep_merge
-from ._errors import EventValidationError, UnknownRuleError
-from ._explain import explain
+from ._errors import EventValidationError, RulePackError, UnknownRuleError
+from ._explain import describe, explain
 from ._facts import context_part_of, document, envelope
 from ._loader import load_bundle
-from ._matcher import Matcher
+from ._matcher import Matcher, RulesRefused
 from ._models import (
+    MAX_YEAR,
+    MIN_YEAR,
     Advisory,
     Event,
     EventRef,
@@ -35,7 +37,7 @@ from ._models import (
     Severity,
     format_time,
 )
-from ._problems import did_you_mean
+from ._problems import Problem, did_you_mean
 from ._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
 from ._schema import load_schema
 from ._state import CountryState, Pending
@@ -69,7 +71,10 @@ class Engine:
     def __init__(self, bundle: Bundle) -> None:
         self._bundle = bundle
         self._program: Program = compile_bundle(bundle)
-        self._matcher = Matcher(self._program.rulesets)
+        try:
+            self._matcher = Matcher(self._program.rulesets)
+        except RulesRefused as exc:
+            raise RulePackError(self._refusals(exc)) from exc
         self._lock = threading.RLock()
         self._states: dict[str, CountryState] = {}
         self._horizons = self._window_horizons()
@@ -116,6 +121,15 @@ class Engine:
         with self._lock:
             return self._context(country, area, self._states.get(country))
 
+    def reset(self) -> None:
+        """Forget every operation's state, as if no event had been evaluated.
+
+        The compiled rules stay; building an Engine costs tens of milliseconds with the full
+        catalogue, so a test runner may reuse one engine for many independent scenarios.
+        """
+        with self._lock:
+            self._states.clear()
+
     def state_size(self) -> dict[str, int]:
         """How much stateful rules hold, summed over operations (for soak runs and metrics)."""
         with self._lock:
@@ -144,6 +158,9 @@ class Engine:
         if schema.event_type(event.type) is None:
             raise EventValidationError([("type", f"unknown event type {event.type!r}")])
         problems = schema.validate_data(event.type, event._plain)
+        if not MIN_YEAR <= event.time.year <= MAX_YEAR:
+            problems.append(("time", f"expected a year from {MIN_YEAR} to {MAX_YEAR}, "
+                                     f"got {event.time.year}"))
         if problems:
             raise EventValidationError(problems, f"event {event.id}")
 
@@ -183,7 +200,9 @@ class Engine:
         if state is not None and state.is_seen(event.key):
             return ()
         update = _context_update(event) if event.type == "context.update" else None
-        profile, context = self._context(event.country, event.area, state, update)
+        # A context.update is judged in the area it changes, when it names one.
+        area = event.area if update is None or update[0] is None else update[0]
+        profile, context = self._context(event.country, area, state, update)
         # Match first: it may refuse the event (EngineError), and then no state has changed.
         tree = self._program.projections.get(event.type)
         fired: list[str] = []
@@ -252,7 +271,8 @@ class Engine:
 
     def _advise(self, event: Event, state: CountryState, fired: list[str], doc: dict[str, Any],
                 profile: ContextProfile, context: dict[str, Any]) -> list[Advisory]:
-        labels = [self._program.labels[name] for name in fired]
+        # One label may stand for several durable_rules rules (one per alternative).
+        labels = list(dict.fromkeys(self._program.labels[name] for name in fired))
         uplifted = any(label.part == UPLIFT for label in labels)
         escalations: dict[int, set[int]] = {}
         parts: dict[str, list[Label]] = {WHEN: [], UNTIL: [], PRIOR: []}
@@ -275,7 +295,9 @@ class Engine:
             if key is not None:
                 state.stop_deadline((label.rule, label.index, key))
         out: list[Advisory] = []
-        spoken: set[int] = set()  # rules whose stateless trigger already spoke for this event
+        # One advisory per rule per event: the first trigger listed that speaks wins. Counts
+        # and lookbacks still record the event in their windows when another trigger spoke.
+        spoken: set[int] = set()
         for label in sorted(parts[WHEN], key=_order):
             rule = self._bundle.rules[label.rule]
             trigger = rule.triggers[label.index]
@@ -290,15 +312,15 @@ class Engine:
                     continue
                 spoken.add(label.rule)
                 out.append(self._advisory(rule, trigger, event, (event.ref(),), verdict))
-            elif isinstance(pattern, Count):
-                advisory = self._count(rule, trigger, pattern, label, event, doc, now, verdict,
-                                       (escalations.get(label.rule, set()), uplifted))
-                if advisory is not None:
-                    out.append(advisory)
-            elif isinstance(pattern, Lookback):
-                advisory = self._lookback(rule, trigger, pattern, label, event, doc, now,
-                                          verdict)
-                if advisory is not None:
+            elif isinstance(pattern, (Count, Lookback)):
+                if isinstance(pattern, Count):
+                    advisory = self._count(rule, trigger, pattern, label, event, doc, now,
+                                           verdict, (escalations.get(label.rule, set()), uplifted))
+                else:
+                    advisory = self._lookback(rule, trigger, pattern, label, event, doc, now,
+                                              verdict)
+                if advisory is not None and label.rule not in spoken:
+                    spoken.add(label.rule)
                     out.append(advisory)
             else:
                 self._start(rule, trigger, pattern, label, event, doc, now, verdict)
@@ -399,7 +421,8 @@ class Engine:
         if not earlier:
             return None
         explanation = (*verdict.explanation(), ExplanationItem(
-            condition=f"an earlier event meeting: {'; '.join(n.text for n in pattern.prior.when)}"
+            condition=f"an earlier event ({', '.join(pattern.prior.on)}) meeting: "
+                      f"{describe(pattern.prior.when)}"
                       f" with the same {_keys_text(pattern.by)} within "
                       f"{_duration(pattern.within_seconds)} before",
             held=True, value=[f"{ref.type} {ref.id} at {format_time(ref.time)}"
@@ -424,7 +447,7 @@ class Engine:
         slot = (label.rule, label.index, key)
         if slot in state.pending:
             return  # the first start holds
-        waiting_for = "; ".join(n.text for n in pattern.until.when)
+        waiting_for = f"({', '.join(pattern.until.on)}) {describe(pattern.until.when)}"
         explanation = (*verdict.explanation(), ExplanationItem(
             condition=f"no later event meeting: {waiting_for}, with the same "
                       f"{_keys_text(pattern.until.by)}, by the deadline",
@@ -454,6 +477,23 @@ class Engine:
                 rules_version=self._bundle.version, raised_at=deadline, trigger=trigger.name,
                 context_known=pending.context_known, context_version=pending.context_version))
         return out
+
+    def _refusals(self, refused: RulesRefused) -> list[Problem]:
+        """The rules durable_rules refused, as problems at their place in the packs."""
+        problems = []
+        for name, message in refused.refused.items():
+            label = self._program.labels[name]
+            rule = self._bundle.rules[label.rule] if label.rule >= 0 else None
+            where = rule.where if rule is not None else None
+            what = f"rule {rule.id}" if rule is not None else "the bundle's uplift"
+            hint = (" (more than 31 expressions in one condition: use lists ('in [a, b]') or "
+                    "named sets instead of many alternatives, or split it into triggers)"
+                    if "113" in message else "")
+            problems.append(Problem(where.file if where else "bundle.yaml",
+                                    where.line if where else 0, "engine-refused",
+                                    f"the matching engine refused {what} ({label.part}): "
+                                    f"{message}{hint}"))
+        return problems
 
     # ---------------------------------------------------------------- bounds
 

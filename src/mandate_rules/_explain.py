@@ -39,6 +39,18 @@ def _items(nodes: tuple[Node, ...], doc: Mapping[str, Any], shown: Mapping[str, 
                               field=_field(node))
 
 
+def describe(nodes: tuple[Node, ...]) -> str:
+    """Conditions in one line, groups included: ``a; any of (b | c)``."""
+    parts = []
+    for node in nodes:
+        if isinstance(node, Group):
+            inner = " | ".join(describe((item,)) for item in node.items)
+            parts.append(f"{node.mode} of ({inner})")
+        else:
+            parts.append(node.text)
+    return "; ".join(parts)
+
+
 def _field(node: Node) -> str | None:
     path = getattr(node, "path", None)
     return str(path) if path is not None else None

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._compiler import project
 from ._models import Event
-from ._schema import TIME, Kind, ObjectList, load_schema, parse_time
+from ._schema import BOOL_OR_TEXT, TIME, Kind, ObjectList, load_schema, parse_time
 
 __all__ = ["context_part_of", "document", "envelope", "normalise"]
 
@@ -46,10 +46,17 @@ def normalise(value: Any, node: Any) -> Any:
         items = [normalise(v, node if isinstance(node, ObjectList) else None) for v in value]
         kept = [i for i in items if i is not None]
         return kept or None
-    if isinstance(node, Kind) and node.name == TIME and isinstance(value, str):
-        parsed = parse_time(value)
-        return parsed.timestamp() if parsed is not None else None
+    if isinstance(node, Kind) and isinstance(value, str):
+        if node.name == TIME:
+            parsed = parse_time(value)
+            return parsed.timestamp() if parsed is not None else None
+        if node.name == BOOL_OR_TEXT and value.lower() in _WORDS_FOR_YES_NO:
+            # durable_rules holds "false" == false; so does the document, on purpose
+            return _WORDS_FOR_YES_NO[value.lower()]
     return value
+
+
+_WORDS_FOR_YES_NO = {"true": True, "yes": True, "false": False, "no": False}
 
 
 def document(event: Event, context: Mapping[str, Any],

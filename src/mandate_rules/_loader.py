@@ -52,7 +52,18 @@ from ._rules import (
     Uplift,
     Where,
 )
-from ._schema import BOOL, ENUM, LIST, TIME, Kind, ObjectList, Schema, _validate_tree, load_schema
+from ._schema import (
+    BOOL,
+    BOOL_OR_TEXT,
+    ENUM,
+    LIST,
+    TIME,
+    Kind,
+    ObjectList,
+    Schema,
+    _validate_tree,
+    load_schema,
+)
 from ._yamlsrc import item_line, key_line, plain, read_yaml
 
 __all__ = ["check_bundle", "load_bundle"]
@@ -782,7 +793,7 @@ class _Loader:
         return suggestion(word, [c for c in choices if "[]" not in c])
 
     def check_node(self, node: Node, line: int, on: tuple[str, ...], item: ObjectList | None,
-                   context_only: bool) -> None:
+                   context_only: bool, negated: bool = False) -> None:
         if context_only:
             for path in node.paths():
                 if path.scope != CONTEXT:
@@ -791,9 +802,18 @@ class _Loader:
                     return
         if isinstance(node, Group):
             for sub in node.items:
-                self.check_node(sub, line, on, item, context_only)
+                self.check_node(sub, line, on, item, context_only,
+                                negated != (node.mode == "none"))
             return
         if isinstance(node, AnyItem):
+            if negated and len(node.conditions) > 1:
+                # Its negation needs an "or" across fields of one item, which durable_rules
+                # decides by the order of the item's keys (tests/test_differential.py).
+                self.problem(line, "unsupported", f"{node.text!r} under 'none of' (or 'is not') "
+                             "cannot be decided reliably: the engine cannot negate an 'any … "
+                             "where' with several conditions. Name the situation positively, or "
+                             "split it so each 'any … where' has one condition")
+                return
             kinds = self.kinds(node.path, on, line, node.text)
             if kinds is None:
                 return
@@ -871,7 +891,9 @@ class _Loader:
                                  "list and cannot be compared with a single value")
                     return
                 if (kind.name == TIME) != (okind.name == TIME) or (
-                        kind.is_numeric() != okind.is_numeric()):
+                        kind.is_numeric() != okind.is_numeric()) or (
+                        (kind.name in (BOOL, BOOL_OR_TEXT) or okind.name in (BOOL, BOOL_OR_TEXT))
+                        and kind.name != okind.name):
                     self.problem(line, "bad-operand", f"{text!r}: cannot compare "
                                  f"{kind.describe()} with {okind.describe()}")
                     return

@@ -26,6 +26,7 @@ How it stays clear of durable_rules' traps (../shared/reference/durable-rules.md
 from __future__ import annotations
 
 import copy
+import decimal
 import itertools
 import json
 import uuid
@@ -36,6 +37,49 @@ import durable_rules_engine
 from durable import engine as durable_engine
 
 from ._errors import EngineError
+
+
+def _to_json(fact: dict[str, Any]) -> str:
+    """The fact as JSON that durable_rules' reader accepts.
+
+    Python writes some floats with an exponent (``1e-05``, ``1e+16``), which durable_rules'
+    JSON reader refuses (error 204). Such numbers are rare, so the fast path is plain
+    `json.dumps`; only when one occurs are they re-written in positional notation.
+    """
+    text = json.dumps(fact, ensure_ascii=False)
+    if "e" not in text and "E" not in text:
+        return text
+    tokens: dict[str, str] = {}
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, float) and "e" in repr(value):
+            token = f"\u0000num{len(tokens)}\u0000"
+            tokens[token] = format(decimal.Decimal(repr(value)), "f")
+            return token
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        return value
+
+    marked = mark(fact)
+    if not tokens:
+        return text
+    text = json.dumps(marked, ensure_ascii=False)
+    for token, number in tokens.items():
+        text = text.replace(json.dumps(token), number)
+    return text
+
+
+class RulesRefused(EngineError):
+    """Raised when durable_rules refuses to register compiled rules (a fixed limit of its C
+    core, such as 31 expressions in one rule, error 113). `refused` maps each refused rule's
+    compiled name to durable_rules' message."""
+
+    def __init__(self, refused: Mapping[str, str]) -> None:
+        self.refused = dict(refused)
+        super().__init__("durable_rules refused compiled rules: " + "; ".join(
+            f"{name}: {message}" for name, message in self.refused.items()))
 
 
 class _QuietHost(durable_engine.Host):  # type: ignore[misc]
@@ -67,10 +111,21 @@ class Matcher:
                 try:
                     self._host.register_rulesets({name: definition})
                 except Exception as exc:
-                    raise EngineError(f"durable_rules refused the compiled ruleset {name}: "
-                                      f"{exc}") from exc
+                    raise RulesRefused(self._culprits(chunk, exc)) from exc
                 handles.append(self._host.get_ruleset(name)._handle)
             self._handles[event_type] = handles
+
+    def _culprits(self, chunk: Mapping[str, Any], error: Exception) -> dict[str, str]:
+        """Which rules of a refused ruleset durable_rules refuses on their own, and why."""
+        refused: dict[str, str] = {}
+        for rule, body in chunk.items():
+            probe = f"{self._prefix}-probe-{next(self._ids)}"
+            try:
+                self._host.register_rulesets({probe: {rule: {**copy.deepcopy(dict(body)),
+                                                             "run": _never}}})
+            except Exception as exc:
+                refused[rule] = str(exc)
+        return refused or {name: str(error) for name in list(chunk)[:1]}
 
     def match(self, event_type: str, fact: dict[str, Any]) -> list[str]:
         """The names of every rule of `event_type` that `fact` matches, each once.
@@ -83,7 +138,7 @@ class Matcher:
         if not handles:
             return []
         fact["id"] = next(self._ids)
-        text = json.dumps(fact, ensure_ascii=False)
+        text = _to_json(fact)
         fired: list[str] = []
         for handle in handles:
             try:

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
+MIN_YEAR, MAX_YEAR = 1900, 2999
 _ENVELOPE = ("specversion", "id", "source", "type", "time", "subject", "country", "area", "data")
 
 
@@ -169,6 +170,10 @@ class Event:
         when = parse_time(raw_time) if raw_time is not None else None
         if raw_time is not None and when is None:
             problems.append(("time", f"expected an RFC 3339 date-time with a time zone, "
+                                     f"got {raw_time!r}"))
+        elif when is not None and not MIN_YEAR <= when.year <= MAX_YEAR:
+            # Windows and deadlines add up to years to an event's time; the calendar ends at 9999.
+            problems.append(("time", f"expected a year from {MIN_YEAR} to {MAX_YEAR}, "
                                      f"got {raw_time!r}"))
         if country is not None and not _COUNTRY_RE.match(country):
             problems.append(("country", f"expected an ISO 3166-1 alpha-3 code such as 'SOM', "
