@@ -29,6 +29,7 @@ import copy
 import decimal
 import itertools
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,6 +40,9 @@ from durable import engine as durable_engine
 from ._errors import EngineError
 
 
+_EXPONENT = re.compile(r"[0-9][eE][-+]?[0-9]")
+
+
 def _to_json(fact: dict[str, Any]) -> str:
     """The fact as JSON that durable_rules' reader accepts.
 
@@ -47,7 +51,7 @@ def _to_json(fact: dict[str, Any]) -> str:
     `json.dumps`; only when one occurs are they re-written in positional notation.
     """
     text = json.dumps(fact, ensure_ascii=False)
-    if "e" not in text and "E" not in text:
+    if _EXPONENT.search(text) is None:
         return text
     tokens: dict[str, str] = {}
 
