@@ -219,7 +219,7 @@ def demo(rules_dir: Path | None, fmt: str) -> None:
 # are registered last so that those modules can import this one's helpers.
 from ._adapters.cli import sync  # noqa: E402
 from ._service._cli import serve  # noqa: E402
-from ._spec.cli import phrasebook  # noqa: E402
+from ._spec.cli import phrasebook, spec  # noqa: E402
 
-for _command in (serve, sync, phrasebook):
+for _command in (serve, sync, phrasebook, spec):
     main.add_command(_command)

@@ -39,7 +39,6 @@ from durable import engine as durable_engine
 
 from ._errors import EngineError
 
-
 _EXPONENT = re.compile(r"[0-9][eE][-+]?[0-9]")
 
 
