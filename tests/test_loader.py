@@ -122,6 +122,7 @@ def test_problems_in_several_files_and_yaml_errors(write_pack: Callable[..., Pat
         ("armed is true and provider.kind == nsag", "bad-condition", "one condition per line"),
         ("provider.kind in [nsag, militia", "bad-condition", "ends too early"),
         ("decision.date > data.review.date + 3 weeks", "bad-duration", "unknown unit"),
+        ("terms.separation_m > 0.00001", "bad-value", "too large or too small"),
     ],
 )
 def test_condition_problems(write_pack: Callable[..., Path], condition: str, code: str,
@@ -167,3 +168,15 @@ def test_the_shipped_packs_load_cleanly() -> None:
 def test_missing_directory_is_reported(tmp_path: Path) -> None:
     problems = check_bundle(tmp_path / "nope")
     assert [p.code for p in problems] == ["no-rules-dir"]
+
+
+def test_constructs_the_engine_cannot_decide_are_refused(write_pack: Callable[..., Path]) -> None:
+    vehicles = ("      - none of:\n          - any vehicles where owner_kind == ingo and "
+                "markings == unmarked\n")
+    text = pack(rule_yaml("TST-001", "movement.request", ["status == requested"])).replace(
+        "      - 'status == requested'\n", "      - status == requested\n" + vehicles)
+    cited = pack(rule_yaml("TST-002", "incident.report", ["association_cited == cited"]))
+    problems = check_bundle(write_pack({"a.yaml": text, "b.yaml": cited}))
+    assert [(p.file.split("/")[-1], p.code) for p in problems] == [
+        ("a.yaml", "unsupported"), ("b.yaml", "bad-value")]
+    assert "compare it with true or false only" in problems[1].message

@@ -50,13 +50,12 @@ def normalise(value: Any, node: Any) -> Any:
         if node.name == TIME:
             parsed = parse_time(value)
             return parsed.timestamp() if parsed is not None else None
-        if node.name == BOOL_OR_TEXT and value.lower() in _WORDS_FOR_YES_NO:
-            # durable_rules holds "false" == false; so does the document, on purpose
-            return _WORDS_FOR_YES_NO[value.lower()]
+        if node.name == BOOL_OR_TEXT:
+            # "yes/no or a text" (e.g. association_cited: "travelling with the mission"): a
+            # text says yes, except the words false and no. Rules compare it with yes/no only,
+            # and durable_rules compares texts with yes/no loosely ("false" == false).
+            return value.strip().lower() not in ("false", "no")
     return value
-
-
-_WORDS_FOR_YES_NO = {"true": True, "yes": True, "false": False, "no": False}
 
 
 def document(event: Event, context: Mapping[str, Any],

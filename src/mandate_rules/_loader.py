@@ -700,7 +700,9 @@ class _Loader:
         return tuple(out)
 
     def condition(self, item: Any, line: int, on: tuple[str, ...], values: Mapping[str, Any],
-                  context_only: bool) -> Node | None:
+                  context_only: bool, negated: bool = False) -> Node | None:
+        """One condition line or group; `negated` says it sits under an odd number of
+        `none of` groups (some constructs cannot be negated reliably)."""
         if isinstance(item, dict):
             if len(item) != 1:
                 self.problem(line, "bad-condition", "a group is written 'any of:', 'all of:' or "
@@ -719,7 +721,7 @@ class _Loader:
             items = []
             for index, sub in enumerate(inner):
                 node = self.condition(sub, item_line(inner, index, line), on, values,
-                                      context_only)
+                                      context_only, negated != (modes[label] == "none"))
                 if node is not None:
                     items.append(node)
             if len(items) != len(inner):
@@ -738,7 +740,7 @@ class _Loader:
             self.problem(line, exc.code, exc.message)
             return None
         before = len(self.problems)
-        self.check_node(node, line, on, None, context_only)
+        self.check_node(node, line, on, None, context_only, negated)
         return node if len(self.problems) == before else None
 
     def kinds(self, path: Path, on: tuple[str, ...], line: int, text: str, *,
@@ -907,6 +909,14 @@ class _Loader:
         self.check_literal(operand, kind, line, text)
 
     def check_literal(self, value: Any, kind: Kind, line: int, text: str) -> None:
+        if isinstance(value, float) and "e" in repr(value):
+            self.problem(line, "bad-value", f"{text!r}: {value!r} is too large or too small for "
+                         "the matching engine; use a number between 0.0001 and 10^15")
+            return
+        if kind.name == BOOL_OR_TEXT and not isinstance(value, bool):
+            self.problem(line, "bad-value", f"{text!r}: this field is yes/no or a free text, "
+                         "and any text counts as yes; compare it with true or false only")
+            return
         if kind.name == ENUM:
             if not isinstance(value, str) or value not in kind.choices:
                 self.problem(line, "bad-value", f"{text!r}: {value!r} is not one of the words "

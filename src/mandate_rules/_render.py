@@ -136,7 +136,8 @@ def _conditions(nodes: Sequence[object], indent: str) -> list[str]:
         mode = getattr(node, "mode", None)
         if items is not None and mode is not None:
             out.append(f"{indent}{node.text}")  # type: ignore[attr-defined]
-            if not (len(items) == 1 and items[0].text == node.text):  # not `x is not true`
+            # `x is not true` is a group of one condition with the same text: say it once
+            if not (len(items) == 1 and items[0].text == node.text):  # type: ignore[attr-defined]
                 out.extend(_conditions(items, " " * len(indent) + "  - "))
         else:
             out.append(f"{indent}{node.text}")  # type: ignore[attr-defined]
