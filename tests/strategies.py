@@ -34,8 +34,6 @@ from mandate_rules._schema import (
     ObjectList,
 )
 
-ABSENT = object()  # a drawn "value" meaning: leave the field out
-
 BASE_TIME = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 _DAY = 86400
 # Offsets from BASE_TIME, in seconds: equal, a second apart, and either side of the windows and
@@ -50,12 +48,14 @@ SPECIAL_TEXTS: tuple[str, ...] = (
     "x", "7", "5", "100", "0", "1.5", "true", "false", "True", "yes", "no", "null", "none",
     " ", "a b", 'say "hi"', "back\\slash", "é", "%d", "$i", "*", ".", "true ", "false ",
 )
-# Numbers around zero and the edges of exact float arithmetic. Floats whose shortest repr uses
-# an exponent (1e-05, 1e+16) are left out on purpose: durable_rules' JSON reader rejects them
-# (tests/test_differential.py keeps a separate reproducer for that).
+# Numbers around zero, the edges of exact float arithmetic, and floats Python prints with an
+# exponent (1e-05, 1e+16), which durable_rules' JSON reader cannot read as such (rules keep
+# them out of their literals; see ConditionGenerator). Whole numbers stay within 64 bits:
+# durable_rules saturates larger ones.
 SPECIAL_NUMBERS: tuple[int | float, ...] = (
-    0, 1, -1, 2, 0.5, -0.5, 0.1, 0.30000000000000004, 0.0001, 1000, 1_000_000,
-    123456.789, 2**31, 2**53 - 1, -(2**53 - 1), 1e15, 999999999999999.9,
+    0, 1, -1, 2, 0.5, -0.5, 0.1, 0.30000000000000004, 0.0001, 1e-05, -2.5e-07, 1000,
+    1_000_000, 123456.789, 2**31, 2**53 - 1, -(2**53 - 1), 1e15, 999999999999999.9, 1e16,
+    1.5e17, -3e20,
 )
 
 
@@ -99,7 +99,7 @@ def literals(nodes: Iterable[Node]) -> tuple[set[str], set[int | float]]:
     numbers: set[int | float] = set()
 
     def add(value: Any) -> None:
-        if isinstance(value, bool) or isinstance(value, Ref):
+        if isinstance(value, (bool, Ref)):
             return
         if isinstance(value, str):
             texts.add(value)
@@ -192,8 +192,7 @@ def make_pools(nodes: Iterable[Node], *, profiles: Iterable[Any] = (),
     all_numbers: set[int | float] = set(SPECIAL_NUMBERS)
     for number in numbers:
         all_numbers.update(_boundaries(number))
-    # A float that only prints with an exponent is kept out (see SPECIAL_NUMBERS).
-    all_numbers = {n for n in all_numbers if "e" not in repr(float(n)) and abs(n) < 2**53}
+    all_numbers = {n for n in all_numbers if not isinstance(n, int) or abs(n) < 2**63}
     times = tuple(BASE_TIME + dt.timedelta(seconds=o) for o in TIME_OFFSETS)
     return Pools(texts=tuple(sorted(texts)), numbers=tuple(sorted(all_numbers, key=repr)),
                  times=times, areas=tuple(sorted(areas)),
@@ -201,25 +200,46 @@ def make_pools(nodes: Iterable[Node], *, profiles: Iterable[Any] = (),
 
 
 # --------------------------------------------------------------------------- values
+#
+# Strategies are built once per (schema node, pools) and reused: building them while drawing
+# costs hypothesis more than the whole differential check.
+
+_CACHE: dict[tuple[Any, ...], st.SearchStrategy[Any]] = {}
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> st.SearchStrategy[Any]:
+    strategy = _CACHE.get(key)
+    if strategy is None:
+        strategy = _CACHE[key] = build()
+    return strategy
+
 
 def texts(pools: Pools) -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(pools.texts), st.text(max_size=4))
+    return _cached(("texts", pools), lambda: st.one_of(
+        st.sampled_from(SPECIAL_TEXTS), st.sampled_from(pools.texts), st.text(max_size=4)))
 
 
 def times(pools: Pools) -> st.SearchStrategy[str]:
-    return st.builds(format_time, st.sampled_from(pools.times), st.integers(0, 2))
+    return _cached(("times", pools), lambda: st.builds(
+        format_time, st.sampled_from(pools.times), st.integers(0, 2)))
 
 
 def numbers(pools: Pools, *, integer: bool) -> st.SearchStrategy[int | float]:
-    if integer:
-        return st.one_of(st.sampled_from(pools.integers()), st.integers(-1000, 1000))
-    finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
-    return st.one_of(st.sampled_from(pools.numbers), st.integers(-1000, 1000),
-                     finite.filter(lambda f: "e" not in repr(f)))
+    def build() -> st.SearchStrategy[int | float]:
+        if integer:
+            return st.one_of(st.sampled_from(pools.integers()), st.integers(-1000, 1000))
+        finite = st.floats(min_value=-1e20, max_value=1e20, allow_nan=False,
+                           allow_infinity=False)
+        return st.one_of(st.sampled_from(pools.numbers), st.integers(-1000, 1000), finite)
+    return _cached(("numbers", pools, integer), build)
 
 
 def value(kind: Kind | ObjectList | Mapping[str, Any], pools: Pools) -> st.SearchStrategy[Any]:
     """A non-missing value of `kind` (it may still be empty: ``""``, ``[]``, ``{}``)."""
+    return _cached(("value", id(kind), pools), lambda: _value(kind, pools))
+
+
+def _value(kind: Kind | ObjectList | Mapping[str, Any], pools: Pools) -> st.SearchStrategy[Any]:
     if isinstance(kind, ObjectList):
         return st.lists(obj(kind.fields, pools), max_size=3)
     if isinstance(kind, Mapping):
@@ -245,33 +265,37 @@ def value(kind: Kind | ObjectList | Mapping[str, Any], pools: Pools) -> st.Searc
     raise AssertionError(name)
 
 
-@st.composite
-def obj(draw: st.DrawFn, tree: Mapping[str, Any], pools: Pools,
-        required: Sequence[str] = (), prefix: str = "") -> dict[str, Any]:
-    """An object with the fields of `tree`; each is absent, null or a value (most often)."""
-    out: dict[str, Any] = {}
+def obj(tree: Mapping[str, Any], pools: Pools, required: Sequence[str] = (),
+        prefix: str = "") -> st.SearchStrategy[dict[str, Any]]:
+    """An object with the fields of `tree`: each one absent, null, or (most often) a value.
+
+    Fields named in `required` (dotted, from the top of the event's data) are always present
+    and never empty. Shrinking drops fields, then turns values into nulls.
+    """
+    return _cached(("obj", id(tree), pools, tuple(required), prefix),
+                   lambda: _obj(tree, pools, tuple(required), prefix))
+
+
+def _obj(tree: Mapping[str, Any], pools: Pools, required: tuple[str, ...],
+         prefix: str) -> st.SearchStrategy[dict[str, Any]]:
+    always: dict[str, st.SearchStrategy[Any]] = {}
+    maybe: dict[str, st.SearchStrategy[Any]] = {}
     for name, node in tree.items():
         path = prefix + name
         needed = any(r == path or r.startswith(path + ".") for r in required)
         if isinstance(node, Mapping) and not isinstance(node, ObjectList):
-            choice = 3 if needed else draw(st.integers(0, 5), label=path)
-            if choice == 0:
-                continue
-            if choice == 1:
-                out[name] = None
-            elif choice == 2:
-                out[name] = {}
+            inner = obj(node, pools, required, path + ".")
+            if needed:
+                always[name] = inner
             else:
-                out[name] = draw(obj(node, pools, required, path + "."))
+                maybe[name] = st.one_of(inner, inner, st.just({}), st.none())
             continue
+        drawn = value(node, pools)
         if needed:
-            drawn = draw(value(node, pools).filter(_non_empty), label=path)
+            always[name] = drawn.filter(_non_empty)
         else:
-            choice = draw(st.integers(0, 5), label=path)
-            drawn = ABSENT if choice == 0 else None if choice == 1 else draw(value(node, pools))
-        if drawn is not ABSENT:
-            out[name] = drawn
-    return out
+            maybe[name] = st.one_of(drawn, drawn, drawn, st.none())
+    return st.fixed_dictionaries(always, optional=maybe)
 
 
 def _non_empty(value: Any) -> bool:
@@ -280,35 +304,36 @@ def _non_empty(value: Any) -> bool:
 
 # --------------------------------------------------------------------------- events
 
-@st.composite
-def cloud_events(draw: st.DrawFn, event_type: str, tree: Mapping[str, Any],
-                 required: Sequence[str], pools: Pools) -> dict[str, Any]:
-    """A CloudEvents dict of `event_type` whose data fits the schema."""
-    out: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": draw(st.sampled_from(["e1", "e2", "7", "true"]) | st.text(min_size=1, max_size=6)),
-        "source": draw(st.sampled_from(["urn:test:a", "urn:test:b"])),
-        "type": event_type,
-        "time": draw(times(pools)),
-        "country": draw(st.sampled_from(pools.countries)),
-        "data": draw(obj(tree, pools, required)),
-    }
-    subject = draw(st.none() | st.sampled_from(pools.texts).filter(bool))
-    if subject is not None:
-        out["subject"] = subject
-    area = draw(st.none() | st.sampled_from(pools.areas))
-    if area is not None:
-        out["area"] = area
-    return out
+def cloud_events(event_type: str, tree: Mapping[str, Any], required: Sequence[str],
+                 pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
+    """CloudEvents dicts of `event_type` whose data fits the schema."""
+    def build() -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries(
+            {"specversion": st.just("1.0"),
+             "id": st.sampled_from(["e1", "e2", "7", "true"]) | st.text(min_size=1, max_size=6),
+             "source": st.sampled_from(["urn:test:a", "urn:test:b"]),
+             "type": st.just(event_type),
+             "time": times(pools),
+             "country": st.sampled_from(pools.countries),
+             "data": obj(tree, pools, required)},
+            optional={"subject": st.sampled_from([t for t in pools.texts if t]),
+                      "area": st.sampled_from(pools.areas)})
+    return _cached(("event", event_type, id(tree), pools, tuple(required)), build)
 
 
 def contexts(context_tree: Mapping[str, Any], pools: Pools,
              profiles: Sequence[Any]) -> st.SearchStrategy[tuple[str, Any]]:
     """(label, context values): an unknown operation, a shipped profile in some area, or random
     values of the context fields."""
-    unknown = st.just(("unknown operation", {}))
-    shipped = st.builds(lambda p, area: (f"profile {p.country} area {area}", p.resolve(area)),
-                        st.sampled_from(list(profiles)),
-                        st.none() | st.sampled_from(pools.areas)) if profiles else unknown
-    drawn = obj(context_tree, pools).map(lambda values: ("random context", values))
-    return st.one_of(unknown, shipped, drawn)
+    def build() -> st.SearchStrategy[tuple[str, Any]]:
+        unknown = st.just(("unknown operation", {}))
+        if not profiles:
+            shipped = unknown
+        else:
+            shipped = st.builds(lambda p, area: (f"profile {p.country} area {area}",
+                                                 p.resolve(area)),
+                                st.sampled_from(list(profiles)),
+                                st.none() | st.sampled_from(pools.areas))
+        drawn = obj(context_tree, pools).map(lambda values: ("random context", values))
+        return st.one_of(unknown, shipped, drawn)
+    return _cached(("contexts", id(context_tree), pools, tuple(id(p) for p in profiles)), build)
