@@ -8,7 +8,8 @@ Tables (every row carries its tenant; no query runs without one):
 * `resolutions`: what field officers decided about an advisory, append-only;
 * `decisions`: the decision log: every evaluation (and every re-delivery), with duration;
 * `shadow_advisories`: what the candidate rule packs raised, kept apart;
-* `outbox`: reserved for adapters' write-back (nothing writes it yet).
+* the adapters' write-back outbox (`adapter_outbox`) is created by
+  `mandate_rules._adapters.outbox` in the same file.
 
 One writer: the engine thread owns the write connection, and the service sends a 2xx only
 after `commit()` returned (``synchronous=FULL``: the commit has reached the disk). Readers
@@ -121,19 +122,6 @@ CREATE TABLE IF NOT EXISTS shadow_advisories (
     UNIQUE (tenant, id)
 );
 
--- Reserved for adapters' write-back (DESIGN.md: "write-back (outbox, retried)").
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant TEXT NOT NULL,
-    advisory_id TEXT NOT NULL,
-    adapter TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
-    last_error TEXT,
-    created_at TEXT NOT NULL,
-    UNIQUE (tenant, advisory_id, adapter)
-);
 """
 
 
