@@ -11,7 +11,10 @@ from typing import Any
 from ..helpers import ROOT
 
 DERIVED = Path(__file__).resolve().parent / "derived"
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "external"
+# The real payloads of ../shared/fixtures/external, copied verbatim into the repository so that
+# the tests run on a clean clone (test_fixtures_contract checks the copy is still verbatim).
+FIXTURES = ROOT / "tests" / "fixtures" / "external"
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "external"
 
 
 def fixture(system: str, name: str) -> Any:

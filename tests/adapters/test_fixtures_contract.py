@@ -16,7 +16,7 @@ from mandate_rules_adapters.primero import parser as primero
 
 from mandate_rules._adapters import PayloadError
 
-from .derived import FIXTURES
+from .derived import FIXTURES, SHARED_FIXTURES
 
 # file -> (kind, number of records) for every JSON file in the fixtures; a new file must be
 # added here, so no fixture goes unread.
@@ -157,3 +157,12 @@ def test_specific_values_are_extracted() -> None:
 def test_fixture_folder_is_the_shared_one() -> None:
     assert Path(FIXTURES).name == "external"
     assert (FIXTURES / "README.md").is_file()
+
+
+@pytest.mark.skipif(not SHARED_FIXTURES.is_dir(), reason="../shared is not beside this checkout")
+def test_the_copied_fixtures_are_verbatim() -> None:
+    """The repository's copy of the shared payloads is byte for byte the shared one."""
+    shared = {p.relative_to(SHARED_FIXTURES): p.read_bytes()
+              for p in SHARED_FIXTURES.rglob("*") if p.is_file()}
+    copied = {p.relative_to(FIXTURES): p.read_bytes() for p in FIXTURES.rglob("*") if p.is_file()}
+    assert copied == shared
