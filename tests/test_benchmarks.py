@@ -1,0 +1,98 @@
+"""The benchmark suite's own correctness (benchmarks/), not its timings.
+
+The generated stream must be reproducible, and every engine the suite times must give the
+same answers on it: the peers' rules (generated from the packs) the same advisories as the
+direct reading and as mandate-rules, raw durable_rules the same questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from benchmarks._common import catalogue, prepare
+from benchmarks.stream import EventStream, StreamConfig, operation_codes
+
+from mandate_rules import Engine
+
+SAMPLE = 150
+
+
+def _digest(events: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(events, sort_keys=True).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sample() -> list[Any]:
+    return prepare(EventStream(catalogue(), StreamConfig(seed=5, operations=12)).take(SAMPLE))
+
+
+def test_the_stream_is_the_same_for_the_same_seed_and_differs_for_another() -> None:
+    config = StreamConfig(seed=3, operations=20, duplicates=0.01, context_updates=0.01)
+    first = EventStream(catalogue(), config).take(300)
+    again = EventStream(catalogue(), config).take(300)
+    other = EventStream(catalogue(), StreamConfig(seed=4, operations=20)).take(300)
+    assert _digest(first) == _digest(again)
+    assert _digest(first) != _digest(other)
+
+
+def test_the_stream_is_valid_mixed_and_moves_forward_per_operation() -> None:
+    raw = EventStream(catalogue(), StreamConfig(seed=8, operations=30)).take(600)
+    events = prepare(raw)  # every event passes Event.from_json's validation
+    assert len({e.type for e in events}) >= 8
+    assert len({e.country for e in events}) > 5
+    last: dict[str, float] = {}
+    for event in events:
+        assert event.time.timestamp() >= last.get(event.country, 0.0)
+        last[event.country] = event.time.timestamp()
+
+
+def test_operation_codes_are_distinct_three_letter_codes() -> None:
+    codes = operation_codes(1000)
+    assert len(set(codes)) == 1000
+    assert codes[:2] == ["SOM", "PHL"]
+    assert all(len(c) == 3 and c.isalpha() and c.isupper() for c in codes)
+
+
+def test_the_direct_reading_gives_the_advisories_the_engine_gives(sample: list[Any]) -> None:
+    from benchmarks.peers import PlainPython  # noqa: PLC0415
+    from benchmarks.translate import stateless_bundle  # noqa: PLC0415
+
+    stateless = stateless_bundle(catalogue())
+    ids = {rule.id for rule in stateless.rules}
+    engine = Engine(catalogue())
+    plain = PlainPython(stateless)
+    ours = [sorted((a.rule_id, a.trigger, a.severity.value) for a in engine.evaluate(e)
+                   if a.rule_id in ids) for e in sample]
+    reference = [sorted(plain(e)) for e in sample]
+    assert ours == reference
+    assert sum(len(r) for r in reference) > SAMPLE // 4  # the sample does raise advisories
+
+
+def test_peers_raise_the_advisories_mandate_rules_raises(sample: list[Any]) -> None:
+    pytest.importorskip("zen", reason="zen-engine is in the bench extra")
+    pytest.importorskip("rule_engine", reason="rule-engine is in the bench extra")
+    from benchmarks.peers import (  # noqa: PLC0415
+        PlainPython,
+        RuleEnginePeer,
+        ZenExpressionsPeer,
+        ZenPeer,
+    )
+    from benchmarks.translate import stateless_bundle  # noqa: PLC0415
+
+    stateless = stateless_bundle(catalogue())
+    reference = [sorted(PlainPython(stateless)(e)) for e in sample]
+    for peer in (ZenPeer(stateless), ZenExpressionsPeer(stateless), RuleEnginePeer(stateless)):
+        assert [sorted(peer(e)) for e in sample] == reference, peer.name
+
+
+def test_raw_durable_rules_fires_the_questions_the_direct_reading_holds(
+        sample: list[Any]) -> None:
+    from benchmarks.inprocess import check_raw  # noqa: PLC0415
+    from benchmarks.peers import FullPlainPython, RawDurable  # noqa: PLC0415
+
+    bundle = catalogue()
+    result = check_raw(RawDurable(bundle), FullPlainPython(bundle), sample[:60])
+    assert result == {"events": 60, "mismatches": 0}
