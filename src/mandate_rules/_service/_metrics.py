@@ -46,7 +46,8 @@ class _Metric:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
 
     def lines(self) -> list[str]:
-        raise NotImplementedError
+        """The exposition lines of this metric (each kind of metric writes its own)."""
+        raise NotImplementedError  # pragma: no cover - Counter, Gauge and Histogram override it
 
 
 class Counter(_Metric):

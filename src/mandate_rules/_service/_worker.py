@@ -102,7 +102,7 @@ class Install(Job):
 
 @attrs.define(kw_only=True)
 class _Stop(Job):
-    pass
+    """Tells the engine thread to finish the jobs before it and stop."""
 
 
 @attrs.define
