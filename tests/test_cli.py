@@ -101,3 +101,16 @@ def test_demo_runs_end_to_end() -> None:
     # the timeline is written to raise every ESC and AST rule at least once
     assert {f"ESC-{i:03d}" for i in range(1, 12)} <= raised
     assert {f"AST-{i:03d}" for i in range(1, 10)} <= raised
+
+
+def test_the_commands_work_without_the_test_tools() -> None:
+    """A plain install has no pytest: the first README command must still run the demo."""
+    script = ("import sys\n"
+              "for name in ('pytest', 'pytest_bdd', 'hypothesis', '_pytest'):\n"
+              "    sys.modules[name] = None\n"
+              "from mandate_rules._cli import main\n"
+              "main(['demo'], standalone_mode=False)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "advisories (" in done.stdout

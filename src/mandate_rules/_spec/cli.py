@@ -13,8 +13,6 @@ import click
 
 from .._errors import RulePackError
 from .phrasebook import render
-from .report import SpecRunError, render_page, run_features, run_problems
-from .settings import load_rules
 
 EXIT_FAILED = 1
 EXIT_CANNOT_RUN = 2
@@ -60,6 +58,16 @@ def spec(rules_dir: Path | None, features_dir: Path, out: Path) -> None:
     if importlib.util.find_spec("pytest_bdd") is None:
         _stop("running the feature files needs the test tools: pip install "
               "'mandate-rules[test]'")
+    # Imported here: they need pytest, which a plain install (without [test]) does not have,
+    # and every other command must work without it.
+    from .report import (  # noqa: PLC0415
+        SpecRunError,
+        render_page,
+        run_features,
+        run_problems,
+    )
+    from .settings import load_rules  # noqa: PLC0415
+
     try:
         run = run_features(root=root, features=features, rules=rules)
     except SpecRunError as exc:
