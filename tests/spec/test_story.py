@@ -8,12 +8,12 @@ import pytest
 
 from mandate_rules import Bundle
 from mandate_rules._spec.errors import ExpectationNotMet, SpecError
-from mandate_rules._spec.story import POOL, START, Story
+from mandate_rules._spec.story import START, EnginePool, Story
 from mandate_rules._spec.tables import Row
 
 
-def story(bundle: Bundle) -> Story:
-    return Story(bundle, "rules")
+def story(bundle: Bundle, engines: EnginePool | None = None) -> Story:
+    return Story(bundle, "rules", engines)
 
 
 def rows(*pairs: tuple[str, str]) -> list[Row]:
@@ -229,15 +229,16 @@ def test_checks_that_hold(spec_bundle: Bundle) -> None:
 
 
 def test_engines_are_reused_with_no_state_left(spec_bundle: Bundle) -> None:
-    first = story(spec_bundle)
+    pool = EnginePool()
+    first = story(spec_bundle, pool)
     first.set_operation("SOM", 1)
     first.record("an escort request", None, ESCORT, acting=True, line=2)
     engine = first.engine(None)
     first.close()
-    second = story(spec_bundle)
+    second = story(spec_bundle, pool)
     second.set_operation("SOM", 1)
     # the same event id (ev-1) and source: a leaked engine would take it for a re-delivery
     second.record("an escort request", None, ESCORT, acting=True, line=2)
     assert second.engine(None) is engine
     second.expect_raised("ESC-004")
-    assert POOL.take(spec_bundle, None) is not engine  # in use until given back
+    assert pool.take(spec_bundle, None) is not engine  # in use until given back

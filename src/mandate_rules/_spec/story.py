@@ -61,8 +61,10 @@ class Raised:
 class Story:
     """The state of one scenario, changed by its sentences in order."""
 
-    def __init__(self, bundle: Bundle, rules_label: str) -> None:
+    def __init__(self, bundle: Bundle, rules_label: str,
+                 engines: EnginePool | None = None) -> None:
         self.bundle = bundle
+        self._engines = engines if engines is not None else EnginePool()
         self.rules_label = rules_label
         self.now = START
         self.country = NO_PROFILE_COUNTRY
@@ -157,14 +159,14 @@ class Story:
     def engine(self, line: int | None) -> Engine:
         if self._engine is None:
             self._profile = self.profile()
-            self._engine = POOL.take(self.bundle, self._profile)
+            self._engine = self._engines.take(self.bundle, self._profile)
             self._started_by = line
         return self._engine
 
     def close(self) -> None:
         """Give the engine back to the pool (the scenario is over)."""
         if self._engine is not None:
-            POOL.give_back(self.bundle, self._profile, self._engine)
+            self._engines.give_back(self.bundle, self._profile, self._engine)
             self._engine = None
 
     # ------------------------------------------------------------------ events and time
@@ -448,8 +450,6 @@ def _reset(engine: Engine) -> bool:
     engine.reset()
     return engine.state_size() == {"operations": 0}
 
-
-POOL = EnginePool()
 
 
 def _field(path: str) -> str:
