@@ -54,7 +54,7 @@ from mandate_rules._schema import (
     load_schema,
 )
 
-__all__ = ["EventStream", "StreamConfig", "all_conditions", "operation_codes"]
+__all__ = ["EventStream", "StreamConfig", "operation_codes"]
 
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 HUMANITARIAN = ("un_agency", "ingo", "nngo", "rcrc", "ocha")
@@ -89,23 +89,6 @@ def operation_codes(count: int, seed: int = 0) -> list[str]:
     codes.extend(c for c in others if c not in ("SOM", "PHL"))
     return codes[:max(1, count)]
 
-
-def all_conditions(bundle: Bundle) -> list[Node]:
-    """Every condition of the bundle: triggers, the other side of patterns, escalations and
-    the uplift."""
-    nodes: list[Node] = []
-    for rule in bundle.rules:
-        for trigger in rule.triggers:
-            nodes.extend(trigger.when)
-            for side in ("until", "prior"):
-                part = getattr(trigger.pattern, side, None)
-                if part is not None:
-                    nodes.extend(part.when)
-        for escalation in rule.escalations:
-            nodes.extend(escalation.when)
-    if bundle.uplift is not None:
-        nodes.extend(bundle.uplift.when)
-    return nodes
 
 
 def _schema_key(path: Path, within: str | None) -> str | None:
@@ -142,7 +125,7 @@ def hot_values(bundle: Bundle) -> dict[str, list[Any]]:
         elif isinstance(node, (Compare, Has)):
             note(node.path, within, () if hasattr(node.operand, "path") else (node.operand,))
 
-    for node in all_conditions(bundle):
+    for node in bundle.conditions():
         walk(node, None)
     return {key: [v for _, v in bucket] for key, bucket in found.items()}
 

@@ -294,28 +294,13 @@ def _walk(nodes: Sequence[Node]) -> Iterator[Any]:
         yield from _walk(getattr(node, "conditions", ()))
 
 
-def _all_nodes(bundle: Bundle) -> list[Node]:
-    nodes: list[Node] = []
-    for rule in bundle.rules:
-        for trigger in rule.triggers:
-            nodes.extend(trigger.when)
-            for side in ("until", "prior"):
-                part = getattr(trigger.pattern, side, None)
-                if part is not None:
-                    nodes.extend(part.when)
-        for escalation in rule.escalations:
-            nodes.extend(escalation.when)
-    if bundle.uplift is not None:
-        nodes.extend(bundle.uplift.when)
-    return nodes
-
 
 def _text_literals(bundle: Bundle) -> set[str]:
-    return {v for v in _walk(_all_nodes(bundle)) if isinstance(v, str) and v}
+    return {v for v in _walk(bundle.conditions()) if isinstance(v, str) and v}
 
 
 def _number_literals(bundle: Bundle) -> set[float]:
-    return {v for v in _walk(_all_nodes(bundle))
+    return {v for v in _walk(bundle.conditions())
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 

@@ -20,7 +20,6 @@ import attrs
 from hypothesis import strategies as st
 
 from mandate_rules._conditions import AnyItem, Compare, Group, Has, Member, Node, Ref
-from mandate_rules._rules import Bundle
 from mandate_rules._schema import (
     BOOL,
     BOOL_OR_TEXT,
@@ -123,22 +122,6 @@ def literals(nodes: Iterable[Node]) -> tuple[set[str], set[int | float]]:
         walk(node)
     return texts, numbers
 
-
-def bundle_nodes(bundle: Bundle) -> list[Node]:
-    """Every condition of the bundle: triggers, pattern sides, escalations and the uplift."""
-    nodes: list[Node] = []
-    for rule in bundle.rules:
-        for trigger in rule.triggers:
-            nodes.extend(trigger.when)
-            for side_name in ("until", "prior"):
-                side = getattr(trigger.pattern, side_name, None)
-                if side is not None:
-                    nodes.extend(side.when)
-        for escalation in rule.escalations:
-            nodes.extend(escalation.when)
-    if bundle.uplift is not None:
-        nodes.extend(bundle.uplift.when)
-    return nodes
 
 
 def _profile_values(value: Any, texts: set[str], numbers: set[int | float]) -> None:

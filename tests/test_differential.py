@@ -95,7 +95,6 @@ from .helpers import make_event, pack, rule_yaml
 from .strategies import (
     TIME_OFFSETS,
     Pools,
-    bundle_nodes,
     cloud_events,
     contexts,
     make_pools,
@@ -207,7 +206,7 @@ def shipped_matcher() -> Matcher:
 
 @functools.cache
 def shipped_pools() -> Pools:
-    return make_pools(bundle_nodes(BUNDLE), profiles=PROFILES,
+    return make_pools(BUNDLE.conditions(), profiles=PROFILES,
                       trees=[SCHEMA.context_tree, *(et.tree for et in SCHEMA.types.values())])
 
 
@@ -698,7 +697,7 @@ def random_conditions(event_type: str, count: int, seed: int) -> list[Node]:
 
 @functools.cache
 def random_pools() -> Pools:
-    return make_pools(bundle_nodes(BUNDLE), profiles=PROFILES,
+    return make_pools(BUNDLE.conditions(), profiles=PROFILES,
                       trees=[SCHEMA.context_tree, *(et.tree for et in SCHEMA.types.values())])
 
 

@@ -180,3 +180,18 @@ def test_constructs_the_engine_cannot_decide_are_refused(write_pack: Callable[..
     assert [(p.file.split("/")[-1], p.code) for p in problems] == [
         ("a.yaml", "unsupported"), ("b.yaml", "bad-value")]
     assert "compare it with true or false only" in problems[1].message
+
+
+def test_bundle_conditions_lists_every_side(write_pack: Callable[..., Path]) -> None:
+    extra = ("    escalate:\n      - to: critical\n        because: b\n"
+             "        when: [provider.kind == nsag]\n")
+    text = pack(rule_yaml("TST-001", "escort.request", ["armed is true"], extra=extra))
+    text += ("  - id: TST-002\n    title: t\n    severity: info\n    advice: a\n"
+             "    actions: [a]\n    references: [{source: s, checked: U}]\n    triggers:\n"
+             "      - on: [movement.request]\n        when: [status == completed]\n"
+             "        absence:\n          by: [entity_id]\n          within: 72 hours\n"
+             "          until: {on: [movement.request], when: [debrief.submitted_at is present]}\n")
+    bundle = load_bundle(write_pack({"p.yaml": text}))
+    assert [n.text for n in bundle.conditions()] == [
+        "armed is true", "provider.kind == nsag", "status == completed",
+        "debrief.submitted_at is present", "context.mission.party_to_conflict in [yes, perceived]"]

@@ -163,6 +163,23 @@ class Bundle:
     contexts: Mapping[str, ContextProfile]
     files: tuple[str, ...] = ()
 
+    def conditions(self) -> list[Node]:
+        """Every condition of the bundle: triggers, the other side of patterns (`until`,
+        `prior`), escalations and the uplift, in catalogue order."""
+        nodes: list[Node] = []
+        for rule in self.rules:
+            for trigger in rule.triggers:
+                nodes.extend(trigger.when)
+                if isinstance(trigger.pattern, Absence):
+                    nodes.extend(trigger.pattern.until.when)
+                elif isinstance(trigger.pattern, Lookback):
+                    nodes.extend(trigger.pattern.prior.when)
+            for escalation in rule.escalations:
+                nodes.extend(escalation.when)
+        if self.uplift is not None:
+            nodes.extend(self.uplift.when)
+        return nodes
+
     def rule(self, rule_id: str) -> Rule | None:
         for rule in self.rules:
             if rule.id == rule_id:
