@@ -17,7 +17,7 @@ import pytest
 from mandate_rules import Engine, EngineError, Event, EventValidationError, RulePackError
 
 from .helpers import RULES_DIR, make_event
-from .test_patterns import PACK
+from .test_patterns import PACK, at, completed, tick
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -282,3 +282,55 @@ def test_top_level_alternatives_become_separate_matches(write_pack: Callable[...
     assert [a.rule_id for a in engine.evaluate(hit)] == ["WID-001"]
     miss = make_event(data={"armed": True, "route": {"id": "T1"}})
     assert engine.evaluate(miss) == ()
+
+
+CONTEXT_PACK = """\
+pack: ctx
+version: 0.0.1
+rules:
+  - id: CTX-001
+    title: escort where the mission is a party
+    on: [escort.request]
+    when:
+      - armed is true
+      - context.mission.party_to_conflict in [yes, perceived]
+    severity: warning
+    advice: a
+    actions: [a]
+    references: [{source: s, checked: U}]
+"""
+
+
+def test_an_explanation_read_later_shows_what_held_when_the_event_was_judged(
+        engine_for: Callable[..., Engine]) -> None:
+    """Explanations are built when first read; a later context.update (which changes the
+    values the explanation shows) must not reach an advisory already returned."""
+    engine = engine_for({"ctx.yaml": CONTEXT_PACK})
+    engine.evaluate(make_event("context.update", country="PHL", id="ctx-1",
+                               time="2026-11-01T00:00:00Z",
+                               data={"mission": {"party_to_conflict": "yes"}}))
+    (first,) = engine.evaluate(make_event(country="PHL", data={"armed": True},
+                                          time="2026-11-01T08:00:00Z"))
+    engine.evaluate(make_event("context.update", country="PHL", id="ctx-2",
+                               time="2026-11-02T00:00:00Z",
+                               data={"mission": {"party_to_conflict": "perceived"}}))
+    (second,) = engine.evaluate(make_event(country="PHL", data={"armed": True},
+                                           time="2026-11-02T08:00:00Z"))
+    shown = {item.field: item.value for item in first.explanation}
+    assert shown["context.mission.party_to_conflict"] == "yes"
+    assert {item.field: item.value for item in second.explanation}[
+        "context.mission.party_to_conflict"] == "perceived"
+    assert first.explanation is first.explanation  # built once, then kept
+
+
+def test_a_passed_deadline_explains_the_event_that_started_it(engine: Engine) -> None:
+    """The explanation of a deadline is built only if it passes, from the starting event."""
+    completed(engine, at(0))
+    (advisory,) = tick(engine, at(days=5))
+    conditions = [item.condition for item in advisory.explanation]
+    assert conditions[:3] == ["status == completed", "escort.requested is true",
+                              "debrief.submitted_at is missing"]
+    assert conditions[-1].startswith("no later event meeting: (movement.request) "
+                                     "debrief.submitted_at is present")
+    assert advisory.explanation[-1].value == at(hours=72)
+    assert all(item.held for item in advisory.explanation)

@@ -5,9 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import attrs
 import pytest
 
-from mandate_rules import Advisory, Engine, Event, EventValidationError, Severity
+from mandate_rules import (
+    Advisory,
+    Engine,
+    Event,
+    EventValidationError,
+    ExplanationItem,
+    Severity,
+)
 
 from .helpers import RULES_DIR, make_event
 
@@ -97,6 +105,30 @@ def test_advisory_round_trip(engine_bundled_advisory: Advisory) -> None:
     again = Advisory.from_json(json.loads(json.dumps(advisory.to_json())))
     assert again == advisory
     assert again.to_json() == advisory.to_json()
+
+
+def test_an_explanation_built_on_first_read_compares_by_its_items(
+        engine_bundled_advisory: Advisory) -> None:
+    """An advisory may hold a builder instead of its explanation: it is called once, on the
+    first read, and the advisory equals, hashes and prints as one holding the items."""
+    items = engine_bundled_advisory.explanation
+    calls: list[int] = []
+
+    def build() -> tuple[ExplanationItem, ...]:
+        calls.append(1)
+        return items
+
+    lazy = attrs.evolve(engine_bundled_advisory, explanation=build)
+    assert calls == []
+    assert lazy == engine_bundled_advisory
+    assert hash(lazy) == hash(engine_bundled_advisory)
+    assert lazy.explanation == items
+    assert lazy.explanation is lazy.explanation
+    assert lazy.to_json() == engine_bundled_advisory.to_json()
+    assert repr(lazy) == repr(engine_bundled_advisory)
+    assert len(calls) == 1
+    other = attrs.evolve(engine_bundled_advisory, explanation=lambda: items[:-1])
+    assert other != engine_bundled_advisory
 
 
 @pytest.fixture

@@ -13,18 +13,18 @@ import datetime as dt
 import functools
 import hashlib
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
 import attrs
 
 from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program, compile_bundle
-from ._conditions import Path, lookup
+from ._conditions import Node, Path, lookup
 from ._context import ContextProfile, deep_merge
 from ._errors import EventValidationError, RulePackError, UnknownRuleError
 from ._explain import describe, explain
-from ._facts import context_part_of, document, envelope
+from ._facts import DataReader, context_part_of, document, envelope
 from ._loader import load_bundle
 from ._matcher import Matcher, RulesRefused
 from ._models import (
@@ -34,6 +34,7 @@ from ._models import (
     Event,
     EventRef,
     ExplanationItem,
+    LazyItems,
     Severity,
     format_time,
 )
@@ -46,6 +47,7 @@ __all__ = ["Engine", "bundled_rules_dir"]
 
 _DAY = 86400.0
 _CONTEXT_CACHE_SIZE = 1024  # resolved (area -> values) per operation
+_PLAN_CACHE_SIZE = 4096  # distinct sets of fired rules
 
 
 def bundled_rules_dir() -> FsPath:
@@ -77,6 +79,11 @@ class Engine:
             raise RulePackError(self._refusals(exc)) from exc
         self._lock = threading.RLock()
         self._states: dict[str, CountryState] = {}
+        self._unknown: dict[str, ContextProfile] = {}
+        self._plans: dict[frozenset[str], _Plan] = {}
+        schema = load_schema()
+        self._readers = {type_: DataReader(tree.get("data", {}), schema.types[type_].tree)
+                         for type_, tree in self._program.projections.items()}
         self._horizons = self._window_horizons()
         longest = max([*self._horizons.values(), *self._deadline_spans(), _DAY])
         # A re-delivered event is recognised for as long as any window could still hold it.
@@ -208,7 +215,7 @@ class Engine:
         fired: list[str] = []
         doc: dict[str, Any] = {}
         if tree is not None:
-            doc = document(event, context, tree,
+            doc = document(event, context, tree, reader=self._readers[event.type],
                            context_part=self._context_part(state, event, context, tree, update))
             fired = self._matcher.match(event.type, {"type": event.type, **doc})
         if state is None:
@@ -251,7 +258,12 @@ class Engine:
     def _context(self, country: str, area: str | None, state: CountryState | None,
                  update: tuple[str | None, dict[str, Any]] | None = None,
                  ) -> tuple[ContextProfile, dict[str, Any]]:
-        profile = self._bundle.contexts.get(country) or ContextProfile.unknown(country)
+        profile = self._bundle.contexts.get(country)
+        if profile is None:
+            # At most one per country code (three capital letters), so this stays small.
+            profile = self._unknown.get(country)
+            if profile is None:
+                profile = self._unknown[country] = ContextProfile.unknown(country)
         cached = state.context_cache.get(area) if state is not None else None
         if cached is None:
             cached = profile.resolve(area)
@@ -271,23 +283,13 @@ class Engine:
 
     def _advise(self, event: Event, state: CountryState, fired: list[str], doc: dict[str, Any],
                 profile: ContextProfile, context: dict[str, Any]) -> list[Advisory]:
-        # One label may stand for several durable_rules rules (one per alternative).
-        labels = list(dict.fromkeys(self._program.labels[name] for name in fired))
-        uplifted = any(label.part == UPLIFT for label in labels)
-        escalations: dict[int, set[int]] = {}
-        parts: dict[str, list[Label]] = {WHEN: [], UNTIL: [], PRIOR: []}
-        for label in labels:
-            if label.part == ESCALATE:
-                escalations.setdefault(label.rule, set()).add(label.index)
-            elif label.part in parts:
-                parts[label.part].append(label)
-        shown = {"data": event._plain, "event": {**envelope(event),
-                                                     "time": format_time(event.time)},
-                 "context": context}
+        plan = self._plan(fired)
+        uplifted, escalations = plan.uplifted, plan.escalations
+        shown = _Shown(event, context)
         now = event.time.timestamp()
         # An event that satisfies a deadline is taken into account before any new one starts,
         # and an incident is compared with earlier associations before it is recorded as one.
-        for label in sorted(parts[UNTIL], key=_order):
+        for label in plan.until:
             rule = self._bundle.rules[label.rule]
             pattern = rule.triggers[label.index].pattern
             assert isinstance(pattern, Absence)
@@ -298,13 +300,13 @@ class Engine:
         # One advisory per rule per event: the first trigger listed that speaks wins. Counts
         # and lookbacks still record the event in their windows when another trigger spoke.
         spoken: set[int] = set()
-        for label in sorted(parts[WHEN], key=_order):
+        for label in plan.when:
             rule = self._bundle.rules[label.rule]
             trigger = rule.triggers[label.index]
-            severity, reasons = self._severity(rule, trigger, escalations.get(label.rule, set()),
+            severity, reasons = self._severity(rule, trigger, escalations.get(label.rule, _NONE),
                                                uplifted, profile, trigger.severity or rule.severity)
             verdict = _Verdict(severity, reasons,
-                               _Lazy(functools.partial(explain, trigger.when, doc, shown)),
+                               LazyItems(functools.partial(shown.explain, trigger.when, doc)),
                                profile, state)
             pattern = trigger.pattern
             if pattern is None:
@@ -315,7 +317,7 @@ class Engine:
             elif isinstance(pattern, (Count, Lookback)):
                 if isinstance(pattern, Count):
                     advisory = self._count(rule, trigger, pattern, label, event, doc, now,
-                                           verdict, (escalations.get(label.rule, set()), uplifted))
+                                           verdict, (escalations.get(label.rule, _NONE), uplifted))
                 else:
                     advisory = self._lookback(rule, trigger, pattern, label, event, doc, now,
                                               verdict)
@@ -324,7 +326,7 @@ class Engine:
                     out.append(advisory)
             else:
                 self._start(rule, trigger, pattern, label, event, doc, now, verdict)
-        for label in sorted(parts[PRIOR], key=_order):
+        for label in plan.prior:
             pattern = self._bundle.rules[label.rule].triggers[label.index].pattern
             assert isinstance(pattern, Lookback)
             key = _key(doc, pattern.prior.by)
@@ -332,7 +334,18 @@ class Engine:
                 state.add(state.priors, (label.rule, label.index), key, now, event.ref())
         return out
 
-    def _severity(self, rule: Rule, trigger: Trigger, escalated: set[int], uplifted: bool,
+    def _plan(self, fired: list[str]) -> _Plan:
+        """What a set of fired rules asks for, sorted out once per distinct set (events of a
+        type fire the same few sets over and over)."""
+        key = frozenset(fired)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            plan = self._plans[key] = _Plan.of(self._program.labels[name] for name in fired)
+        return plan
+
+    def _severity(self, rule: Rule, trigger: Trigger, escalated: frozenset[int], uplifted: bool,
                   profile: ContextProfile, base: Severity) -> tuple[Severity, tuple[str, ...]]:
         severity = base
         reasons: list[str] = []
@@ -372,7 +385,7 @@ class Engine:
             country=event.country,
             area=event.area,
             evidence=evidence,
-            explanation=verdict.explanation(),
+            explanation=verdict.explanation,
             rules_version=self._bundle.version,
             raised_at=event.time,
             trigger=trigger.name,
@@ -384,7 +397,7 @@ class Engine:
 
     def _count(self, rule: Rule, trigger: Trigger, pattern: Count, label: Label, event: Event,
                doc: dict[str, Any], now: float, verdict: _Verdict,
-               raised: tuple[set[int], bool]) -> Advisory | None:
+               raised: tuple[frozenset[int], bool]) -> Advisory | None:
         key = _key(doc, pattern.by)
         if key is None:
             return None
@@ -400,13 +413,14 @@ class Engine:
         if level is not None:
             severity, reasons = self._severity(rule, trigger, raised[0], raised[1],
                                                verdict.profile, base)
-        explanation = (*verdict.explanation(), ExplanationItem(
+        count = ExplanationItem(
             condition=f"at least {pattern.at_least} such events with the same "
                       f"{_keys_text(pattern.by)} within {_duration(pattern.within_seconds)}",
-            held=True, value=len(held), field=_keys_text(pattern.by)))
+            held=True, value=len(held), field=_keys_text(pattern.by))
         return self._advisory(rule, trigger, event, tuple(ref for _, ref in held),
                               attrs.evolve(verdict, severity=severity, reasons=reasons,
-                                           explanation=_Lazy(lambda: explanation)), base=base)
+                                           explanation=verdict.explanation.then(count)),
+                              base=base)
 
     def _lookback(self, rule: Rule, trigger: Trigger, pattern: Lookback, label: Label,
                   event: Event, doc: dict[str, Any], now: float,
@@ -420,16 +434,18 @@ class Engine:
             if ref.id != event.id or ref.source != event.source]
         if not earlier:
             return None
-        explanation = (*verdict.explanation(), ExplanationItem(
-            condition=f"an earlier event ({', '.join(pattern.prior.on)}) meeting: "
-                      f"{describe(pattern.prior.when)}"
-                      f" with the same {_keys_text(pattern.by)} within "
-                      f"{_duration(pattern.within_seconds)} before",
-            held=True, value=[f"{ref.type} {ref.id} at {format_time(ref.time)}"
-                              for _, ref in earlier], field=_keys_text(pattern.by)))
+        def found() -> ExplanationItem:
+            return ExplanationItem(
+                condition=f"an earlier event ({', '.join(pattern.prior.on)}) meeting: "
+                          f"{describe(pattern.prior.when)}"
+                          f" with the same {_keys_text(pattern.by)} within "
+                          f"{_duration(pattern.within_seconds)} before",
+                held=True, value=[f"{ref.type} {ref.id} at {format_time(ref.time)}"
+                                  for _, ref in earlier], field=_keys_text(pattern.by))
+
         return self._advisory(rule, trigger, event,
                               (*(ref for _, ref in earlier), event.ref()),
-                              attrs.evolve(verdict, explanation=_Lazy(lambda: explanation)))
+                              attrs.evolve(verdict, explanation=verdict.explanation.then(found)))
 
     def _start(self, rule: Rule, trigger: Trigger, pattern: Absence, label: Label,
                event: Event, doc: dict[str, Any], now: float, verdict: _Verdict) -> None:
@@ -447,15 +463,19 @@ class Engine:
         slot = (label.rule, label.index, key)
         if slot in state.pending:
             return  # the first start holds
-        waiting_for = f"({', '.join(pattern.until.on)}) {describe(pattern.until.when)}"
-        explanation = (*verdict.explanation(), ExplanationItem(
-            condition=f"no later event meeting: {waiting_for}, with the same "
-                      f"{_keys_text(pattern.until.by)}, by the deadline",
-            held=True, value=format_time(dt.datetime.fromtimestamp(deadline, dt.UTC)),
-            field=_keys_text(pattern.by)))
+        def missed() -> ExplanationItem:
+            waiting_for = f"({', '.join(pattern.until.on)}) {describe(pattern.until.when)}"
+            return ExplanationItem(
+                condition=f"no later event meeting: {waiting_for}, with the same "
+                          f"{_keys_text(pattern.until.by)}, by the deadline",
+                held=True, value=format_time(dt.datetime.fromtimestamp(deadline, dt.UTC)),
+                field=_keys_text(pattern.by))
+
+        # Most deadlines are met, so what would be said if one passes is built only then.
         state.start_deadline(slot, Pending(
             deadline=float(deadline), start=event.ref(), subject=event.subject, area=event.area,
-            severity=verdict.severity, reasons=verdict.reasons, explanation=explanation,
+            severity=verdict.severity, reasons=verdict.reasons,
+            explanation=verdict.explanation.then(missed),
             context_known=profile.known, context_version=_context_version(profile, state), seq=0))
 
     def _expire(self, state: CountryState, now: float) -> list[Advisory]:
@@ -511,27 +531,60 @@ class Engine:
 
 
 @attrs.frozen
+class _Plan:
+    """The labels a set of fired durable_rules rules stands for, by part, in rule order."""
+
+    uplifted: bool
+    escalations: Mapping[int, frozenset[int]]  # rule index -> its escalations that held
+    until: tuple[Label, ...]
+    when: tuple[Label, ...]
+    prior: tuple[Label, ...]
+
+    @classmethod
+    def of(cls, fired: Iterable[Label]) -> _Plan:
+        # One label may stand for several durable_rules rules (one per alternative).
+        labels = sorted(set(fired), key=_order)
+        escalations: dict[int, set[int]] = {}
+        for label in labels:
+            if label.part == ESCALATE:
+                escalations.setdefault(label.rule, set()).add(label.index)
+        return cls(uplifted=any(label.part == UPLIFT for label in labels),
+                   escalations={r: frozenset(i) for r, i in escalations.items()},
+                   until=tuple(label for label in labels if label.part == UNTIL),
+                   when=tuple(label for label in labels if label.part == WHEN),
+                   prior=tuple(label for label in labels if label.part == PRIOR))
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+@attrs.frozen
 class _Verdict:
     """What a trigger concluded for one event, before a pattern decides whether to speak."""
 
     severity: Severity
     reasons: tuple[str, ...]
-    explanation: _Lazy
+    explanation: LazyItems
     profile: ContextProfile
     state: CountryState
 
 
-class _Lazy:
-    """An explanation built only if an advisory is raised (most matches raise none)."""
+class _Shown:
+    """The event's fields as it carried them (times as written), for explanations; built
+    once per event, and only if an explanation is read."""
 
-    def __init__(self, build: Callable[[], Iterable[ExplanationItem]]) -> None:
-        self._build: Callable[[], Iterable[ExplanationItem]] | None = build
-        self._value: tuple[ExplanationItem, ...] = ()
+    def __init__(self, event: Event, context: dict[str, Any]) -> None:
+        self._event = event
+        self._context = context
+        self._fields: dict[str, Any] | None = None
 
-    def __call__(self) -> tuple[ExplanationItem, ...]:
-        if self._build is not None:
-            self._value, self._build = tuple(self._build()), None
-        return self._value
+    def explain(self, when: tuple[Node, ...], doc: dict[str, Any]) -> list[ExplanationItem]:
+        if self._fields is None:
+            event = self._event
+            self._fields = {"data": event._plain,
+                            "event": {**envelope(event), "time": format_time(event.time)},
+                            "context": self._context}
+        return explain(when, doc, self._fields)
 
 
 def _order(label: Label) -> tuple[int, int]:

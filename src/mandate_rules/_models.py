@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -70,20 +70,32 @@ def format_time(value: dt.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+# Every event is frozen once and thawed once when read: the exact JSON classes are tested
+# first, because `isinstance` against the `Mapping` ABC cost more than the copy itself.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MAPPINGS = frozenset({dict, MappingProxyType})
+
+
 def freeze(value: Any) -> Any:
     """A read-only deep copy of JSON-like data, so a frozen model stays frozen all the way down."""
-    if isinstance(value, Mapping):
+    cls = value.__class__
+    if cls in _SCALARS:
+        return value
+    if cls in _MAPPINGS or isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
+    if cls is list or cls is tuple or isinstance(value, (list, tuple)):
+        return tuple([freeze(v) for v in value])
     return value
 
 
 def thaw(value: Any) -> Any:
     """Plain dicts and lists from data frozen by `freeze` (for JSON output and matching)."""
-    if isinstance(value, Mapping):
+    cls = value.__class__
+    if cls in _SCALARS:
+        return value
+    if cls in _MAPPINGS or isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
+    if cls is tuple or isinstance(value, tuple):
         return [thaw(v) for v in value]
     return value
 
@@ -304,6 +316,50 @@ def _tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
+class LazyItems:
+    """Explanation items built by `build` when first asked for, then kept.
+
+    What the builder reads must not change after it is made (the engine's builders read the
+    event and the context as they were when it was judged), so building later, on any
+    thread, gives what building at once would have.
+    """
+
+    __slots__ = ("_build", "_value")
+
+    def __init__(self, build: Callable[[], Iterable[ExplanationItem]]) -> None:
+        self._build: Callable[[], Iterable[ExplanationItem]] | None = build
+        self._value: tuple[ExplanationItem, ...] = ()
+
+    def __call__(self) -> tuple[ExplanationItem, ...]:
+        build = self._build
+        if build is not None:
+            self._value, self._build = tuple(build()), None
+        return self._value
+
+    def then(self, item: ExplanationItem | Callable[[], ExplanationItem]) -> LazyItems:
+        """These items and one more at the end (itself built lazily when a callable)."""
+        def build() -> tuple[ExplanationItem, ...]:
+            return (*self(), item if isinstance(item, ExplanationItem) else item())
+        return LazyItems(build)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazyItems:
+        return self  # immutable once built, and what it reads never changes (see above)
+
+
+def _items_or_builder(value: Any) -> Any:
+    if isinstance(value, LazyItems):
+        return value
+    return LazyItems(value) if callable(value) else tuple(value)
+
+
+def _resolved(value: Any) -> tuple[ExplanationItem, ...]:
+    return value if isinstance(value, tuple) else value()
+
+
+def _same_items(left: Any, right: Any) -> bool:
+    return _resolved(left) == _resolved(right)
+
+
 @attrs.frozen
 class Advisory:
     """What a rule raised for an event: advice for the field officer, never a block.
@@ -328,13 +384,29 @@ class Advisory:
     country: str
     area: str | None
     evidence: tuple[EventRef, ...] = attrs.field(converter=_tuple)
-    explanation: tuple[ExplanationItem, ...] = attrs.field(converter=_tuple)
+    # Held either as the items or as a callable that builds them, called on first read:
+    # building an explanation re-reads every condition of the rule, which cost more than
+    # matching, and a caller that stores only ids never reads it. It compares by its items.
+    _explanation: tuple[ExplanationItem, ...] | LazyItems = (
+        attrs.field(alias="explanation", converter=_items_or_builder, hash=False,
+                    eq=attrs.cmp_using(eq=_same_items, require_same_type=False),
+                    repr=lambda value: repr(_resolved(value))))
     rules_version: RulesVersion
     raised_at: dt.datetime
     severity_reasons: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     trigger: str = "main"
     context_known: bool = True
     context_version: str | None = None
+
+    @property
+    def explanation(self) -> tuple[ExplanationItem, ...]:
+        """Each condition of the rule as written, the value it met and whether it held."""
+        value = self._explanation
+        if not isinstance(value, tuple):
+            value = _resolved(value)
+            # Frozen to callers; filled in once here so the builder and what it holds go.
+            object.__setattr__(self, "_explanation", value)
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -261,12 +261,13 @@ def _validate_tree(tree: Mapping[str, Any], doc: Mapping[str, Any], where: str,
         if name not in doc or doc[name] is None:
             continue  # absent and null are the same: not known
         value = doc[name]
-        path = f"{where}.{name}"
-        if isinstance(node, Kind):
+        if node.__class__ is Kind:
             error = node.check(value)
             if error:
-                problems.append((path, error))
-        elif isinstance(node, ObjectList):
+                problems.append((f"{where}.{name}", error))
+            continue
+        path = f"{where}.{name}"
+        if isinstance(node, ObjectList):
             if not isinstance(value, list):
                 problems.append((path, f"expected a list of objects, got {_show(value)}"))
                 continue

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ._models import EventRef, ExplanationItem, Severity
+from ._models import EventRef, LazyItems, Severity
 
 
 @attrs.define
@@ -28,7 +28,8 @@ class Pending:
     area: str | None
     severity: Severity
     reasons: tuple[str, ...]
-    explanation: tuple[ExplanationItem, ...]
+    # What the advisory will explain if the deadline passes, built only then.
+    explanation: LazyItems
     context_known: bool
     context_version: str | None
     seq: int
