@@ -4,8 +4,9 @@
   durable_rules JSON and register every ruleset), timed in this process (warm: modules
   imported, schema read) and in fresh processes (cold: imports included).
 * Rebuild: a stored log of events (JSON lines, as the sidecar's store would hand them back)
-  is read, each line parsed and validated (`Event.from_json`) and evaluated in order by a
-  new `Engine` (`Engine.evaluate`), as the sidecar does on restart.
+  is read, each line parsed (`json.loads`, then `Event.from_json(..., stored=True)`: the
+  envelope is checked, the data not again) and evaluated in order by a new `Engine`
+  (`Engine.evaluate`), as the sidecar does on restart.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def rebuild(log_file: Path, count: int) -> dict[str, Any]:
             if index >= count:
                 break
             t0 = clock()
-            event = Event.from_json(json.loads(line))
+            event = Event.from_json(json.loads(line), stored=True)
             t1 = clock()
             engine.evaluate(event)
             evaluate += clock() - t1
@@ -105,9 +106,9 @@ def rebuild(log_file: Path, count: int) -> dict[str, Any]:
             replayed += 1
     total = clock() - started
     result = {"events": replayed, "rebuild_s": round(total, 2),
-              "parse_validate_s": round(read, 2), "evaluate_s": round(evaluate, 2),
+              "parse_s": round(read, 2), "evaluate_s": round(evaluate, 2),
               "events_per_s": round(replayed / total, 1), "state": engine.state_size(),
               "rss_mb_after": round(rss_mb(), 1)}
     log(f"rebuild: {replayed} stored events in {total:.1f} s "
-        f"(parse + validate {read:.1f} s, evaluate {evaluate:.1f} s)")
+        f"(parse {read:.1f} s, evaluate {evaluate:.1f} s)")
     return result

@@ -88,6 +88,21 @@ def test_all_problems_of_one_event_are_reported_together() -> None:
     assert paths[:5] == ["id", "source", "time", "country", "data.org.id"]
 
 
+def test_a_stored_event_is_read_without_checking_its_data_again() -> None:
+    """Replaying the sidecar's log reads events it accepted itself: data a later schema
+    would refuse is kept (an accepted event is never dropped), the envelope still checked."""
+    obj = {**BASE, "data": {**BASE["data"], "armed": "yes, two pickups"}}
+    with pytest.raises(EventValidationError, match="data.armed"):
+        Event.from_json(obj)
+    event = Event.from_json(obj, stored=True)
+    assert event.data["armed"] == "yes, two pickups"
+    assert event.to_json() == obj
+    with pytest.raises(EventValidationError, match="time"):
+        Event.from_json({**obj, "time": "yesterday"}, stored=True)
+    with pytest.raises(EventValidationError, match="data"):
+        Event.from_json({**obj, "data": [1]}, stored=True)
+
+
 def test_not_json_is_a_validation_error() -> None:
     with pytest.raises(EventValidationError, match="not valid JSON"):
         Event.from_text("{not json")

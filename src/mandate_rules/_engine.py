@@ -15,7 +15,7 @@ import hashlib
 import threading
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -418,8 +418,8 @@ class Engine:
                       f"{_keys_text(pattern.by)} within {_duration(pattern.within_seconds)}",
             held=True, value=len(held), field=_keys_text(pattern.by))
         return self._advisory(rule, trigger, event, tuple(ref for _, ref in held),
-                              attrs.evolve(verdict, severity=severity, reasons=reasons,
-                                           explanation=verdict.explanation.then(count)),
+                              verdict._replace(severity=severity, reasons=reasons,
+                                               explanation=verdict.explanation.then(count)),
                               base=base)
 
     def _lookback(self, rule: Rule, trigger: Trigger, pattern: Lookback, label: Label,
@@ -445,7 +445,7 @@ class Engine:
 
         return self._advisory(rule, trigger, event,
                               (*(ref for _, ref in earlier), event.ref()),
-                              attrs.evolve(verdict, explanation=verdict.explanation.then(found)))
+                              verdict._replace(explanation=verdict.explanation.then(found)))
 
     def _start(self, rule: Rule, trigger: Trigger, pattern: Absence, label: Label,
                event: Event, doc: dict[str, Any], now: float, verdict: _Verdict) -> None:
@@ -558,8 +558,7 @@ class _Plan:
 _NONE: frozenset[int] = frozenset()
 
 
-@attrs.frozen
-class _Verdict:
+class _Verdict(NamedTuple):
     """What a trigger concluded for one event, before a pattern decides whether to speak."""
 
     severity: Severity

@@ -40,6 +40,9 @@ from durable import engine as durable_engine
 from ._errors import EngineError
 
 _EXPONENT = re.compile(r"[0-9][eE][-+]?[0-9]")
+# One encoder, made once: `json.dumps` with any option builds a new encoder per call, which
+# cost as much as encoding a fact. Facts are fresh trees of plain JSON, never circular.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 def _to_json(fact: dict[str, Any]) -> str:
@@ -49,7 +52,7 @@ def _to_json(fact: dict[str, Any]) -> str:
     JSON reader refuses (error 204). Such numbers are rare, so the fast path is plain
     `json.dumps`; only when one occurs are they re-written in positional notation.
     """
-    text = json.dumps(fact, ensure_ascii=False)
+    text = _ENCODE(fact)
     if _EXPONENT.search(text) is None:
         return text
     tokens: dict[str, str] = {}
