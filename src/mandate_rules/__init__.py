@@ -18,6 +18,7 @@ from ._errors import (
     EventValidationError,
     MandateRulesError,
     RulePackError,
+    SnapshotError,
     UnknownRuleError,
 )
 from ._loader import check_bundle, load_bundle
@@ -50,6 +51,7 @@ __all__ = [
     "RulePackError",
     "RulesVersion",
     "Severity",
+    "SnapshotError",
     "Trigger",
     "UnknownRuleError",
     "bundled_rules_dir",

@@ -22,7 +22,7 @@ import attrs
 from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program, compile_bundle
 from ._conditions import Node, Path, lookup
 from ._context import ContextProfile, deep_merge
-from ._errors import EventValidationError, RulePackError, UnknownRuleError
+from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
 from ._explain import describe, explain
 from ._facts import DataReader, context_part_of, document, envelope
 from ._loader import load_bundle
@@ -41,6 +41,8 @@ from ._models import (
 from ._problems import Problem, did_you_mean
 from ._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
 from ._schema import load_schema
+from ._snapshot import FORMAT as SNAPSHOT_FORMAT
+from ._snapshot import state_from_json, state_to_json
 from ._state import CountryState, Pending
 
 __all__ = ["Engine", "bundled_rules_dir"]
@@ -145,6 +147,52 @@ class Engine:
                 for key, value in state.size().items():
                     total[key] = total.get(key, 0) + value
             return total
+
+    # ---------------------------------------------------------------- snapshots
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state of every operation as JSON-ready data, to `restore()` later.
+
+        With a snapshot taken after the n-th event of a log, an engine on the same rule packs
+        is rebuilt by `restore()` and evaluating only the events after the n-th, instead of
+        replaying the whole log. It holds the rule packs' hash and is refused by an engine on
+        any other packs.
+        """
+        with self._lock:
+            return {"format": SNAPSHOT_FORMAT, "rules_version": self._bundle.version.to_json(),
+                    "operations": {country: state_to_json(state)
+                                   for country, state in sorted(self._states.items())}}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace every operation's state with that of `snapshot` (see `snapshot()`).
+
+        Raises `SnapshotError` if the snapshot was taken under other rule packs or is not
+        one; the state is then left exactly as it was.
+        """
+        if not isinstance(snapshot, Mapping) or snapshot.get("format") != SNAPSHOT_FORMAT:
+            found = snapshot.get("format") if isinstance(snapshot, Mapping) else snapshot
+            raise SnapshotError(f"expected a snapshot in format {SNAPSHOT_FORMAT!r}, got "
+                                f"{str(found)[:80]!r}", "format")
+        taken = snapshot.get("rules_version")
+        taken = taken if isinstance(taken, Mapping) else {}
+        version = self._bundle.version
+        if taken.get("hash") != version.hash:
+            raise SnapshotError(
+                f"taken under rule packs {taken.get('version')!r} (hash "
+                f"{str(taken.get('hash'))[:12]}), but this engine runs {version}: replay the "
+                "event log instead", "rules_version")
+        states: dict[str, CountryState] = {}
+        operations = snapshot.get("operations")
+        if not isinstance(operations, Mapping):
+            raise SnapshotError("expected an object of operations", "operations")
+        for country, obj in operations.items():
+            try:
+                states[str(country)] = state_from_json(str(country), obj)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise SnapshotError(f"malformed operation state ({exc!r})",
+                                    f"operations.{country}") from exc
+        with self._lock:
+            self._states = states
 
     # ---------------------------------------------------------------- evaluation
 

@@ -71,3 +71,17 @@ class EngineError(MandateRulesError, RuntimeError):
     in one message); the event is named, the engine's state is left as it was before the
     call, and the call can be retried once the event is fixed.
     """
+
+
+class SnapshotError(MandateRulesError, ValueError):
+    """Raised by `Engine.restore` when a snapshot cannot be loaded into this engine.
+
+    Either it was taken under other rule packs (its bundle hash differs: its windows and
+    deadlines name rules of that bundle), or it is not a snapshot of a known format, or part
+    of it is malformed (`where` names the part). The engine's state is left as it was; the
+    way on is to replay the event log instead.
+    """
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)

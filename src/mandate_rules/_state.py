@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ._models import EventRef, LazyItems, Severity
+from ._models import EventRef, ExplanationItem, LazyItems, Severity
 
 
 @attrs.define
@@ -28,8 +28,9 @@ class Pending:
     area: str | None
     severity: Severity
     reasons: tuple[str, ...]
-    # What the advisory will explain if the deadline passes, built only then.
-    explanation: LazyItems
+    # What the advisory will explain if the deadline passes, built only then (the items
+    # themselves once restored from a snapshot).
+    explanation: LazyItems | tuple[ExplanationItem, ...]
     context_known: bool
     context_version: str | None
     seq: int
