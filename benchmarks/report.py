@@ -425,6 +425,7 @@ def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
     if startup:
         lc = startup.get("load_compile") or {}
         rb = startup.get("rebuild") or {}
+        snap = rb.get("snapshot") or {}
         cold = lc.get("cold_process") or {}
         lines += ["", "## Start-up", "",
                   "- Load + compile + register all packs: "
@@ -437,7 +438,13 @@ def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
                   f"`Engine.evaluate`: **{_fmt(rb.get('rebuild_s'), 2)} s** (read "
                   f"{_fmt(rb.get('parse_s'), 2)} s, evaluate "
                   f"{_fmt(rb.get('evaluate_s'), 2)} s; "
-                  f"{_fmt(rb.get('events_per_s'), 0)} events/s)."]
+                  f"{_fmt(rb.get('events_per_s'), 0)} events/s).",
+                  f"- The same state from a snapshot instead (`Engine.snapshot`, JSON "
+                  f"{_fmt(snap.get('snapshot_mb'), 2)} MB, written in "
+                  f"{_fmt(snap.get('snapshot_s'), 3)} s): `Engine.restore` in "
+                  f"**{_fmt(snap.get('restore_s'), 3)} s**. The sidecar restores its last "
+                  "snapshot on start and replays only the events stored after it; a change of "
+                  "rule packs needs the full replay above."]
     notes = results.get("notes") or []
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
