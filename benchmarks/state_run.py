@@ -17,7 +17,6 @@ engine holds (`Engine.state_size()`), and p50/p99 of the last 10,000 evaluations
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
 import gc
 import json
@@ -26,6 +25,8 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from mandate_rules import Engine, Event
 
@@ -89,11 +90,21 @@ def run(total: int, checkpoints: Sequence[int], pool_size: int,
             "series": points}
 
 
+_FIELDS = tuple(a.name for a in attrs.fields(Event))
+
+
 def _restamp(event: Event, cycle: int, span: dt.timedelta) -> Event:
-    """The same validated event with a new id and a later time (see the module docstring)."""
-    fresh = copy.copy(event)
+    """The same validated event with a new id and a later time (see the module docstring).
+
+    Fields are copied one by one (`copy.copy` took 10 µs an event, a tenth of evaluating it),
+    and the cached `ref()` is dropped: it names the original.
+    """
+    fresh = object.__new__(Event)
+    for name in _FIELDS:
+        object.__setattr__(fresh, name, getattr(event, name))
     object.__setattr__(fresh, "id", f"{event.id}.{cycle}")
     object.__setattr__(fresh, "time", event.time + cycle * span)
+    object.__setattr__(fresh, "_ref", None)
     return fresh
 
 
