@@ -15,7 +15,7 @@ This module imports nothing from durable_rules: it produces data only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -60,14 +60,20 @@ class Program:
     projections: Mapping[str, Mapping[str, Any]]  # type -> tree of the fields rules read
 
 
-def compile_bundle(bundle: Bundle) -> Program:
-    """Compile every rule of `bundle`; the result is deterministic for a given bundle."""
+def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) -> Program:
+    """Compile every rule of `bundle`; the result is deterministic for a given bundle.
+
+    With `keep`, only the parts it keeps are compiled (labels keep their places in the
+    bundle, so state built with either program is the same state).
+    """
     per_type: dict[str, list[tuple[str, Any]]] = {}
     labels: dict[str, Label] = {}
     needed: dict[str, list[Path]] = {}
 
     def add(types: Iterable[str], label: Label, conditions: tuple[Node, ...],
             extra_paths: Iterable[Path] = ()) -> None:
+        if keep is not None and not keep(label):
+            return
         paths = [p for c in conditions for p in c.paths()] + list(extra_paths)
         types = tuple(types)
         for type_ in types:

@@ -76,16 +76,14 @@ class Engine:
         self._bundle = bundle
         self._program: Program = compile_bundle(bundle)
         try:
-            self._matcher = Matcher(self._program.rulesets)
+            self._full = _Reading(self._program)
         except RulesRefused as exc:
             raise RulePackError(self._refusals(exc)) from exc
+        # What replay() matches with: only the rules that keep state, built when first needed.
+        self._replaying: _Reading | None = None
         self._lock = threading.RLock()
         self._states: dict[str, CountryState] = {}
         self._unknown: dict[str, ContextProfile] = {}
-        self._plans: dict[frozenset[str], _Plan] = {}
-        schema = load_schema()
-        self._readers = {type_: DataReader(tree.get("data", {}), schema.types[type_].tree)
-                         for type_, tree in self._program.projections.items()}
         self._horizons = self._window_horizons()
         longest = max([*self._horizons.values(), *self._deadline_spans(), _DAY])
         # A re-delivered event is recognised for as long as any window could still hold it.
@@ -239,6 +237,34 @@ class Engine:
                 else:
                     self._states[event.country] = original
 
+    def replay(self, event: Event) -> None:
+        """Bring the state to where `evaluate(event)` would leave it, without working out
+        what it raises: for rebuilding state from a log of events already judged.
+
+        Only the parts of rules that change state are matched (triggers with a count or a
+        deadline, what ends a deadline or is looked back at, and what sets the severity a
+        deadline keeps), so replaying costs a fraction of evaluating. Deadlines that pass are
+        dropped unsaid: the log's own advisories said them. Mixing `replay` and `evaluate`
+        on one engine is safe; the state is the same either way.
+        """
+        if not event._validated:
+            self._validate(event)
+        with self._lock:
+            if self._replaying is None:
+                self._replaying = _Reading(compile_bundle(self._bundle, self._keeps_state))
+            self._evaluate(event, self._replaying)
+
+    def _keeps_state(self, label: Label) -> bool:
+        """Whether matching `label` can change an operation's state (see `replay`)."""
+        if label.part in (UNTIL, PRIOR):
+            return True
+        if label.part == UPLIFT:
+            return any(rule.uplift and _has_deadline(rule) for rule in self._bundle.rules)
+        rule = self._bundle.rules[label.rule]
+        if label.part == ESCALATE:  # a running deadline keeps the severity it started with
+            return _has_deadline(rule)
+        return isinstance(rule.triggers[label.index].pattern, (Count, Absence))
+
     def evaluate_many(self, events: Iterable[Event]) -> list[tuple[Advisory, ...]]:
         """`evaluate()` for each event in order, under one hold of the lock."""
         with self._lock:
@@ -250,7 +276,8 @@ class Engine:
                      type="clock.tick", time=to, country=country)
         return self.evaluate(tick)
 
-    def _evaluate(self, event: Event) -> tuple[Advisory, ...]:
+    def _evaluate(self, event: Event, replaying: _Reading | None = None) -> tuple[Advisory, ...]:
+        reading = replaying or self._full
         state = self._states.get(event.country)
         if state is not None and state.is_seen(event.key):
             return ()
@@ -259,13 +286,14 @@ class Engine:
         area = event.area if update is None or update[0] is None else update[0]
         profile, context = self._context(event.country, area, state, update)
         # Match first: it may refuse the event (EngineError), and then no state has changed.
-        tree = self._program.projections.get(event.type)
+        tree = reading.program.projections.get(event.type)
         fired: list[str] = []
         doc: dict[str, Any] = {}
         if tree is not None:
-            doc = document(event, context, tree, reader=self._readers[event.type],
-                           context_part=self._context_part(state, event, context, tree, update))
-            fired = self._matcher.match(event.type, {"type": event.type, **doc})
+            part = self._context_part(state, event, context, tree, update, replaying is not None)
+            doc = document(event, context, tree, reader=reading.readers[event.type],
+                           context_part=part)
+            fired = reading.matcher.match(event.type, {"type": event.type, **doc})
         if state is None:
             state = self._states[event.country] = CountryState(event.country)
         if update is not None:
@@ -277,10 +305,19 @@ class Engine:
             state.context_parts.clear()
         now = event.time.timestamp()
         state.advance(now)
-        out = self._expire(state, now)
-        if fired:
-            out.extend(self._advise(event, state, fired, doc, profile, context))
-        out.extend(self._expire(state, now))
+        if replaying is not None:
+            state.expired(now)
+            if fired:
+                self._advise(event, state, reading.plan(fired), doc, profile, context,
+                             quiet=True)
+            state.expired(now)
+            out: list[Advisory] = []
+        else:
+            out = self._expire(state, now)
+            if fired:
+                out.extend(self._advise(event, state, reading.plan(fired), doc, profile,
+                                        context))
+            out.extend(self._expire(state, now))
         state.mark_seen(event.key, now)
         if state.next_sweep is None or now >= state.next_sweep:
             state.sweep(self._horizons, self._seen_horizon)
@@ -291,11 +328,13 @@ class Engine:
 
     @staticmethod
     def _context_part(state: CountryState | None, event: Event, context: dict[str, Any],
-                      tree: Mapping[str, Any], update: object) -> dict[str, Any]:
-        """The context cut to what the event type's rules read, cached per area and type."""
+                      tree: Mapping[str, Any], update: object,
+                      replaying: bool) -> dict[str, Any]:
+        """The context cut to what the event type's rules read, cached per area and type
+        (and apart for `replay`, whose rules read less)."""
         if state is None or update is not None:
             return context_part_of(context, tree)
-        key = (event.area, event.type)
+        key = (event.area, event.type, replaying)
         part = state.context_parts.get(key)
         if part is None:
             if len(state.context_parts) >= _CONTEXT_CACHE_SIZE:
@@ -329,9 +368,11 @@ class Engine:
 
     # ---------------------------------------------------------------- advisories
 
-    def _advise(self, event: Event, state: CountryState, fired: list[str], doc: dict[str, Any],
-                profile: ContextProfile, context: dict[str, Any]) -> list[Advisory]:
-        plan = self._plan(fired)
+    def _advise(self, event: Event, state: CountryState, plan: _Plan, doc: dict[str, Any],
+                profile: ContextProfile, context: dict[str, Any], *,
+                quiet: bool = False) -> list[Advisory]:
+        """The advisories of the rules that fired, and what they change in the state; with
+        `quiet`, only the changes (replay)."""
         uplifted, escalations = plan.uplifted, plan.escalations
         shown = _Shown(event, context)
         now = event.time.timestamp()
@@ -351,12 +392,19 @@ class Engine:
         for label in plan.when:
             rule = self._bundle.rules[label.rule]
             trigger = rule.triggers[label.index]
+            pattern = trigger.pattern
+            if quiet and isinstance(pattern, Count):
+                key = _key(doc, pattern.by)
+                if key is not None:
+                    state.add(state.windows, (label.rule, label.index), key, now, event.ref())
+                continue
+            if quiet and not isinstance(pattern, Absence):
+                continue
             severity, reasons = self._severity(rule, trigger, escalations.get(label.rule, _NONE),
                                                uplifted, profile, trigger.severity or rule.severity)
             verdict = _Verdict(severity, reasons,
                                LazyItems(functools.partial(shown.explain, trigger.when, doc)),
                                profile, state)
-            pattern = trigger.pattern
             if pattern is None:
                 if label.rule in spoken:
                     continue
@@ -381,17 +429,6 @@ class Engine:
             if key is not None:
                 state.add(state.priors, (label.rule, label.index), key, now, event.ref())
         return out
-
-    def _plan(self, fired: list[str]) -> _Plan:
-        """What a set of fired rules asks for, sorted out once per distinct set (events of a
-        type fire the same few sets over and over)."""
-        key = frozenset(fired)
-        plan = self._plans.get(key)
-        if plan is None:
-            if len(self._plans) >= _PLAN_CACHE_SIZE:
-                self._plans.clear()
-            plan = self._plans[key] = _Plan.of(self._program.labels[name] for name in fired)
-        return plan
 
     def _severity(self, rule: Rule, trigger: Trigger, escalated: frozenset[int], uplifted: bool,
                   profile: ContextProfile, base: Severity) -> tuple[Severity, tuple[str, ...]]:
@@ -578,6 +615,30 @@ class Engine:
                 if isinstance(t.pattern, Absence) and t.pattern.within_seconds is not None]
 
 
+class _Reading:
+    """A compiled program with what reads events for it: its matcher and data readers, and
+    the plans of the sets of rules it fired."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.matcher = Matcher(program.rulesets)
+        schema = load_schema()
+        self.readers = {type_: DataReader(tree.get("data", {}), schema.types[type_].tree)
+                        for type_, tree in program.projections.items()}
+        self._plans: dict[frozenset[str], _Plan] = {}
+
+    def plan(self, fired: list[str]) -> _Plan:
+        """What a set of fired rules asks for, sorted out once per distinct set (events of a
+        type fire the same few sets over and over)."""
+        key = frozenset(fired)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            plan = self._plans[key] = _Plan.of(self.program.labels[name] for name in fired)
+        return plan
+
+
 @attrs.frozen
 class _Plan:
     """The labels a set of fired durable_rules rules stands for, by part, in rule order."""
@@ -632,6 +693,10 @@ class _Shown:
                             "event": {**envelope(event), "time": format_time(event.time)},
                             "context": self._context}
         return explain(when, doc, self._fields)
+
+
+def _has_deadline(rule: Rule) -> bool:
+    return any(isinstance(trigger.pattern, Absence) for trigger in rule.triggers)
 
 
 def _order(label: Label) -> tuple[int, int]:

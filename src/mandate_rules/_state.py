@@ -55,7 +55,9 @@ class CountryState:
     area_overlays: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     context_update: str | None = None
     context_cache: dict[str | None, dict[str, Any]] = attrs.field(factory=dict)
-    context_parts: dict[tuple[str | None, str], dict[str, Any]] = attrs.field(factory=dict)
+    # (area, event type, for replay) -> the context cut to what those rules read
+    context_parts: dict[tuple[str | None, str, bool], dict[str, Any]] = attrs.field(
+        factory=dict)
     next_sweep: float | None = None
     seq: int = 0
 
