@@ -4,7 +4,7 @@
   durable_rules JSON and register every ruleset), timed in this process (warm: modules
   imported, schema read) and in fresh processes (cold: imports included).
 * Rebuild: a stored log of events (JSON lines, as the sidecar's store would hand them back)
-  is read, each line parsed (`json.loads`, then `Event.from_json(..., stored=True)`: the
+  is read, each line parsed (`Event.from_text(line, stored=True)`: the
   envelope is checked, the data not again) and replayed in order by a new `Engine`
   (`Engine.replay`; the last events through `Engine.evaluate`), as the sidecar does on
   restart without a snapshot; then the state is written as a
@@ -107,7 +107,7 @@ def rebuild(log_file: Path, count: int) -> dict[str, Any]:
             if index >= count:
                 break
             t0 = clock()
-            event = Event.from_json(json.loads(line), stored=True)
+            event = Event.from_text(line, stored=True)
             t1 = clock()
             if index < count - VERIFY_TAIL:
                 engine.replay(event)

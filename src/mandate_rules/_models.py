@@ -119,16 +119,24 @@ class Event:
     area: str | None = None
     extensions: Mapping[str, Any] = attrs.field(factory=dict, converter=freeze)
     specversion: str = "1.0"
-    # A plain copy of `data`, made once: the engine reads it on every call, and thawing the
-    # frozen view each time cost more than matching. Never handed out.
-    _plain: dict[str, Any] = attrs.field(init=False, eq=False, repr=False)
+    # A plain copy of `data` (see `_plain`). Never handed out.
+    _plain_data: dict[str, Any] | None = attrs.field(init=False, eq=False, repr=False,
+                                                     default=None)
     # Set by `from_json`, which validates: the engine then need not validate again.
     _validated: bool = attrs.field(init=False, eq=False, repr=False, default=False)
     # `ref()`, made once: an event that raises is named in several advisories and states.
     _ref: EventRef | None = attrs.field(init=False, eq=False, repr=False, default=None)
 
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_plain", thaw(self.data))
+    @property
+    def _plain(self) -> dict[str, Any]:
+        """`data` as plain dicts and lists, made once: the engine reads it on every call, and
+        thawing the frozen view each time cost more than matching. `from_text` hands over
+        the dicts it parsed instead (nobody else holds them), saving the copy."""
+        plain = self._plain_data
+        if plain is None:
+            plain = thaw(self.data)
+            object.__setattr__(self, "_plain_data", plain)
+        return plain
 
     @property
     def key(self) -> tuple[str, str]:
@@ -227,13 +235,19 @@ class Event:
         return event
 
     @classmethod
-    def from_text(cls, text: str, *, where: str | None = None) -> Event:
+    def from_text(cls, text: str | bytes, *, where: str | None = None,
+                  stored: bool = False) -> Event:
+        """`from_json` of one JSON text (a line of a log, a request body)."""
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise EventValidationError([("", f"not valid JSON: {exc.msg} at column {exc.colno}")],
                                        where) from exc
-        return cls.from_json(obj, where=where)
+        event = cls.from_json(obj, where=where, stored=stored)
+        data = obj.get("data")
+        if data.__class__ is dict:  # parsed here, so held by nobody else: no copy needed
+            object.__setattr__(event, "_plain_data", data)
+        return event
 
 
 @attrs.frozen
