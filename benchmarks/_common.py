@@ -71,8 +71,22 @@ def catalogue() -> Bundle:
 
 
 def prepare(raw: Iterable[Mapping[str, Any]]) -> list[Event]:
-    """Events read and validated as a caller would (`Event.from_json`), outside any timing."""
-    return [Event.from_json(dict(r)) for r in raw]
+    """Events read and validated as a caller would (`Event.from_json`), outside any timing,
+    with the plain copy of their data made (the engine makes it on first use)."""
+    events = [Event.from_json(dict(r)) for r in raw]
+    for event in events:
+        assert event._plain is not None
+    return events
+
+
+def renewing(events: Sequence[Event], reset: Callable[[], object]) -> Callable[[], None]:
+    """A `before` hook for `time_loop`: `reset`, then drop what each event cached about itself
+    when it was evaluated (its `ref()`), so every repeat evaluates the events as new ones."""
+    def before() -> None:
+        reset()
+        for event in events:
+            object.__setattr__(event, "_ref", None)
+    return before
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

@@ -19,7 +19,16 @@ from typing import Any
 
 from mandate_rules import Engine, Event
 
-from ._common import Scale, Timing, catalogue, log, percentile, prepare, time_loop
+from ._common import (
+    Scale,
+    Timing,
+    catalogue,
+    log,
+    percentile,
+    prepare,
+    renewing,
+    time_loop,
+)
 from .peers import (
     FullPlainPython,
     PlainPython,
@@ -113,9 +122,9 @@ def run(scale: Scale) -> dict[str, Any]:
 
     facts = [raw.fact(e) for e in events]
     runners: list[tuple[str, Sequence[Any], Callable[[Any], object], Callable[[], None] | None]] = [
-        ("mandate-rules", events, engine.evaluate, engine.reset),
+        ("mandate-rules", events, engine.evaluate, renewing(events, engine.reset)),
         ("mandate-rules-stateless-rules", events, engine_stateless.evaluate,
-         engine_stateless.reset),
+         renewing(events, engine_stateless.reset)),
         ("durable_rules-raw", facts, raw, None),
         ("plain-python-all-questions", events, full_plain, None),
         ("plain-python-stateless-rules", events, plain, None),

@@ -21,7 +21,7 @@ from typing import Any
 
 from mandate_rules import Engine
 
-from ._common import Scale, Timing, catalogue, log, prepare, rss_mb, time_loop
+from ._common import Scale, Timing, catalogue, log, prepare, renewing, rss_mb, time_loop
 from .peers import RawDurable
 from .stream import EventStream, StreamConfig
 from .synthetic import synthetic_bundle
@@ -42,7 +42,8 @@ def rules(scale: Scale) -> list[dict[str, Any]]:
         ours = Timing([], [])
         floor = Timing([], [])
         for _ in range(scale.repeats):
-            for timing, items, call, before in ((ours, events, engine.evaluate, engine.reset),
+            for timing, items, call, before in ((ours, events, engine.evaluate,
+                                                 renewing(events, engine.reset)),
                                                 (floor, facts, raw, None)):
                 single = time_loop(items, call, 1, before)
                 timing.per_repeat_ns.extend(single.per_repeat_ns)
@@ -74,7 +75,8 @@ def operations(scale: Scale) -> list[dict[str, Any]]:
         engine = Engine(catalogue())
         gc.collect()
         before = rss_mb()
-        timing = time_loop(events, engine.evaluate, scale.repeats, engine.reset)
+        timing = time_loop(events, engine.evaluate, scale.repeats,
+                           renewing(events, engine.reset))
         engine.reset()
         for event in events:
             engine.evaluate(event)
