@@ -8,8 +8,8 @@ serialised before the clock starts: one event per request (``--batch 1``, media 
 ``application/cloudevents+json``) or a JSON array of `--batch` events
 (``application/cloudevents-batch+json``). Clients take the next request from one shared
 queue, so the events reach the server roughly in stream order. The run stops when the
-events are used up or `--seconds` after the warm-up; requests that finish during the warm-up
-are not counted. Only loopback addresses are accepted.
+events are used up or `--seconds` after the warm-up; only requests answered between the end
+of the warm-up and the end of the run are counted. Only loopback addresses are accepted.
 """
 
 from __future__ import annotations
@@ -90,13 +90,18 @@ def run(url: str, bodies: Sequence[bytes], clients: int, batch: int, seconds: fl
         thread.start()
     for thread in threads:
         thread.join()
-    counted = [r for r in records if r[0] >= measure_from and r[2] == 200]
+    # Requests answered within the window, which closes when the clients stop sending (or
+    # the last answer, if the events ran out first): answers that drain after it would
+    # stretch the window over a server no longer fully loaded.
+    finished = [r[0] for r in records]
+    window_end = min(stop_at, max(finished)) if finished else measure_from
+    counted = [r for r in records if measure_from <= r[0] <= window_end and r[2] == 200]
+    window_start = measure_from
     if not counted:  # a short run: count everything rather than nothing
         counted = [r for r in records if r[2] == 200]
         window_start = started
-    else:
-        window_start = measure_from
-    window = (max(r[0] for r in counted) - window_start) if counted else 0.0
+        window_end = max((r[0] for r in counted), default=started)
+    window = window_end - window_start
     latencies = sorted(r[1] for r in counted)
 
     def pct(q: float) -> float:

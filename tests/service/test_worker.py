@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mandate_rules import Event, load_bundle
+from mandate_rules import Engine, Event, load_bundle
+from mandate_rules._errors import EngineError
 from mandate_rules._service._errors import ApiError
 from mandate_rules._service._metrics import Metrics
 from mandate_rules._service._store import Store
-from mandate_rules._service._worker import Submit, Worker
+from mandate_rules._service._worker import Preview, Submit, Worker
 
-from .packs import at, flight, rule_ids, v1_rules
+from .packs import at, escort, flight, rule_ids, v1_rules
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> Non
     monkeypatch.setattr(store, method, failing)
 
 
-@pytest.mark.parametrize("method", ["commit", "insert_decision"])
+@pytest.mark.parametrize("method", ["commit", "record"])
 def test_a_failed_write_stores_nothing_and_leaves_no_trace_in_the_engine(
         worker: Worker, store: Store, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
     fail_once(monkeypatch, store, method)
@@ -93,3 +95,69 @@ def test_a_full_queue_answers_overloaded(store: Store) -> None:
                              batch=False))
     assert caught.value.code == "overloaded"
     assert caught.value.headers == {"Retry-After": "1"}
+
+
+def test_jobs_of_one_group_are_written_together_and_see_each_other(
+        worker: Worker, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hold the engine thread on a dry run, so that the next three jobs make one group.
+    holding, release = threading.Event(), threading.Event()
+    preview = worker._preview
+
+    def held(job: Preview) -> Any:
+        holding.set()
+        release.wait(60)
+        return preview(job)
+
+    monkeypatch.setattr(worker, "_preview", held)
+    evaluate = Engine.evaluate
+
+    def refusing(engine: Engine, event: Event) -> Any:
+        if event.id == "refused":
+            raise EngineError("refused for the test")
+        return evaluate(engine, event)
+
+    monkeypatch.setattr(Engine, "evaluate", refusing)
+    first = flight(org="org-g", id="f1", time=at(0))
+    worker.submit(Preview(tenant="default", event=Event.from_json(escort())))
+    assert holding.wait(60)
+    jobs = [Submit(tenant="default", events=(Event.from_json(first),), batch=False),
+            Submit(tenant="default", events=(Event.from_json(first),), batch=False),
+            Submit(tenant="default", events=(Event.from_json(flight(org="org-g", id="f2",
+                                                                      time=at(1))),
+                                             Event.from_json(flight(org="org-g", id="refused",
+                                                                    time=at(2)))),
+                   batch=True)]
+    futures = [worker.submit(job) for job in jobs]
+    release.set()
+    (one,), (again,) = futures[0].result(60), futures[1].result(60)
+    with pytest.raises(ApiError) as caught:
+        futures[2].result(60)
+    assert (caught.value.code, caught.value.details["index"]) == ("engine-refused", 1)
+    assert (one.duplicate, again.duplicate) == (False, True)
+    assert again.advisory_texts == one.advisory_texts
+    rows = store._reader().execute(
+        "SELECT d.outcome, d.event_seq, e.id FROM decisions d JOIN events e "
+        "ON e.seq = d.event_seq ORDER BY d.seq").fetchall()
+    assert [tuple(r) for r in rows] == [("evaluated", rows[0][1], "f1"),
+                                        ("duplicate", rows[0][1], "f1")]
+    # The refused batch was taken out of the engine by replaying the log, which by then
+    # held f1 (written before the replay): f2 is not counted, f1 is.
+    (third,) = submit(worker, flight(org="org-g", id="f4", time=at(3)))
+    assert rule_ids(third.to_json()) == []
+    (fourth,) = submit(worker, flight(org="org-g", id="f5", time=at(4)))
+    assert rule_ids(fourth.to_json()) == ["CNT-001"]
+
+
+def test_an_event_sent_twice_in_one_batch_is_stored_once(worker: Worker, store: Store) -> None:
+    sent = escort(id="twice")
+    first, second = submit(worker, sent, dict(sent))
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert second.advisory_texts == first.advisory_texts
+    (later,) = submit(worker, dict(sent))
+    assert later.duplicate
+    assert later.advisory_texts == first.advisory_texts
+    assert stored(store) == 1
+    outcomes = store._reader().execute(
+        "SELECT outcome, COUNT(DISTINCT event_seq), COUNT(*) FROM decisions "
+        "GROUP BY outcome ORDER BY outcome").fetchall()
+    assert [tuple(r) for r in outcomes] == [("duplicate", 1, 2), ("evaluated", 1, 1)]

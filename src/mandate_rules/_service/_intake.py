@@ -20,14 +20,21 @@ MAX_DEPTH = 64
 
 
 def depth_ok(doc: Any, limit: int = MAX_DEPTH) -> bool:
-    stack = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, (dict, list)):
-            if depth > limit:
-                return False
+    """Whether no array or object of `doc` is nested deeper than `limit` (the top is 1).
+
+    Walked a level at a time, visiting only containers: every request pays for this.
+    """
+    level = [doc] if isinstance(doc, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return False
+        below: list[Any] = []
+        for value in level:
             children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children)
+            below += [c for c in children if isinstance(c, (dict, list))]
+        level = below
     return True
 
 
@@ -52,7 +59,6 @@ def read_event(obj: Any) -> Event:
         raise ApiError("invalid-event", "; ".join(f"{p}: {m}" for p, m in problems),
                        problems[0][0], problems=[{"path": p, "message": m} for p, m in problems])
     return event
-
 
 
 def check_depth(doc: Any) -> Any:

@@ -1,10 +1,10 @@
 """The engine thread: the only caller of the engines and the only writer of the store.
 
 Requests become jobs on a bounded queue; one thread takes them in arrival order, a group
-at a time. For each event of a group it checks the store for a re-delivery, evaluates the
-event (live engine, then the candidate's), and writes the event, its advisories and its
-decision-log row; the whole group is committed at once (group commit: one fsync for many
-events), and only then are the requests answered. So:
+at a time. It looks up which of the group's events are re-deliveries, evaluates each new
+event (live engine, then the candidate's), then writes the group's events, advisories and
+decision-log rows together (a few statements per group, not per event) and commits once
+(group commit: one fsync for many events); only then are the requests answered. So:
 
 * the engines are never entered by two threads (durable_rules' C core is not re-entrant);
 * an answered event is on disk, with its advisories, exactly once;
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import hashlib
 import json
 import logging
@@ -38,7 +39,15 @@ from .._models import Advisory, Event, RulesVersion, format_time
 from .._rules import Bundle
 from ._errors import ApiError
 from ._metrics import Metrics
-from ._store import AdvisoryRow, Store
+from ._store import (
+    AdvisoryRow,
+    Duplicate,
+    Evaluated,
+    ShadowOutcome,
+    Store,
+    StoredEvent,
+    json_text,
+)
 
 log = logging.getLogger("mandate_rules.service")
 
@@ -49,16 +58,30 @@ MAX_GROUP = 128
 
 @attrs.frozen
 class ItemResult:
-    """What one submitted event got: its advisories, and whether it had been seen before."""
+    """What one submitted event got: its advisories, and whether it had been seen before.
+
+    Each advisory is held as the JSON text the store keeps, encoded once: the response is
+    spliced together from those texts rather than encoded again.
+    """
 
     event: dict[str, str]
     duplicate: bool
     rules_version: RulesVersion
-    advisories: list[dict[str, Any]]
+    advisory_texts: tuple[str, ...]
+
+    @property
+    def advisories(self) -> list[dict[str, Any]]:
+        return [json.loads(text) for text in self.advisory_texts]
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.event, "duplicate": self.duplicate,
                 "rules_version": self.rules_version.to_json(), "advisories": self.advisories}
+
+    def json_text(self) -> str:
+        """`to_json()` encoded by `json_text`, without decoding and encoding the advisories."""
+        head = json_text({"event": self.event, "duplicate": self.duplicate,
+                          "rules_version": self.rules_version.to_json()})
+        return f'{head[:-1]},"advisories":[{",".join(self.advisory_texts)}]}}'
 
 
 @attrs.define(kw_only=True)
@@ -117,7 +140,20 @@ class _StoreFailure(Exception):
     """A write failed: the whole group is rolled back."""
 
 
+@attrs.define
+class _Pending:
+    """One tenant's evaluated events not yet written: the group writes them all at once."""
+
+    rules_version: RulesVersion
+    entries: list[Evaluated | Duplicate] = attrs.field(factory=list)
+    first: dict[tuple[str, str], int] = attrs.field(factory=dict)  # index of each event
+    # Per job: its entries, and where the ids newly stored go once written.
+    jobs: list[tuple[int, int, list[list[str]]]] = attrs.field(factory=list)
+
+
 _Done = tuple[Future[Any], Any, Callable[[], None] | None]
+# What the metrics count for one entry: type, outcome, new ids, advisories, the candidate's.
+_Counted = tuple[str, str, list[str], list[Advisory], list[Advisory]]
 
 
 def match_key(advisory: Advisory) -> str:
@@ -128,17 +164,19 @@ def match_key(advisory: Advisory) -> str:
     return digest.hexdigest()[:32]
 
 
-def advisory_row(advisory: Advisory, body: dict[str, Any]) -> AdvisoryRow:
+def advisory_row(advisory: Advisory) -> AdvisoryRow:
+    """The advisory as the store writes it, its body encoded once (see `ItemResult`)."""
+    body = advisory.to_json()
     return AdvisoryRow(
         id=advisory.id, rule_id=advisory.rule_id, severity=advisory.severity.value,
         subject=advisory.subject, source=advisory.source, country=advisory.country,
         raised_at=body["raised_at"], raised_ts=advisory.raised_at.timestamp(),
         rules_version=advisory.rules_version, match_key=match_key(advisory),
-        body=json.dumps(body, ensure_ascii=False))
+        body=json_text(body))
 
 
-def _ref(body: dict[str, Any]) -> dict[str, str]:
-    return {"source": body["source"], "id": body["id"], "type": body["type"]}
+def _ref(event: Event) -> dict[str, str]:
+    return {"source": event.source, "id": event.id, "type": event.type}
 
 
 class Worker:
@@ -152,6 +190,10 @@ class Worker:
         self._queue: queue.Queue[Job] = queue.Queue(maxsize=queue_limit)
         self._tenants: dict[str, _Tenant] = {}
         self._dirty: set[str] = set()  # tenants whose engines could not be rebuilt
+        self._pending: dict[str, _Pending] = {}
+        # The stored events among those the group's jobs submit, per tenant, looked up once
+        # for the group; None: look them up job by job.
+        self._known: dict[str, dict[tuple[str, str], StoredEvent]] | None = None
         self._thread = threading.Thread(target=self._run, name="mandate-rules-engine",
                                         daemon=True)
         self._accepting = True
@@ -238,6 +280,7 @@ class Worker:
     def _process(self, group: list[Job]) -> None:
         done: list[_Done] = []
         touched: set[str] = set()
+        self._known = self._lookup(group)
         for job in group:
             if not job.future.set_running_or_notify_cancel():
                 continue  # the caller went away before the job started: nothing was done
@@ -246,15 +289,18 @@ class Worker:
                     self._commit(done, touched)
                     job.future.set_result(self._install(job))
                 elif isinstance(job, Preview):
+                    self._flush()
                     job.future.set_result(self._preview(job))
                 elif isinstance(job, Submit):
                     touched.add(job.tenant)
                     result, after = self._submit(job)
                     done.append((job.future, result, after))
                 elif isinstance(job, Resolve):
+                    self._flush()
                     done.append((job.future, self._resolve(job), None))
                 elif isinstance(job, Tick):
                     touched.update(self._tenants)
+                    self._flush()
                     count, after = self._tick(job.now)
                     done.append((job.future, count, after))
             except ApiError as exc:
@@ -265,12 +311,26 @@ class Worker:
                 log.exception("unexpected error in the engine thread")
                 job.future.set_exception(ApiError("internal", f"unexpected error: {exc!r}"))
         self._commit(done, touched)
+        self._known = None
+
+    def _lookup(self, group: list[Job]) -> dict[str, dict[tuple[str, str], StoredEvent]] | None:
+        """Which of the events the group submits are stored already: one query per tenant."""
+        keys: dict[str, list[tuple[str, str]]] = {}
+        for job in group:
+            if isinstance(job, Submit):
+                keys.setdefault(job.tenant, []).extend(event.key for event in job.events)
+        try:
+            return {name: self._store.find_events(name, wanted)
+                    for name, wanted in keys.items()}
+        except sqlite3.Error:
+            return None  # each job asks again, and fails on its own if the store does
 
     def _commit(self, done: list[_Done], touched: set[str]) -> None:
         started = time.perf_counter()
         try:
+            self._flush()
             self._store.commit()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, _StoreFailure) as exc:
             self._store_failed(done, touched, exc)
             return
         self._metrics.commit.observe(time.perf_counter() - started)
@@ -285,6 +345,8 @@ class Worker:
                       exc: BaseException) -> ApiError:
         """Roll the group back, fail its jobs, and rebuild the engines it touched."""
         log.error("writing to the store failed; the group is rolled back: %s", exc)
+        self._pending.clear()
+        self._known = None
         try:
             self._store.rollback()
         except sqlite3.Error:
@@ -303,6 +365,7 @@ class Worker:
 
     def _tenant(self, name: str) -> _Tenant:
         if name in self._dirty:
+            self._flush()
             self._rebuild(name)
             if name in self._dirty:
                 raise ApiError("store-unavailable", "this tenant's state cannot be rebuilt "
@@ -340,7 +403,7 @@ class Worker:
                 if row.kind == "tick":
                     out = tenant.live.advance(row.country, when)
                 else:
-                    event = Event.from_json(row.body)
+                    event = Event.from_json(row.body, stored=True)
                     out = tenant.live.evaluate(event)
             except Exception as exc:
                 failed += 1
@@ -389,6 +452,7 @@ class Worker:
             self._tenants = tenants
             self.live_bundle, self.shadow_bundle = job.live, job.shadow
             self._dirty.clear()
+            _settle()
         self.ready = True
         return {"changed": not unchanged, "rules_version": job.live.version.to_json(),
                 "shadow_version": _version_json(job.shadow),
@@ -397,27 +461,53 @@ class Worker:
     # ---------------------------------------------------------------- jobs
 
     def _submit(self, job: Submit) -> tuple[list[ItemResult], Callable[[], None]]:
+        """Evaluate every event of the job; its writes wait for the group's (`_flush`).
+
+        Nothing of a job is written until every event of it is evaluated, so a job refused
+        half-way leaves nothing to undo in the store; a failed write fails the whole group.
+        Writing a group's jobs together keeps the engine thread's statements, each of which
+        hands the interpreter lock to the event loop, to a few per group.
+        """
         tenant = self._tenant(job.tenant)
         assert self.live_bundle is not None
+        version = self.live_bundle.version
+        pending = self._pending.get(tenant.name)
+        if pending is None:
+            pending = self._pending[tenant.name] = _Pending(version)
+        start = len(pending.entries)
+        self._write(self._store.begin)
+        known = self._known.get(tenant.name) if self._known is not None else None
+        stored = known if known is not None else self._write(
+            self._store.find_events, tenant.name,
+            [e.key for e in job.events if e.key not in pending.first])
         results: list[ItemResult] = []
-        counted: list[tuple[str, str, list[str], list[Advisory], list[Advisory]]] = []
+        counted: list[tuple[Event, tuple[Advisory, ...], tuple[Advisory, ...]]] = []
         changed = dirty = False
-        self._write(self._store.savepoint)
         try:
             for index, event in enumerate(job.events):
-                where = f"[{index}]" if job.batch else None
-                body = event.to_json()
-                existing = self._write(self._store.find_event, tenant.name, event.source,
-                                       event.id)
+                existing = stored.get(event.key)
+                earlier = pending.first.get(event.key)
                 if existing is not None:
-                    self._write(self._store.insert_decision, tenant.name, existing.seq, body,
-                                "duplicate", existing.rules_version, existing.advisory_ids,
-                                0.0, None)
-                    bodies = self._write(self._store.advisory_bodies, tenant.name,
-                                         existing.advisory_ids)
-                    results.append(ItemResult(_ref(body), True, existing.rules_version, bodies))
-                    counted.append((event.type, "duplicate", [], [], []))
+                    texts = self._write(self._store.advisory_texts, tenant.name,
+                                        existing.advisory_ids)
+                    results.append(ItemResult(_ref(event), True, existing.rules_version, texts))
+                    pending.entries.append(Duplicate(
+                        ref=_ref(event), rules_version=existing.rules_version,
+                        advisory_ids=existing.advisory_ids, seq=existing.seq))
+                    counted.append((event, (), ()))
                     continue
+                if earlier is not None:  # evaluated earlier in this group: a re-delivery
+                    before = pending.entries[earlier]
+                    assert isinstance(before, Evaluated)
+                    results.append(ItemResult(_ref(event), True, version,
+                                              tuple(row.body for row in before.advisories)))
+                    pending.entries.append(Duplicate(
+                        ref=_ref(event), rules_version=version,
+                        advisory_ids=tuple(row.id for row in before.advisories),
+                        earlier=earlier))
+                    counted.append((event, (), ()))
+                    continue
+                where = f"[{index}]" if job.batch else None
                 started = time.perf_counter()
                 try:
                     advisories = tenant.live.evaluate(event)
@@ -430,26 +520,61 @@ class Worker:
                     raise ApiError("engine-failure", f"the engine failed on this event "
                                    f"({exc!r}); nothing was stored", where) from exc
                 changed = True
-                elapsed = time.perf_counter() - started
-                self._metrics.evaluation.observe(elapsed)
-                shadow = self._shadow(tenant, functools.partial(_evaluate, event=event))
-                bodies = [a.to_json() for a in advisories]
-                new = self._record(tenant, "event", body, advisories, bodies, elapsed, shadow)
-                tenant.clocks[event.country] = max(tenant.clocks.get(event.country, event.time),
-                                                   event.time)
-                results.append(ItemResult(_ref(body), False, self.live_bundle.version, bodies))
-                counted.append((event.type, "stored", new, list(advisories),
-                                list(shadow[0] or ())))
+                entry, shadow = self._evaluated(tenant, event, advisories,
+                                                time.perf_counter() - started)
+                pending.first[event.key] = len(pending.entries)
+                pending.entries.append(entry)
+                counted.append((event, advisories, shadow))
+                results.append(ItemResult(_ref(event), False, version,
+                                          tuple(row.body for row in entry.advisories)))
         except BaseException:
-            self._write(self._store.rollback_to)
+            for key, at in list(pending.first.items()):
+                if at >= start:
+                    del pending.first[key]
+            del pending.entries[start:]
             if changed or dirty:
+                self._flush()  # replay must find the group's other events stored
                 self._rebuild(tenant.name)
             raise
-        self._write(self._store.release)
-        return results, lambda: self._count(counted)
+        outcomes = ["duplicate" if isinstance(e, Duplicate) else "stored"
+                    for e in pending.entries[start:]]
+        new: list[list[str]] = []  # filled when the group is written
+        pending.jobs.append((start, len(pending.entries), new))
 
-    def _count(self, counted: list[tuple[str, str, list[str], list[Advisory],
-                                         list[Advisory]]]) -> None:
+        def count() -> None:
+            self._count([(event.type, outcome, ids, list(advisories), list(shadow))
+                         for (event, advisories, shadow), outcome, ids
+                         in zip(counted, outcomes, new, strict=True)])
+
+        return results, count
+
+    def _flush(self) -> None:
+        """Write every job of the group evaluated so far (it is committed with the group)."""
+        while self._pending:
+            name, pending = self._pending.popitem()
+            seqs, new = self._write(self._store.record, name, pending.rules_version,
+                                    pending.entries)
+            for start, end, slot in pending.jobs:
+                slot.extend(new[start:end])
+            known = self._known.get(name) if self._known is not None else None
+            if known is not None:  # later jobs of the group find these among the stored
+                for seq, entry in zip(seqs, pending.entries, strict=True):
+                    if isinstance(entry, Evaluated):
+                        known[(entry.body["source"], entry.body["id"])] = StoredEvent(
+                            seq, pending.rules_version,
+                            tuple(row.id for row in entry.advisories))
+
+    def _evaluated(self, tenant: _Tenant, event: Event, advisories: tuple[Advisory, ...],
+                   elapsed: float) -> tuple[Evaluated, tuple[Advisory, ...]]:
+        """What to store for an event the live engine took, and the candidate's advisories."""
+        self._metrics.evaluation.observe(elapsed)
+        shadow = self._shadow(tenant, functools.partial(_evaluate, event=event))
+        entry = self._entry("event", event.to_json(), advisories, elapsed, shadow)
+        tenant.clocks[event.country] = max(tenant.clocks.get(event.country, event.time),
+                                           event.time)
+        return entry, shadow[0] or ()
+
+    def _count(self, counted: list[_Counted]) -> None:
         for type_, outcome, new, advisories, shadow in counted:
             self._metrics.events.inc(type_, outcome)
             for advisory in advisories:
@@ -469,38 +594,30 @@ class Worker:
             log.warning("tenant %s: the candidate rule packs failed: %s", tenant.name, exc)
             return None, str(exc) or repr(exc)
 
-    def _record(self, tenant: _Tenant, kind: str, body: dict[str, Any],
-                advisories: tuple[Advisory, ...], bodies: list[dict[str, Any]], elapsed: float,
-                shadow: tuple[tuple[Advisory, ...] | None, str | None]) -> list[str]:
-        """Write an evaluated event, its advisories and its decision-log row; the ids new."""
-        assert self.live_bundle is not None
-        version = self.live_bundle.version
-        ids = [a.id for a in advisories]
-        seq = self._write(self._store.insert_event, tenant.name, kind, body, version, ids)
-        rows = [advisory_row(a, b) for a, b in zip(advisories, bodies, strict=True)]
-        new: list[str] = self._write(self._store.insert_advisories, tenant.name, seq, rows)
-        shadow_info = None
+    def _entry(self, kind: str, body: dict[str, Any], advisories: tuple[Advisory, ...],
+               elapsed: float, shadow: tuple[tuple[Advisory, ...] | None, str | None],
+               ) -> Evaluated:
+        """An evaluated event or tick, its advisories and the candidate's, ready to store."""
+        outcome = None
         if self.shadow_bundle is not None:
             candidate, error = shadow
-            if candidate is not None:
-                self._write(self._store.insert_shadow, tenant.name, seq,
-                            [advisory_row(a, a.to_json()) for a in candidate])
-            shadow_info = (self.shadow_bundle.version,
-                           [a.id for a in candidate] if candidate is not None else None, error)
-        self._write(self._store.insert_decision, tenant.name, seq, body, "evaluated", version,
-                    ids, elapsed * 1000, shadow_info)
-        return new
+            outcome = ShadowOutcome(
+                self.shadow_bundle.version,
+                tuple(advisory_row(a) for a in candidate) if candidate is not None else None,
+                error)
+        return Evaluated(kind=kind, body=body, body_text=json_text(body),
+                         advisories=tuple(advisory_row(a) for a in advisories),
+                         duration_ms=elapsed * 1000, shadow=outcome)
 
     def _preview(self, job: Preview) -> ItemResult:
         tenant = self._tenant(job.tenant)
         assert self.live_bundle is not None
-        body = job.event.to_json()
-        existing = self._write(self._store.find_event, tenant.name, job.event.source,
-                               job.event.id)
+        existing = self._write(self._store.find_events, tenant.name,
+                               [job.event.key]).get(job.event.key)
         if existing is not None:
-            bodies = self._write(self._store.advisory_bodies, tenant.name,
-                                 existing.advisory_ids)
-            return ItemResult(_ref(body), True, existing.rules_version, bodies)
+            texts = self._write(self._store.advisory_texts, tenant.name,
+                                existing.advisory_ids)
+            return ItemResult(_ref(job.event), True, existing.rules_version, texts)
         try:
             advisories = tenant.live.preview(job.event)
         except EngineError as exc:
@@ -509,8 +626,8 @@ class Worker:
             log.exception("the engine failed on a dry run")
             raise ApiError("engine-failure", f"the engine failed on this event ({exc!r})",
                            None) from exc
-        return ItemResult(_ref(body), False, self.live_bundle.version,
-                          [a.to_json() for a in advisories])
+        return ItemResult(_ref(job.event), False, self.live_bundle.version,
+                          tuple(json_text(a.to_json()) for a in advisories))
 
     def _resolve(self, job: Resolve) -> dict[str, Any]:
         self._write(self._store.savepoint)
@@ -529,23 +646,22 @@ class Worker:
         Applied ticks are stored in the log like events, so replay moves time the same way.
         """
         applied = 0
-        counted: list[tuple[str, str, list[str], list[Advisory], list[Advisory]]] = []
+        counted: list[_Counted] = []
         for tenant in list(self._tenants.values()):
             pending = tenant.live.state_size().get("pending_deadlines", 0)
             if tenant.shadow is not None:
                 pending += tenant.shadow.state_size().get("pending_deadlines", 0)
             if not pending:
                 continue
+            assert self.live_bundle is not None
             for country, last in sorted(tenant.clocks.items()):
                 if now <= last:
                     continue
-                self._write(self._store.savepoint)
                 started = time.perf_counter()
                 try:
                     advisories = tenant.live.advance(country, now)
                 except Exception:
                     log.exception("tenant %s: a clock tick failed for %s", tenant.name, country)
-                    self._write(self._store.rollback_to)
                     self._rebuild(tenant.name)
                     break
                 elapsed = time.perf_counter() - started
@@ -554,9 +670,9 @@ class Worker:
                 body = {"specversion": "1.0", "id": f"tick-{country}-{format_time(now)}",
                         "source": CLOCK_SOURCE, "type": "clock.tick", "time": format_time(now),
                         "country": country}
-                new = self._record(tenant, "tick", body, advisories,
-                                   [a.to_json() for a in advisories], elapsed, shadow)
-                self._write(self._store.release)
+                entry = self._entry("tick", body, advisories, elapsed, shadow)
+                _, (new,) = self._write(self._store.record, tenant.name,
+                                        self.live_bundle.version, [entry])
                 tenant.clocks[country] = now
                 applied += 1
                 counted.append(("clock.tick", "tick", new, list(advisories),
@@ -568,6 +684,15 @@ class Worker:
             return call(*args)
         except sqlite3.Error as exc:
             raise _StoreFailure(str(exc)) from exc
+
+
+def _settle() -> None:
+    """Keep what lives until the next reload (rule packs, engines, replayed state, the app)
+    out of the collector's full passes, which otherwise walk all of it every few thousand
+    events. Unfrozen and collected first, so the engines a reload replaced are freed."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _evaluate(engine: Engine, event: Event) -> tuple[Advisory, ...]:
