@@ -3,8 +3,11 @@ changes no advisory, and deadlines started before it still expire once after it.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from mandate_rules import Engine, Event
 
@@ -24,12 +27,62 @@ def test_a_restart_in_the_middle_of_the_demo_changes_no_advisory(
     got = [[a["id"] for a in r["advisories"]] for r in client.events(timeline[:half]).json()
            ["results"]]
     server.restart()
-    assert f"tenant default: replayed {half} stored events (0 divergent, 0 failed)" \
-        in server.log_text()
+    last = server.log_text().rsplit("--- start", 1)[1]
+    # Stopping wrote the state as a snapshot; the restart loads it and replays nothing.
+    assert "tenant default: restored the snapshot taken at stored event" in last
+    assert "tenant default: replayed 0 stored events (0 divergent, 0 failed)" in last
     got += [[a["id"] for a in client.events(e).json()["advisories"]] for e in timeline[half:]]
     assert got == expected
     stored = sorted(r[0] for r in server.rows("SELECT id FROM advisories"))
     assert stored == sorted(i for ids in expected for i in ids)
+
+
+@pytest.mark.parametrize(("every", "restored"), [(0, False), (6, True)])
+def test_after_a_crash_state_comes_from_the_last_snapshot_and_the_events_after_it(
+        start_server: Callable[..., Server], every: int, restored: bool) -> None:
+    """SIGKILL writes no snapshot: the restart loads the last periodic one (every 6 events
+    here) and replays what was stored after it, or replays the whole log (0: snapshots only
+    when stopping); either way the rest of the timeline raises exactly what it would have."""
+    timeline = demo_events()
+    engine = Engine.from_directory(RULES_DIR)
+    expected = [[a.id for a in engine.evaluate(Event.from_json(e))] for e in timeline]
+    server = start_server(rules=RULES_DIR, args=["--snapshot-every", str(every)])
+    client = server.client()
+    cut = 2 * len(timeline) // 3
+    got = [[a["id"] for a in client.events(e).json()["advisories"]] for e in timeline[:cut]]
+    snapshots = server.rows("SELECT seq FROM snapshots")
+    assert bool(snapshots) is restored
+    server.kill()
+    server.start()
+    last = server.log_text().rsplit("--- start", 1)[1]
+    assert ("restored the snapshot taken at stored event" in last) is restored
+    (replayed,) = server.rows("SELECT COUNT(*) FROM events WHERE seq > ?",
+                              snapshots[0][0] if restored else 0)[0]
+    assert 0 < replayed < (every if restored else cut + 1)
+    assert f"replayed {replayed} stored events (0 divergent, 0 failed)" in last
+    got += [[a["id"] for a in client.events(e).json()["advisories"]] for e in timeline[cut:]]
+    assert got == expected
+
+
+def test_a_snapshot_of_other_rule_packs_is_not_used(start_server: Callable[..., Server],
+                                                    tmp_path: Path) -> None:
+    """After the rule packs change, the snapshot (of the old packs' state) is left alone and
+    the whole log is replayed under the new packs."""
+    timeline = demo_events()[:12]
+    server = start_server(rules=RULES_DIR)
+    client = server.client()
+    for event in timeline:
+        client.events(event)
+    server.stop()
+    changed = tmp_path / "changed-rules"
+    shutil.copytree(RULES_DIR, changed)
+    bundle = changed / "bundle.yaml"
+    bundle.write_text(bundle.read_text().replace("version:", "version: 9.9.9\n# was:", 1))
+    server.rules = changed
+    server.start()
+    last = server.log_text().rsplit("--- start", 1)[1]
+    assert "restored the snapshot" not in last
+    assert f"replayed {len(timeline)} stored events (0 divergent, 0 failed)" in last
 
 
 def test_a_deadline_started_before_a_restart_expires_once_after_it(

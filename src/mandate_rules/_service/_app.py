@@ -70,7 +70,8 @@ class Service:
         self.auth = Authenticator(config)
         self.store = Store(config.db_path)
         self.worker = Worker(self.store, self.metrics, config.tenants,
-                             queue_limit=config.queue_limit)
+                             queue_limit=config.queue_limit,
+                             snapshot_every=config.snapshot_every)
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._openapi = openapi_document()

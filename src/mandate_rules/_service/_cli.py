@@ -38,13 +38,17 @@ _dir = click.Path(file_okay=False, path_type=Path)
                    "[default: 60]")
 @click.option("--max-body-bytes", type=click.IntRange(1024), default=None,
               help="Largest request body taken  [default: 1048576]")
+@click.option("--snapshot-every", type=click.IntRange(0), default=None,
+              help="Stored events between snapshots of a tenant's state (a restart replays "
+                   "only what came after the last); 0: only when the server stops  "
+                   "[default: 50000]")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | None,
           db: Path | None, host: str | None, port: int | None, config_file: Path | None,
-          tick_interval: float | None, max_body_bytes: int | None, log_level: str,
-          access_log: bool) -> None:
+          tick_interval: float | None, max_body_bytes: int | None,
+          snapshot_every: int | None, log_level: str, access_log: bool) -> None:
     """Serve the HTTP API (/v1) on one process, storing events in a SQLite file.
 
     Tokens come from --config or from the environment variable MANDATE_RULES_TOKENS (a JSON
@@ -64,7 +68,7 @@ def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | 
         config = load_config(config_file, os.environ, {
             "rules": rules_dir, "contexts": contexts_dir, "shadow": shadow_dir, "db": db,
             "host": host, "port": port, "tick_interval": tick_interval,
-            "max_body_bytes": max_body_bytes})
+            "max_body_bytes": max_body_bytes, "snapshot_every": snapshot_every})
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"config: {problem}", err=True)

@@ -6,6 +6,7 @@ A config file is TOML (``.toml``) or YAML (``.yaml``, ``.yml``) with flat keys::
     db = "/var/lib/mandate-rules/events.db"
     port = 8765
     tick_interval = 60
+    snapshot_every = 50000          # events stored between snapshots of a tenant's state
 
     [[tokens]]
     tenant = "ngo-horn-relief"
@@ -42,7 +43,7 @@ _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _PATH_KEYS = ("rules", "contexts", "shadow", "db")
 _KEYS = (*_PATH_KEYS, "host", "port", "max_body_bytes", "max_batch", "tick_interval",
-         "queue_limit", "tokens")
+         "queue_limit", "snapshot_every", "tokens")
 _TOKEN_KEYS = ("tenant", "role", "roles", "token", "token_sha256")
 
 
@@ -78,6 +79,9 @@ class ServiceConfig:
     max_batch: int = 1000
     tick_interval: float = 60.0
     queue_limit: int = 10_000
+    # A tenant's state is written as a snapshot after this many stored events (and when the
+    # server stops), so a restart replays only what came after; 0: only when it stops.
+    snapshot_every: int = 50_000
 
     @property
     def auth_enabled(self) -> bool:
@@ -142,7 +146,8 @@ def load_config(file: Path | None, env: Mapping[str, str],
             else:
                 kwargs[field] = convert(values[key])
     for key, low, high in (("port", 0, 65535), ("max_body_bytes", 1024, 1 << 30),
-                           ("max_batch", 1, 100_000), ("queue_limit", 1, 10_000_000)):
+                           ("max_batch", 1, 100_000), ("queue_limit", 1, 10_000_000),
+                           ("snapshot_every", 0, 1 << 40)):
         if key in values:
             value = values[key]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:

@@ -110,6 +110,18 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_by_tenant ON decisions (tenant, seq);
 
+-- One per tenant: its live engine's state (Engine.snapshot) holding every stored event of
+-- the tenant up to seq, under the rule packs of rules_hash. A restart restores it and
+-- replays only the events after seq.
+CREATE TABLE IF NOT EXISTS snapshots (
+    tenant TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    rules_hash TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    clocks TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS shadow_advisories (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant TEXT NOT NULL,
@@ -220,15 +232,26 @@ class StoredEvent:
 
 @attrs.frozen
 class LogRow:
-    """One entry of the event log, for replay."""
+    """One entry of the event log, for replay (`body` as stored: JSON text)."""
 
     seq: int
     kind: str
     country: str
     time: str
-    body: dict[str, Any]
+    body: str
     rules_hash: str
     advisory_ids: tuple[str, ...]
+
+
+@attrs.frozen
+class SnapshotRow:
+    """A tenant's last snapshot: its state holds every stored event up to `seq`."""
+
+    seq: int
+    rules_hash: str
+    taken_at: str
+    clocks: str
+    body: str
 
 
 @attrs.frozen
@@ -511,9 +534,30 @@ class Store:
     def tenants(self) -> list[str]:
         return [r[0] for r in self._w.execute("SELECT DISTINCT tenant FROM events")]
 
-    def log(self, tenant: str, chunk: int = 1000) -> Iterator[LogRow]:
-        """The tenant's event log in arrival order, read in chunks."""
-        after = 0
+    def last_seq(self, tenant: str, back: int = 0) -> int:
+        """The seq of the tenant's last stored event (0 if none), or of the one `back` before
+        it (0 if there are not that many)."""
+        row = self._w.execute(
+            "SELECT seq FROM events WHERE tenant = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+            (tenant, back)).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def put_snapshot(self, tenant: str, seq: int, rules_hash: str, clocks: str,
+                     body: str) -> None:
+        self._w.execute(
+            "INSERT OR REPLACE INTO snapshots (tenant, seq, rules_hash, taken_at, clocks, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (tenant, seq, rules_hash, now_text(), clocks, body))
+
+    def get_snapshot(self, tenant: str) -> SnapshotRow | None:
+        row = self._w.execute(
+            "SELECT seq, rules_hash, taken_at, clocks, body FROM snapshots WHERE tenant = ?",
+            (tenant,)).fetchone()
+        return None if row is None else SnapshotRow(row["seq"], row["rules_hash"],
+                                                    row["taken_at"], row["clocks"],
+                                                    row["body"])
+
+    def log(self, tenant: str, chunk: int = 1000, *, after: int = 0) -> Iterator[LogRow]:
+        """The tenant's event log in arrival order, from after seq `after`, read in chunks."""
         while True:
             rows = self._w.execute(
                 "SELECT seq, kind, country, time, body, rules_hash, advisory_ids FROM events "
@@ -523,7 +567,7 @@ class Store:
                 return
             for row in rows:
                 yield LogRow(row["seq"], row["kind"], row["country"], row["time"],
-                             json.loads(row["body"]), row["rules_hash"],
+                             row["body"], row["rules_hash"],
                              tuple(json.loads(row["advisory_ids"])))
             after = rows[-1]["seq"]
 

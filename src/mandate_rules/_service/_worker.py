@@ -43,6 +43,7 @@ from ._store import (
     AdvisoryRow,
     Duplicate,
     Evaluated,
+    LogRow,
     ShadowOutcome,
     Store,
     StoredEvent,
@@ -54,6 +55,9 @@ log = logging.getLogger("mandate_rules.service")
 # The source of the ticks the service applies itself; clients may not use it.
 CLOCK_SOURCE = "mandate-rules://sidecar/clock"
 MAX_GROUP = 128
+# On start, the last stored events of a tenant are evaluated again and their advisories
+# compared with those stored (a check that state and rules still agree); the rest is replayed.
+VERIFY_TAIL = 1_000
 
 
 @attrs.frozen
@@ -183,8 +187,11 @@ class Worker:
     """Owns the tenants' engines and the store's write connection, on one thread."""
 
     def __init__(self, store: Store, metrics: Metrics, tenants: Sequence[str], *,
-                 queue_limit: int) -> None:
+                 queue_limit: int, snapshot_every: int = 50_000) -> None:
         self._store = store
+        self._snapshot_every = snapshot_every
+        # Events evaluated per tenant since its last snapshot was written.
+        self._unsnapshotted: dict[str, int] = {}
         self._metrics = metrics
         self._configured = tuple(tenants)
         self._queue: queue.Queue[Job] = queue.Queue(maxsize=queue_limit)
@@ -256,6 +263,10 @@ class Worker:
                         break
                 stop = next((j for j in group if isinstance(j, _Stop)), None)
                 self._process([j for j in group if not isinstance(j, _Stop)])
+                if stop is not None:  # stopping: every tenant's state as it is now
+                    self._snapshots(at_least=1)
+                elif self._snapshot_every:
+                    self._snapshots(at_least=self._snapshot_every)
                 if stop is not None:
                     stop.future.set_result(None)
                     self._drain("the server is stopping")
@@ -387,51 +398,119 @@ class Worker:
             self._dirty.add(name)
 
     def _build(self, name: str, live_bundle: Bundle, shadow_bundle: Bundle | None) -> _Tenant:
-        """New engines for `name`, their state rebuilt by replaying its stored log in order.
+        """New engines for `name`, their state rebuilt from the store.
 
-        Where an event was evaluated under these same rule packs, the advisories replay
-        raises are compared with those stored; a difference is logged and counted.
+        The live engine starts from the tenant's last snapshot when it was taken under these
+        rule packs, and replays (`Engine.replay`) the stored events after it; without one,
+        the whole log. The last `VERIFY_TAIL` events stored under these same packs are
+        evaluated instead, and the advisories they raise compared with those stored; a
+        difference is logged and counted. The candidate engine (shadow mode) always replays
+        the whole log.
         """
         tenant = _Tenant(name, Engine(live_bundle),
                          Engine(shadow_bundle) if shadow_bundle else None, {})
         live_hash = live_bundle.version.hash
+        restored = self._restore(tenant, live_hash)
+        verify_from = self._store.last_seq(name, VERIFY_TAIL - 1)
         replayed = divergent = failed = 0
-        for row in self._store.log(name):
+        after = 0 if tenant.shadow is not None else restored
+        for row in self._store.log(name, after=after):
             when = dt.datetime.fromisoformat(row.time)
-            event: Event | None = None
-            try:
-                if row.kind == "tick":
-                    out = tenant.live.advance(row.country, when)
-                else:
-                    event = Event.from_json(row.body, stored=True)
-                    out = tenant.live.evaluate(event)
-            except Exception as exc:
+            event = None if row.kind == "tick" else self._stored_event(name, row)
+            if row.kind != "tick" and event is None:
                 failed += 1
-                log.warning("tenant %s: stored event %s could not be replayed: %s",
-                            name, row.seq, exc)
                 continue
             if tenant.shadow is not None:
                 try:
                     if event is None:
                         tenant.shadow.advance(row.country, when)
                     else:
-                        tenant.shadow.evaluate(event)
+                        tenant.shadow.replay(event)
                 except Exception as exc:
                     log.warning("tenant %s: the candidate rule packs could not replay stored "
                                 "event %s: %s", name, row.seq, exc)
+            if row.seq <= restored:
+                continue
+            try:
+                if event is None:
+                    out: tuple[Advisory, ...] | None = tenant.live.advance(row.country, when)
+                elif row.seq >= verify_from and row.rules_hash == live_hash:
+                    out = tenant.live.evaluate(event)
+                else:
+                    tenant.live.replay(event)
+                    out = None
+            except Exception as exc:
+                failed += 1
+                log.warning("tenant %s: stored event %s could not be replayed: %s",
+                            name, row.seq, exc)
+                continue
             replayed += 1
             tenant.clocks[row.country] = max(tenant.clocks.get(row.country, when), when)
-            if row.rules_hash == live_hash and tuple(a.id for a in out) != row.advisory_ids:
+            if out is not None and row.rules_hash == live_hash \
+                    and tuple(a.id for a in out) != row.advisory_ids:
                 divergent += 1
                 log.warning("tenant %s: replaying stored event %s raised %s; stored: %s",
                             name, row.seq, [a.id for a in out], list(row.advisory_ids))
         self._metrics.replayed.inc(amount=replayed)
         self._metrics.divergent.inc(amount=divergent)
         self._metrics.replay_errors.inc(amount=failed)
-        if replayed or failed:
+        if replayed or failed or restored:
             log.info("tenant %s: replayed %d stored events (%d divergent, %d failed)",
                      name, replayed, divergent, failed)
+        self._unsnapshotted[name] = replayed
         return tenant
+
+    def _stored_event(self, name: str, row: LogRow) -> Event | None:
+        try:
+            return Event.from_text(row.body, stored=True)
+        except Exception as exc:
+            log.warning("tenant %s: stored event %s could not be read: %s", name, row.seq, exc)
+            return None
+
+    def _restore(self, tenant: _Tenant, live_hash: str) -> int:
+        """Load the tenant's last snapshot into its live engine if it was taken under these
+        rule packs; the seq it holds events up to (0: none was loaded)."""
+        snapshot = self._store.get_snapshot(tenant.name)
+        if snapshot is None or snapshot.rules_hash != live_hash:
+            return 0
+        try:
+            state = json.loads(snapshot.body)
+            clocks = {country: dt.datetime.fromisoformat(when)
+                      for country, when in json.loads(snapshot.clocks).items()}
+            tenant.live.restore(state)
+        except (ValueError, TypeError, AttributeError) as exc:  # SnapshotError is a ValueError
+            log.warning("tenant %s: the snapshot at stored event %s cannot be loaded (%s); "
+                        "replaying the whole log", tenant.name, snapshot.seq, exc)
+            tenant.live.reset()
+            return 0
+        tenant.clocks.update(clocks)
+        log.info("tenant %s: restored the snapshot taken at stored event %d (%s)",
+                 tenant.name, snapshot.seq, snapshot.taken_at)
+        return snapshot.seq
+
+    def _snapshots(self, at_least: int) -> None:
+        """Write the snapshot of each tenant with at least `at_least` events evaluated since
+        its last one, each in its own transaction."""
+        for name, count in list(self._unsnapshotted.items()):
+            tenant = self._tenants.get(name)
+            if count < max(1, at_least) or tenant is None or name in self._dirty \
+                    or self.live_bundle is None:
+                continue
+            started = time.perf_counter()
+            try:
+                self._store.begin()
+                self._store.put_snapshot(
+                    name, self._store.last_seq(name), self.live_bundle.version.hash,
+                    json_text({c: format_time(t) for c, t in sorted(tenant.clocks.items())}),
+                    json_text(tenant.live.snapshot()))
+                self._store.commit()
+            except sqlite3.Error as exc:
+                log.warning("tenant %s: writing its snapshot failed: %s", name, exc)
+                self._store.rollback()
+                continue
+            self._unsnapshotted[name] = 0
+            log.info("tenant %s: snapshot written after %d events in %.2f s", name, count,
+                     time.perf_counter() - started)
 
     def _install(self, job: Install) -> dict[str, Any]:
         """Swap in new rule packs: build every tenant's engines and replay, then swap at once."""
@@ -520,6 +599,7 @@ class Worker:
                     raise ApiError("engine-failure", f"the engine failed on this event "
                                    f"({exc!r}); nothing was stored", where) from exc
                 changed = True
+                self._unsnapshotted[tenant.name] = self._unsnapshotted.get(tenant.name, 0) + 1
                 entry, shadow = self._evaluated(tenant, event, advisories,
                                                 time.perf_counter() - started)
                 pending.first[event.key] = len(pending.entries)
