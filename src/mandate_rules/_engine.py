@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 import attrs
 
 from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program, compile_bundle
-from ._conditions import Node, Path, lookup
+from ._conditions import Path, lookup
 from ._context import ContextProfile, deep_merge
 from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
-from ._explain import describe, explain
+from ._explain import Explainer, describe
 from ._facts import DataReader, context_part_of, document, envelope
 from ._loader import load_bundle
 from ._matcher import Matcher, RulesRefused
@@ -84,6 +84,9 @@ class Engine:
         self._lock = threading.RLock()
         self._states: dict[str, CountryState] = {}
         self._unknown: dict[str, ContextProfile] = {}
+        self._explainers = {(r_index, t_index): Explainer(trigger.when)
+                            for r_index, rule in enumerate(bundle.rules)
+                            for t_index, trigger in enumerate(rule.triggers)}
         self._horizons = self._window_horizons()
         longest = max([*self._horizons.values(), *self._deadline_spans(), _DAY])
         # A re-delivered event is recognised for as long as any window could still hold it.
@@ -403,7 +406,9 @@ class Engine:
             severity, reasons = self._severity(rule, trigger, escalations.get(label.rule, _NONE),
                                                uplifted, profile, trigger.severity or rule.severity)
             verdict = _Verdict(severity, reasons,
-                               LazyItems(functools.partial(shown.explain, trigger.when, doc)),
+                               LazyItems(functools.partial(
+                                   shown.explain, self._explainers[label.rule, label.index],
+                                   doc)),
                                profile, state)
             if pattern is None:
                 if label.rule in spoken:
@@ -686,13 +691,13 @@ class _Shown:
         self._context = context
         self._fields: dict[str, Any] | None = None
 
-    def explain(self, when: tuple[Node, ...], doc: dict[str, Any]) -> list[ExplanationItem]:
+    def explain(self, explainer: Explainer, doc: dict[str, Any]) -> list[ExplanationItem]:
         if self._fields is None:
             event = self._event
             self._fields = {"data": event._plain,
                             "event": {**envelope(event), "time": format_time(event.time)},
                             "context": self._context}
-        return explain(when, doc, self._fields)
+        return explainer(doc, self._fields)
 
 
 def _has_deadline(rule: Rule) -> bool:
