@@ -91,18 +91,19 @@ def notes(r: Mapping[str, Any]) -> list[str]:
                    "Every latency here, p99 above all, includes waiting for other processes; "
                    "re-run on a quiet machine before quoting these figures.")
     parts = {p["part"]: p["share"] for p in _get(r, "profile", "parts") or ()}
-    explain = parts.get("  explanation (direct reading again)")
     advise = parts.get("_advise: patterns, severity, advisories")
     document = parts.get("document: project + normalise the event")
     match = parts.get("Matcher.match (durable_rules round trip)")
     inproc = r.get("inprocess") or {}
     if missed & {"overhead_vs_durable_rules", "inprocess_p50_us"} and advise is not None:
         out.append(
-            f"In-process cost is mostly what durable_rules does not do: building advisories "
-            f"({100 * advise:.0f}% of `Engine.evaluate` under cProfile, of which the "
-            f"explanation, a second direct reading of every condition, is "
-            f"{100 * (explain or 0):.0f}%) and the document ({100 * (document or 0):.0f}%); "
-            f"the durable_rules round trip is {100 * (match or 0):.0f}%. Events raising no "
+            f"In-process: the durable_rules round trip is {100 * (match or 0):.0f}% of "
+            f"`Engine.evaluate` under cProfile (JSON text of the fact, assert, the fired "
+            f"rules, retract), the patterns, severity and advisories "
+            f"{100 * advise:.0f}%, the document {100 * (document or 0):.0f}%; the rest is "
+            f"the bookkeeping of each call. Explanations are not in these figures: they are "
+            f"built when first read ({_get(r, 'profile', 'advisory', 'explanation_us')} µs "
+            f"an advisory). Events raising no "
             f"advisory take {inproc.get('mandate_rules_p50_us_no_advisory')} µs at p50, "
             f"events raising some {inproc.get('mandate_rules_p50_us_with_advisories')} µs; "
             f"this stream raises {_get(inproc, 'stream', 'advisories_per_event')} advisories "
@@ -361,6 +362,14 @@ def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
             lines += _table(["part", "µs per event (profiled)", "share"],
                             [(p["part"], p["us_per_event_profiled"],
                               f"{100 * p['share']:.0f}%") for p in prof.get("parts", ())])
+            adv = prof.get("advisory") or {}
+            if adv:
+                lines += ["", f"After `evaluate`, per advisory ({_fmt(adv.get('advisories'))} "
+                          "advisories, not profiled): building its explanation when first read "
+                          f"{_fmt(adv.get('explanation_us'))} µs; `to_json` and the JSON text "
+                          f"{_fmt(adv.get('to_json_and_text_us'))} µs "
+                          f"({_fmt(adv.get('json_bytes'))} bytes). A caller that stores or shows "
+                          "every advisory (the sidecar) pays both."]
             gc_info = prof.get("gc") or {}
             if gc_info:
                 lines += ["", f"Garbage collector over {_fmt(gc_info.get('events'))} events "
@@ -416,10 +425,15 @@ def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
                           r["p50_ms"], r["p99_ms"], r["requests"], r["errors"])
                          for r in sidecar.get("configurations") or ()])
         restart = sidecar.get("restart") or {}
+        cold = restart.get("without_snapshot") or {}
         lines += ["", f"Restart with {_fmt(restart.get('stored_events'))} stored events: "
                   f"ready in {_fmt(restart.get('process_start_to_ready_s'), 2)} s from process "
-                  f"start (replay {_fmt(restart.get('replay_s'), 2)} s, by the server's log); "
-                  f"database {_fmt(sidecar.get('db_mb'))} MB."]
+                  "start, loading the snapshot written when it stopped (engines built in "
+                  f"{_fmt(restart.get('replay_s'), 2)} s, by the server's log); with the "
+                  "snapshot deleted, replaying the whole log, ready in "
+                  f"{_fmt(cold.get('process_start_to_ready_s'), 2)} s (engines "
+                  f"{_fmt(cold.get('replay_s'), 2)} s); database "
+                  f"{_fmt(sidecar.get('db_mb'))} MB."]
 
     startup = results.get("startup") or {}
     if startup:
