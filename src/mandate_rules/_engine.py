@@ -43,7 +43,7 @@ from ._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
 from ._schema import load_schema
 from ._snapshot import FORMAT as SNAPSHOT_FORMAT
 from ._snapshot import state_from_json, state_to_json
-from ._state import CountryState, Pending
+from ._state import CountryState, Pending, TimedRefs
 
 __all__ = ["Engine", "bundled_rules_dir"]
 
@@ -376,7 +376,6 @@ class Engine:
                 quiet: bool = False) -> list[Advisory]:
         """The advisories of the rules that fired, and what they change in the state; with
         `quiet`, only the changes (replay)."""
-        uplifted, escalations = plan.uplifted, plan.escalations
         shown = _Shown(event, context)
         now = event.time.timestamp()
         # An event that satisfies a deadline is taken into account before any new one starts,
@@ -396,37 +395,36 @@ class Engine:
             rule = self._bundle.rules[label.rule]
             trigger = rule.triggers[label.index]
             pattern = trigger.pattern
-            if quiet and isinstance(pattern, Count):
-                key = _key(doc, pattern.by)
-                if key is not None:
-                    state.add(state.windows, (label.rule, label.index), key, now, event.ref())
-                continue
-            if quiet and not isinstance(pattern, Absence):
-                continue
-            severity, reasons = self._severity(rule, trigger, escalations.get(label.rule, _NONE),
-                                               uplifted, profile, trigger.severity or rule.severity)
-            verdict = _Verdict(severity, reasons,
-                               LazyItems(functools.partial(
-                                   shown.explain, self._explainers[label.rule, label.index],
-                                   doc)),
-                               profile, state)
-            if pattern is None:
-                if label.rule in spoken:
+            # What each pattern records comes first; a verdict (severity, explanation) is only
+            # worked out when there is something to say or a deadline to start.
+            if isinstance(pattern, Count):
+                held = self._counted(pattern, label, event, doc, now, state)
+                if quiet or len(held) < pattern.at_least or label.rule in spoken:
                     continue
                 spoken.add(label.rule)
-                out.append(self._advisory(rule, trigger, event, (event.ref(),), verdict))
-            elif isinstance(pattern, (Count, Lookback)):
-                if isinstance(pattern, Count):
-                    advisory = self._count(rule, trigger, pattern, label, event, doc, now,
-                                           verdict, (escalations.get(label.rule, _NONE), uplifted))
-                else:
-                    advisory = self._lookback(rule, trigger, pattern, label, event, doc, now,
-                                              verdict)
-                if advisory is not None and label.rule not in spoken:
+                out.append(self._count(rule, trigger, pattern, held, event,
+                                       self._verdict(label, rule, trigger, plan, profile, state,
+                                                     shown, doc)))
+            elif isinstance(pattern, Lookback):
+                if quiet or label.rule in spoken:
+                    continue
+                earlier = self._earlier(pattern, label, event, doc, now, state)
+                if earlier:
                     spoken.add(label.rule)
-                    out.append(advisory)
-            else:
-                self._start(rule, trigger, pattern, label, event, doc, now, verdict)
+                    out.append(self._lookback(rule, trigger, pattern, earlier, event,
+                                              self._verdict(label, rule, trigger, plan, profile,
+                                                            state, shown, doc)))
+            elif isinstance(pattern, Absence):
+                key = _key(doc, pattern.by)
+                if key is None or (label.rule, label.index, key) in state.pending:
+                    continue  # nothing to start: the first start holds
+                self._start(pattern, label, event, doc, now, key,
+                            self._verdict(label, rule, trigger, plan, profile, state, shown, doc))
+            elif not quiet and label.rule not in spoken:
+                spoken.add(label.rule)
+                out.append(self._advisory(rule, trigger, event, (event.ref(),),
+                                          self._verdict(label, rule, trigger, plan, profile,
+                                                        state, shown, doc)))
         for label in plan.prior:
             pattern = self._bundle.rules[label.rule].triggers[label.index].pattern
             assert isinstance(pattern, Lookback)
@@ -485,24 +483,37 @@ class Engine:
 
     # ---------------------------------------------------------------- the three patterns
 
-    def _count(self, rule: Rule, trigger: Trigger, pattern: Count, label: Label, event: Event,
-               doc: dict[str, Any], now: float, verdict: _Verdict,
-               raised: tuple[frozenset[int], bool]) -> Advisory | None:
+    def _verdict(self, label: Label, rule: Rule, trigger: Trigger, plan: _Plan,
+                 profile: ContextProfile, state: CountryState, shown: _Shown,
+                 doc: dict[str, Any]) -> _Verdict:
+        """The severity of `trigger` for this event, and its explanation (built when read)."""
+        severity, reasons = self._severity(rule, trigger, plan.escalations.get(label.rule, _NONE),
+                                           plan.uplifted, profile,
+                                           trigger.severity or rule.severity)
+        explainer = self._explainers[label.rule, label.index]
+        return _Verdict(severity, reasons,
+                        LazyItems(functools.partial(shown.explain, explainer, doc)),
+                        profile, state, plan.escalations.get(label.rule, _NONE), plan.uplifted)
+
+    @staticmethod
+    def _counted(pattern: Count, label: Label, event: Event, doc: dict[str, Any], now: float,
+                 state: CountryState) -> TimedRefs:
+        """Record the event in its count window; what the window holds now."""
         key = _key(doc, pattern.by)
         if key is None:
-            return None
-        state = verdict.state
+            return []
         slot = (label.rule, label.index)
         state.add(state.windows, slot, key, now, event.ref())
-        held = state.within(state.windows, slot, key, now - pattern.within_seconds, now)
+        return state.within(state.windows, slot, key, now - pattern.within_seconds, now)
+
+    def _count(self, rule: Rule, trigger: Trigger, pattern: Count, held: TimedRefs,
+               event: Event, verdict: _Verdict) -> Advisory:
         level = pattern.severity_for(len(held))
-        if len(held) < pattern.at_least:
-            return None
         base = level or trigger.severity or rule.severity
         severity, reasons = verdict.severity, verdict.reasons
         if level is not None:
-            severity, reasons = self._severity(rule, trigger, raised[0], raised[1],
-                                               verdict.profile, base)
+            severity, reasons = self._severity(rule, trigger, verdict.escalated,
+                                               verdict.uplifted, verdict.profile, base)
         count = ExplanationItem(
             condition=f"at least {pattern.at_least} such events with the same "
                       f"{_keys_text(pattern.by)} within {_duration(pattern.within_seconds)}",
@@ -512,18 +523,19 @@ class Engine:
                                                explanation=verdict.explanation.then(count)),
                               base=base)
 
-    def _lookback(self, rule: Rule, trigger: Trigger, pattern: Lookback, label: Label,
-                  event: Event, doc: dict[str, Any], now: float,
-                  verdict: _Verdict) -> Advisory | None:
+    @staticmethod
+    def _earlier(pattern: Lookback, label: Label, event: Event, doc: dict[str, Any],
+                 now: float, state: CountryState) -> TimedRefs:
+        """The earlier events the lookback finds for this one (not itself)."""
         key = _key(doc, pattern.by)
         if key is None:
-            return None
-        state = verdict.state
-        earlier = [(t, ref) for t, ref in state.within(
+            return []
+        return [(t, ref) for t, ref in state.within(
             state.priors, (label.rule, label.index), key, now - pattern.within_seconds, now)
             if ref.id != event.id or ref.source != event.source]
-        if not earlier:
-            return None
+
+    def _lookback(self, rule: Rule, trigger: Trigger, pattern: Lookback, earlier: TimedRefs,
+                  event: Event, verdict: _Verdict) -> Advisory:
         def found() -> ExplanationItem:
             return ExplanationItem(
                 condition=f"an earlier event ({', '.join(pattern.prior.on)}) meeting: "
@@ -537,11 +549,9 @@ class Engine:
                               (*(ref for _, ref in earlier), event.ref()),
                               verdict._replace(explanation=verdict.explanation.then(found)))
 
-    def _start(self, rule: Rule, trigger: Trigger, pattern: Absence, label: Label,
-               event: Event, doc: dict[str, Any], now: float, verdict: _Verdict) -> None:
-        key = _key(doc, pattern.by)
-        if key is None:
-            return
+    def _start(self, pattern: Absence, label: Label, event: Event, doc: dict[str, Any],
+               now: float, key: tuple[Any, ...], verdict: _Verdict) -> None:
+        """Start the deadline of `pattern` for `key` (not running: the caller checked)."""
         if pattern.deadline is not None:
             deadline = lookup(doc, pattern.deadline)
             if not isinstance(deadline, (int, float)):
@@ -551,8 +561,7 @@ class Engine:
             deadline = now + pattern.within_seconds
         state, profile = verdict.state, verdict.profile
         slot = (label.rule, label.index, key)
-        if slot in state.pending:
-            return  # the first start holds
+
         def missed() -> ExplanationItem:
             waiting_for = f"({', '.join(pattern.until.on)}) {describe(pattern.until.when)}"
             return ExplanationItem(
@@ -673,13 +682,15 @@ _NONE: frozenset[int] = frozenset()
 
 
 class _Verdict(NamedTuple):
-    """What a trigger concluded for one event, before a pattern decides whether to speak."""
+    """What a trigger concluded for one event, once a pattern has something to say."""
 
     severity: Severity
     reasons: tuple[str, ...]
     explanation: LazyItems
     profile: ContextProfile
     state: CountryState
+    escalated: frozenset[int]  # the rule's escalations that held (a count level re-applies)
+    uplifted: bool
 
 
 class _Shown:
