@@ -76,6 +76,20 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "MANDATE_RULES_TOKENS: not valid JSON" in text
 
 
+def test_the_snapshot_interval_is_a_whole_number_zero_meaning_only_on_stop(
+        tmp_path: Path) -> None:
+    assert load_config(None, {}, {}).snapshot_every == 50_000
+    file = tmp_path / "sidecar.toml"
+    file.write_text("snapshot_every = 0\n")
+    assert load_config(file, {}, {}).snapshot_every == 0
+    assert load_config(file, {}, {"snapshot_every": 500}).snapshot_every == 500
+    for bad in ("-1", '"often"', "2.5"):
+        file.write_text(f"snapshot_every = {bad}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_config(file, {}, {})
+        assert caught.value.problems[0].startswith("snapshot_every: expected a whole number")
+
+
 def test_short_and_repeated_tokens_are_refused() -> None:
     repeated = token()
     env = {"MANDATE_RULES_TOKENS": json.dumps([
