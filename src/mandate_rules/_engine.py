@@ -17,16 +17,14 @@ from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any, NamedTuple
 
-import attrs
-
-from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program, compile_bundle
+from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, Label, Program, compile_bundle
 from ._conditions import Path, lookup
 from ._context import ContextProfile, deep_merge
 from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
 from ._explain import Explainer, describe
-from ._facts import DataReader, context_part_of, document, envelope
+from ._facts import context_part_of, document, envelope
 from ._loader import load_bundle
-from ._matcher import Matcher, RulesRefused
+from ._matcher import RulesRefused
 from ._models import (
     MAX_YEAR,
     MIN_YEAR,
@@ -39,6 +37,7 @@ from ._models import (
     format_time,
 )
 from ._problems import Problem, did_you_mean
+from ._reading import Plan, Reading
 from ._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
 from ._schema import load_schema
 from ._snapshot import FORMAT as SNAPSHOT_FORMAT
@@ -49,7 +48,6 @@ __all__ = ["Engine", "bundled_rules_dir"]
 
 _DAY = 86400.0
 _CONTEXT_CACHE_SIZE = 1024  # resolved (area -> values) per operation
-_PLAN_CACHE_SIZE = 4096  # distinct sets of fired rules
 
 
 def bundled_rules_dir() -> FsPath:
@@ -76,11 +74,11 @@ class Engine:
         self._bundle = bundle
         self._program: Program = compile_bundle(bundle)
         try:
-            self._full = _Reading(self._program)
+            self._full = Reading(self._program)
         except RulesRefused as exc:
             raise RulePackError(self._refusals(exc)) from exc
         # What replay() matches with: only the rules that keep state, built when first needed.
-        self._replaying: _Reading | None = None
+        self._replaying: Reading | None = None
         self._lock = threading.RLock()
         self._states: dict[str, CountryState] = {}
         self._unknown: dict[str, ContextProfile] = {}
@@ -254,7 +252,7 @@ class Engine:
             self._validate(event)
         with self._lock:
             if self._replaying is None:
-                self._replaying = _Reading(compile_bundle(self._bundle, self._keeps_state))
+                self._replaying = Reading(compile_bundle(self._bundle, self._keeps_state))
             self._evaluate(event, self._replaying)
 
     def _keeps_state(self, label: Label) -> bool:
@@ -279,7 +277,7 @@ class Engine:
                      type="clock.tick", time=to, country=country)
         return self.evaluate(tick)
 
-    def _evaluate(self, event: Event, replaying: _Reading | None = None) -> tuple[Advisory, ...]:
+    def _evaluate(self, event: Event, replaying: Reading | None = None) -> tuple[Advisory, ...]:
         reading = replaying or self._full
         state = self._states.get(event.country)
         if state is not None and state.is_seen(event.key):
@@ -371,7 +369,7 @@ class Engine:
 
     # ---------------------------------------------------------------- advisories
 
-    def _advise(self, event: Event, state: CountryState, plan: _Plan, doc: dict[str, Any],
+    def _advise(self, event: Event, state: CountryState, plan: Plan, doc: dict[str, Any],
                 profile: ContextProfile, context: dict[str, Any], *,
                 quiet: bool = False) -> list[Advisory]:
         """The advisories of the rules that fired, and what they change in the state; with
@@ -483,17 +481,17 @@ class Engine:
 
     # ---------------------------------------------------------------- the three patterns
 
-    def _verdict(self, label: Label, rule: Rule, trigger: Trigger, plan: _Plan,
+    def _verdict(self, label: Label, rule: Rule, trigger: Trigger, plan: Plan,
                  profile: ContextProfile, state: CountryState, shown: _Shown,
                  doc: dict[str, Any]) -> _Verdict:
         """The severity of `trigger` for this event, and its explanation (built when read)."""
-        severity, reasons = self._severity(rule, trigger, plan.escalations.get(label.rule, _NONE),
+        severity, reasons = self._severity(rule, trigger, plan.escalated(label.rule),
                                            plan.uplifted, profile,
                                            trigger.severity or rule.severity)
         explainer = self._explainers[label.rule, label.index]
         return _Verdict(severity, reasons,
                         LazyItems(functools.partial(shown.explain, explainer, doc)),
-                        profile, state, plan.escalations.get(label.rule, _NONE), plan.uplifted)
+                        profile, state, plan.escalated(label.rule), plan.uplifted)
 
     @staticmethod
     def _counted(pattern: Count, label: Label, event: Event, doc: dict[str, Any], now: float,
@@ -629,58 +627,6 @@ class Engine:
                 if isinstance(t.pattern, Absence) and t.pattern.within_seconds is not None]
 
 
-class _Reading:
-    """A compiled program with what reads events for it: its matcher and data readers, and
-    the plans of the sets of rules it fired."""
-
-    def __init__(self, program: Program) -> None:
-        self.program = program
-        self.matcher = Matcher(program.rulesets)
-        schema = load_schema()
-        self.readers = {type_: DataReader(tree.get("data", {}), schema.types[type_].tree)
-                        for type_, tree in program.projections.items()}
-        self._plans: dict[frozenset[str], _Plan] = {}
-
-    def plan(self, fired: list[str]) -> _Plan:
-        """What a set of fired rules asks for, sorted out once per distinct set (events of a
-        type fire the same few sets over and over)."""
-        key = frozenset(fired)
-        plan = self._plans.get(key)
-        if plan is None:
-            if len(self._plans) >= _PLAN_CACHE_SIZE:
-                self._plans.clear()
-            plan = self._plans[key] = _Plan.of(self.program.labels[name] for name in fired)
-        return plan
-
-
-@attrs.frozen
-class _Plan:
-    """The labels a set of fired durable_rules rules stands for, by part, in rule order."""
-
-    uplifted: bool
-    escalations: Mapping[int, frozenset[int]]  # rule index -> its escalations that held
-    until: tuple[Label, ...]
-    when: tuple[Label, ...]
-    prior: tuple[Label, ...]
-
-    @classmethod
-    def of(cls, fired: Iterable[Label]) -> _Plan:
-        # One label may stand for several durable_rules rules (one per alternative).
-        labels = sorted(set(fired), key=_order)
-        escalations: dict[int, set[int]] = {}
-        for label in labels:
-            if label.part == ESCALATE:
-                escalations.setdefault(label.rule, set()).add(label.index)
-        return cls(uplifted=any(label.part == UPLIFT for label in labels),
-                   escalations={r: frozenset(i) for r, i in escalations.items()},
-                   until=tuple(label for label in labels if label.part == UNTIL),
-                   when=tuple(label for label in labels if label.part == WHEN),
-                   prior=tuple(label for label in labels if label.part == PRIOR))
-
-
-_NONE: frozenset[int] = frozenset()
-
-
 class _Verdict(NamedTuple):
     """What a trigger concluded for one event, once a pattern has something to say."""
 
@@ -713,10 +659,6 @@ class _Shown:
 
 def _has_deadline(rule: Rule) -> bool:
     return any(isinstance(trigger.pattern, Absence) for trigger in rule.triggers)
-
-
-def _order(label: Label) -> tuple[int, int]:
-    return (label.rule, label.index)
 
 
 def _context_update(event: Event) -> tuple[str | None, dict[str, Any]]:
