@@ -959,6 +959,19 @@ def test_numbers_printed_with_an_exponent_are_matched(write_pack: Callable[..., 
     assert _fires(engine, event) == ["NUM-001"]
 
 
+def test_large_numbers_printed_with_an_exponent_keep_their_order() -> None:
+    """Python writes 9.223372036854776e+18 with an exponent; written out positionally for
+    durable_rules, it must stay a float ("...000.0"): as a bare integer past 2**63 its JSON
+    reader clamps it, and two different numbers compare equal (found by the random test)."""
+    smaller, larger = 9.223372036854776e18, 9.223372036854778e18
+    below = {"all": [{"m": {"$and": [{"type": "t"}, {"$lt": {"d.a": {"$m": "d.b"}}}]}}]}
+    same = {"all": [{"m": {"$and": [{"type": "t"}, {"d.a": {"$m": "d.b"}}]}}]}
+    matcher = Matcher({"t": ({"r0": below, "r1": same},)})
+    assert matcher.match("t", {"type": "t", "d": {"a": smaller, "b": larger}}) == ["r0"]
+    assert matcher.match("t", {"type": "t", "d": {"a": larger, "b": smaller}}) == []
+    assert matcher.match("t", {"type": "t", "d": {"a": larger, "b": larger}}) == ["r1"]
+
+
 def test_a_number_literal_printed_with_an_exponent_is_a_rule_pack_problem(
         write_pack: Callable[..., FsPath]) -> None:
     """A literal Python prints with an exponent (0.00001 -> 1e-05) would reach durable_rules'

@@ -50,7 +50,9 @@ def _to_json(fact: dict[str, Any]) -> str:
 
     Python writes some floats with an exponent (``1e-05``, ``1e+16``), which durable_rules'
     JSON reader refuses (error 204). Such numbers are rare, so the fast path is plain
-    `json.dumps`; only when one occurs are they re-written in positional notation.
+    `json.dumps`; only when one occurs are they re-written in positional notation, always
+    with a decimal point: a bare integer past 2**63 is clamped by that reader, and two
+    different numbers would then compare equal.
     """
     text = _ENCODE(fact)
     if _EXPONENT.search(text) is None:
@@ -60,7 +62,8 @@ def _to_json(fact: dict[str, Any]) -> str:
     def mark(value: Any) -> Any:
         if isinstance(value, float) and "e" in repr(value):
             token = f"\u0000num{len(tokens)}\u0000"
-            tokens[token] = format(decimal.Decimal(repr(value)), "f")
+            positional = format(decimal.Decimal(repr(value)), "f")
+            tokens[token] = positional if "." in positional else positional + ".0"
             return token
         if isinstance(value, dict):
             return {k: mark(v) for k, v in value.items()}
