@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -486,3 +487,22 @@ def test_a_feature_file_outside_the_features_folder_is_not_collected(project: Pr
     result = project.run("--no-policy-coverage")
     assert result.ret == 0
     assert outcomes(result) == {"passed": 1}
+
+
+def test_a_file_saved_by_notepad_with_a_byte_order_mark_and_crlf_runs(project: Project) -> None:
+    text = textwrap.dedent(ASSETS).lstrip("\n") + textwrap.dedent("""
+          Scenario: A wrong expectation
+            Given an operation in SOM
+            When 1 day passes
+            Then AST-005 is raised
+        """)
+    notepad = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8")
+    (project.features / "notepad.feature").write_bytes(notepad)
+    result = project.run("--no-policy-coverage")
+    assert outcomes(result) == {"passed": 1, "failed": 1}, result.stdout.str()
+    result.stdout.fnmatch_lines([
+        'features/notepad.feature:13: in scenario "A wrong expectation"',
+        "    Then AST-005 is raised",
+        "",
+        "  Expected AST-005 to be raised, but it was not raised."])
+    assert "\ufeff" not in result.stdout.str()

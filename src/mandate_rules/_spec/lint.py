@@ -61,6 +61,7 @@ class Finding:
 
 def lint_text(text: str) -> list[Finding]:
     """Every problem in the feature file `text`, sorted by line (empty: the file is fine)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as Notepad writes one
     lines = text.splitlines()
     if not any(line.strip() and not line.strip().startswith("#") for line in lines):
         return [Finding(1, "the file is empty: it needs a 'Feature: <title>' line and at least "

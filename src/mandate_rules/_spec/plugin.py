@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 
 HAS_BDD = importlib.util.find_spec("pytest_bdd") is not None
 STEPS_PLUGIN = "mandate_rules.steps"
+# How feature files are read: UTF-8, with or without a byte-order mark.
+FILE_ENCODING = "utf-8-sig"
 
 
 @attrs.define
@@ -149,7 +151,8 @@ class FeatureFile(pytest.Module):
             raise self.CollectError(f"{name}: the pytest-bdd plugin is switched off "
                                     "(-p no:pytest-bdd), so feature files cannot run")
         try:
-            text = self.path.read_text("utf-8")
+            # utf-8-sig: Notepad and Excel start UTF-8 files with a byte-order mark
+            text = self.path.read_text(FILE_ENCODING)
         except UnicodeDecodeError as exc:
             raise self.CollectError(f"{name}: the file is not UTF-8 text ({exc.reason} at byte "
                                     f"{exc.start}); save it as UTF-8") from None
@@ -163,14 +166,15 @@ class FeatureFile(pytest.Module):
         # pytest-bdd caches parsed files by path for the whole process: read this text afresh.
         getattr(bdd_feature, "features", {}).pop(str(self.path), None)
         try:
-            feature = bdd_feature.get_feature(str(self.path.parent), self.path.name)
+            feature = bdd_feature.get_feature(str(self.path.parent), self.path.name,
+                                              encoding=FILE_ENCODING)
         except Exception as exc:  # lint_text catches what it knows; anything else, plainly
             raise self.CollectError(f"{name}: pytest-bdd could not read the file: {exc}") from None
         self._register_tags(feature)
         module = types.ModuleType(f"mandate_rules_feature_{self.path.stem}")
         module.__file__ = str(self.path)
         for scenario_name, template in feature.scenarios.items():
-            test = scenario(str(self.path), scenario_name,
+            test = scenario(str(self.path), scenario_name, encoding=FILE_ENCODING,
                             features_base_dir=str(self.path.parent))(_nothing)
             # reported at the scenario's line of the feature file, not in pytest-bdd's code
             test.compat_co_firstlineno = template.line_number - 1  # type: ignore[attr-defined]
