@@ -187,15 +187,37 @@ MISTAKES = {
 
 
 @pytest.mark.parametrize(("text", "expected"), MISTAKES.values(), ids=MISTAKES.keys())
-def test_a_misread_file_is_a_collection_error_naming_the_line(
+def test_a_misread_file_fails_as_a_test_of_its_own_naming_the_line_and_the_rest_runs(
         project: Project, text: str, expected: list[str]) -> None:
     project.feature("good.feature", ASSETS)
     project.feature("bad.feature", text)
     result = project.run()
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert outcomes(result) == {"errors": 1}
-    result.stdout.fnmatch_lines(["*ERROR collecting features/bad.feature*", *expected])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert outcomes(result) == {"failed": 1, "passed": 1}  # good.feature ran
+    result.stdout.fnmatch_lines([
+        "*_ features/bad.feature (refused) _*",
+        "features/bad.feature was refused, so none of its scenarios ran:", *expected,
+        "policy rule coverage: not checked, because a feature file was refused "
+        "(features/bad.feature), so its scenarios did not run",
+        "FAILED features/bad.feature::refused - features/bad.feature was refused*"])
     assert "Traceback" not in result.stdout.str()
+    assert "Interrupted" not in result.stdout.str()
+
+
+def test_a_refused_file_fails_the_run_whatever_is_selected(project: Project) -> None:
+    project.feature("good.feature", ASSETS)
+    project.feature("bad.feature", MISTAKES["a scenario without Then"][0])
+    for args in (("-k", "helicopter"), ("-m", "skip")):
+        result = project.run(*args, "--policy-report", "report.json")
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, args
+        assert outcomes(result)["failed"] == 1, args
+        result.stdout.fnmatch_lines(["features/bad.feature: line 2: scenario 'Nothing is "
+                                     "checked' has no Then step, so it checks nothing"])
+        report = json.loads((project.path / "report.json").read_text("utf-8"))
+        assert report["refused"] == [{
+            "file": "features/bad.feature", "line": 2,
+            "problems": ["features/bad.feature: line 2: scenario 'Nothing is checked' has no "
+                         "Then step, so it checks nothing"]}]
 
 
 FAILURES = """

@@ -334,10 +334,12 @@ def test_the_header_gives_version_date_totals_coverage_and_problems(failing: Bui
     assert tiles["Rules specified"] == "20 of 20"
     assert "tile-bad" in next(t for t in head.all(cls="tile")
                               if t.one(cls="tile-label").text() == "Failed").classes
-    assert ("The run did not check rule coverage, because not every feature file in specs/ "
-            "was collected (specs/broken.feature was not).") in words
+    assert ("The run did not check rule coverage, because a feature file was refused "
+            "(specs/broken.feature), so its scenarios did not run.") in words
+    assert tiles["Feature files refused"] == "1"
     problems = head.one("pre", "problems").text()
-    assert problems.startswith("specs/broken.feature could not be read:\n")
+    assert problems.startswith("specs/broken.feature was refused, so none of its scenarios "
+                               "ran:\n")
     assert "line 2: 'Scenaro:' is not a Gherkin keyword" in problems
     assert "=====" not in problems
     assert "____" not in problems

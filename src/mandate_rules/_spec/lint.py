@@ -2,8 +2,8 @@
 
 `lint_text` reads a feature file with the official Gherkin parser and returns every problem
 found, each with its line, in words for policy staff. The plugin runs it when it collects a
-file and turns any problem into a collection error, so a misread file is never skipped
-quietly. What it catches:
+file and refuses a file with any problem (it fails as a test of its own), so a misread file is
+never skipped quietly. What it catches:
 
 * the file does not parse (every parser error, translated: a table row with the wrong number
   of cells, an unclosed text block, a tag with a space, a line that is not understood here);

@@ -3,8 +3,10 @@
 Collection
     Every ``.feature`` file under the features folder (ini ``mandate_rules_features``, default
     ``features``) is collected by `FeatureFile`, with no ``test_*.py`` and no conftest. The file
-    is first checked by `lint.lint_text`; any problem is a collection error that names the file
-    and line (never a silent skip). Each scenario becomes a test named after it, so node ids
+    is first checked by `lint.lint_text`. A file with any problem is refused: it becomes one
+    failing test (``features/bad.feature::refused``) whose message names the file and each
+    problem's line (never a silent skip), and the other files still run. A refused test is
+    kept whatever ``-k`` or ``-m`` select. Each scenario becomes a test named after it, so node ids
     name the file (``features/escorts.feature::test_an_escort_from_a_party``) and
     ``pytest features/escorts.feature`` runs one file. Tags become markers (``pytest -m wip``).
 
@@ -82,6 +84,9 @@ class RunState:
     reason: str | None = "no feature file ran"
     coverage: Coverage | None = None
     coverage_error: str | None = None
+    # feature files refused at collection: their problems, one "file: line N: ..." per line
+    refused: dict[Path, Refusal] = attrs.field(factory=dict)
+    held: list[pytest.Item] = attrs.field(factory=list)
 
     @property
     def ran(self) -> bool:
@@ -90,6 +95,28 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+
+
+@attrs.frozen
+class Refusal:
+    """Why a feature file cannot run: the first problem's line and every problem, in words."""
+
+    file: str
+    line: int
+    problems: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return "\n".join((f"{self.file} was refused, so none of its scenarios ran:",
+                          *self.problems))
+
+
+class FileRefused(Exception):
+    """A feature file that cannot run as written (see `Refusal`)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 # --------------------------------------------------------------------------- set-up
@@ -141,7 +168,10 @@ def _nothing() -> None:
 class FeatureFile(pytest.Module):
     """A ``.feature`` file, collected as a module of one test per scenario."""
 
-    def _getobj(self) -> types.ModuleType:
+    _feature: Feature | None = None
+
+    def _read(self) -> Feature:
+        """The file, parsed by pytest-bdd; raises `FileRefused` when it cannot run."""
         name = relative(self.path, self.config.rootpath)
         if not HAS_BDD:
             raise self.CollectError(f"{name}: pytest-bdd is not installed, so feature files "
@@ -154,22 +184,30 @@ class FeatureFile(pytest.Module):
             # utf-8-sig: Notepad and Excel start UTF-8 files with a byte-order mark
             text = self.path.read_text(FILE_ENCODING)
         except UnicodeDecodeError as exc:
-            raise self.CollectError(f"{name}: the file is not UTF-8 text ({exc.reason} at byte "
-                                    f"{exc.start}); save it as UTF-8") from None
+            raise FileRefused(Refusal(name, 1, (
+                f"{name}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}); save "
+                "it as UTF-8",))) from None
         findings = lint_text(text)
         if findings:
-            raise self.CollectError("\n".join(f"{name}: {finding}" for finding in findings))
+            raise FileRefused(Refusal(name, findings[0].line,
+                                      tuple(f"{name}: {finding}" for finding in findings)))
         # pytest-bdd may be absent (checked above), so it is imported only here
         from pytest_bdd import feature as bdd_feature  # noqa: PLC0415
-        from pytest_bdd.scenario import get_python_name_generator, scenario  # noqa: PLC0415
 
         # pytest-bdd caches parsed files by path for the whole process: read this text afresh.
         getattr(bdd_feature, "features", {}).pop(str(self.path), None)
         try:
-            feature = bdd_feature.get_feature(str(self.path.parent), self.path.name,
-                                              encoding=FILE_ENCODING)
+            feature: Feature = bdd_feature.get_feature(str(self.path.parent), self.path.name,
+                                                       encoding=FILE_ENCODING)
         except Exception as exc:  # lint_text catches what it knows; anything else, plainly
-            raise self.CollectError(f"{name}: pytest-bdd could not read the file: {exc}") from None
+            raise FileRefused(Refusal(name, 1, (
+                f"{name}: pytest-bdd could not read the file: {exc}",))) from None
+        return feature
+
+    def _getobj(self) -> types.ModuleType:
+        from pytest_bdd.scenario import get_python_name_generator, scenario  # noqa: PLC0415
+
+        feature = self._feature if self._feature is not None else self._read()
         self._register_tags(feature)
         module = types.ModuleType(f"mandate_rules_feature_{self.path.stem}")
         module.__file__ = str(self.path)
@@ -201,13 +239,58 @@ class FeatureFile(pytest.Module):
         return name.startswith("test_")
 
     def collect(self) -> list[pytest.Item | pytest.Collector]:
+        state = self.config.stash[STATE]
+        try:
+            self._feature = self._read()
+        except FileRefused as exc:
+            state.refused[self.path.resolve()] = exc.refusal
+            return [RefusedFile.from_parent(self, name=REFUSED, refusal=exc.refusal)]
         items = list(super().collect())
-        self.config.stash[STATE].collected[self.path.resolve()] = len(items)
+        state.collected[self.path.resolve()] = len(items)
         return items
 
 
+REFUSED = "refused"
+
+
+class RefusedFile(pytest.Item):
+    """A feature file that cannot run, as one failing test: the others still run.
+
+    (A collection error would interrupt the whole run.) Its failure is the plain-words list
+    of the file's problems, each with its line.
+    """
+
+    def __init__(self, *, refusal: Refusal, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.refusal = refusal
+
+    def runtest(self) -> None:
+        raise FileRefused(self.refusal)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, FileRefused):
+            return excinfo.value.refusal.message + "\n"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.refusal.line - 1, f"{self.refusal.file} (refused)"
+
+
 def _is_scenario(item: pytest.Item) -> bool:
-    return isinstance(item.parent, FeatureFile)
+    return isinstance(item.parent, FeatureFile) and not isinstance(item, RefusedFile)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Hold the refused files back from ``-k``, ``-m`` and other deselection (`_Recorder`
+    puts them back): a refused file must fail the run whatever is selected."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    state.held = [item for item in items if isinstance(item, RefusedFile)]
+    if state.held:
+        items[:] = [item for item in items if not isinstance(item, RefusedFile)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -217,7 +300,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     state.selected = dict(Counter(item.path.resolve() for item in session.items
                                   if _is_scenario(item)))
-    if config.getoption("no_policy_coverage"):
+    if state.refused:
+        names = ", ".join(sorted(r.file for r in state.refused.values()))
+        state.reason = f"a feature file was refused ({names}), so its scenarios did not run"
+    elif config.getoption("no_policy_coverage"):
         state.reason = "--no-policy-coverage was given"
     elif config.getoption("collectonly"):
         state.reason = "only collecting"
@@ -332,6 +418,11 @@ class _Recorder:
     def __init__(self, state: RunState) -> None:
         self.state = state
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items[:0] = [item for item in self.state.held if item not in items]
+        self.state.held = []
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == PROPERTY and isinstance(value, dict):
@@ -363,7 +454,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         document = report_document(
             rootdir=config.rootpath, features_dir=relative(state.features, config.rootpath),
             rules_dir=relative(state.rules, config.rootpath), scenarios=state.records,
-            coverage=coverage)
+            coverage=coverage,
+            refused=[{"file": r.file, "line": r.line, "problems": list(r.problems)}
+                     for r in state.refused.values()])
         write_report(Path(config.invocation_params.dir, path), document)
 
 
