@@ -365,6 +365,10 @@ def test_coverage_fails_the_run_when_a_rule_loses_its_near_miss_scenario(
         "Every rule in rules needs both; the run fails until each has them.",
     ])
     assert len(re.findall(r"^MISSING ", result.stdout.str(), re.MULTILINE)) == 1
+    # the last line says why the run failed, after pytest's "N passed" line
+    assert re.fullmatch(r"=+ \d+ passed in .* =+", result.outlines[-2])
+    assert result.outlines[-1] == ("FAILED policy rule coverage: rules without a passing near "
+                                   "miss (not raised): ESC-006")
 
 
 def test_coverage_is_checked_only_when_the_whole_features_folder_runs(project: Project
@@ -378,6 +382,10 @@ def test_coverage_is_checked_only_when_the_whole_features_folder_runs(project: P
                                 "MISSING ESC-001: needs a passing scenario where it is raised "
                                 "(Then ESC-001 is raised ...), and a passing near-miss scenario "
                                 "where it is not (Then ESC-001 is not raised)"])
+    assert whole.outlines[-1].startswith(
+        "FAILED policy rule coverage: rules without a passing scenario that raises them: "
+        "ESC-001, ESC-002, ESC-003, ESC-006, ESC-007")
+    assert "; rules without a passing near miss (not raised): ESC-001, " in whole.outlines[-1]
     for args, reason in [
         (("features/escorts.feature",), "not every feature file in features/ was collected"),
         (("-k", "helicopter"), "only some scenarios were selected (features/escorts.feature: 0 "
@@ -487,6 +495,8 @@ def test_rules_that_do_not_load_stop_every_scenario_with_their_problems(
         "      rules/escorts.yaml:*: bad-severity: severity of rule ESC-004 is 'severe'*",
         "*policy rule coverage: not checked*",
         "the rules in rules did not load (1 problem(s)); the run fails until they load"])
+    assert result.outlines[-1] == ("FAILED policy rule coverage: the rules in rules did not "
+                                   "load (1 problem(s))")
 
 
 def test_without_pytest_bdd_a_feature_file_says_what_to_install(

@@ -428,6 +428,17 @@ class _Recorder:
             if name == PROPERTY and isinstance(value, dict):
                 self.state.records.append(value)
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, object, object]:
+        """After pytest's own last line ("294 passed in 3 s"), say why coverage failed the
+        run: the exit code is 1, and the last line must not read as a success."""
+        result = yield
+        line = _coverage_failure(self.state)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if line is not None and reporter is not None:
+            reporter.write_line(line, red=True, bold=True)
+        return result
+
 
 # --------------------------------------------------------------------------- the end
 
@@ -470,6 +481,24 @@ def _check_coverage(session: pytest.Session, state: RunState) -> None:
     state.coverage = compute(rules, state.records)
     if (state.coverage.missing() or state.coverage_error) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _coverage_failure(state: RunState) -> str | None:
+    """The one line that says why rule coverage failed the run, or None when it did not."""
+    if state.coverage_error:
+        return f"FAILED policy rule coverage: {state.coverage_error}"
+    if state.coverage is None:
+        return None
+    missing = state.coverage.missing()
+    if not missing:
+        return None
+    parts = []
+    for lack, words in (("raised", "rules without a passing scenario that raises them"),
+                        ("not_raised", "rules without a passing near miss (not raised)")):
+        rules = [rule for rule, lacks in missing if lack in lacks]
+        if rules:
+            parts.append(f"{words}: {', '.join(rules)}")
+    return "FAILED policy rule coverage: " + "; ".join(parts)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
