@@ -536,11 +536,18 @@ def _header(document: Mapping[str, Any], bundle: Bundle,
     covered = rules - len(coverage_missing)
     doc_coverage = document.get("coverage", {})
     refused = list(document.get("refused") or [])
+    # Green only when the run checked coverage and it held: a run that did not check it (a
+    # file refused, some scenarios left out) proves nothing about the rules it did not reach.
+    checked = bool(doc_coverage.get("enforced")) and not doc_coverage.get("error")
+    if not checked:
+        specified = ("Rules specified (coverage not checked)", f"{covered} of {rules}",
+                     "bad" if doc_coverage.get("error") else "neutral")
+    else:
+        specified = ("Rules specified", f"{covered} of {rules}",
+                     "good" if covered == rules and rules else "bad")
     tiles = [("Scenarios", str(total), "neutral"),
              ("Passed", str(passed), "good" if passed == total and total else "neutral"),
-             ("Failed", str(failed), "bad" if failed else "good"),
-             ("Rules specified", f"{covered} of {rules}",
-              "good" if covered == rules and rules else "bad")]
+             ("Failed", str(failed), "bad" if failed else "good"), specified]
     if skipped:
         tiles.insert(3, ("Skipped", str(skipped), "neutral"))
     if refused:
