@@ -538,3 +538,75 @@ def test_a_file_saved_by_notepad_with_a_byte_order_mark_and_crlf_runs(project: P
         "",
         "  Expected AST-005 to be raised, but it was not raised."])
     assert "\ufeff" not in result.stdout.str()
+
+
+OUT_OF_RANGE = """
+    Feature: Out of range
+      Scenario: Too many days
+        Given an operation in SOM
+        When 99999999999 days pass
+        Then ESC-004 is not raised
+
+      Scenario: A shift too far in a table
+        When an escort request is recorded:
+          | field         | value          |
+          | armed         | yes            |
+          | decision.date | +99999999 days |
+        Then ESC-004 is not raised
+
+      Scenario: The end of the calendar
+        Given it is 9999-12-31
+        When 1 day passes
+        Then ESC-004 is not raised
+
+      Scenario: A number too large
+        When an escort request is recorded:
+          | field              | value |
+          | armed              | yes   |
+          | terms.separation_m | 1e309 |
+        Then ESC-004 is not raised
+
+      Scenario: An item far down a list
+        When a movement request is recorded:
+          | field                     | value     |
+          | status                    | requested |
+          | vehicles[999999999].markings | unmarked  |
+        Then ESC-004 is not raised
+    """
+
+
+def test_numbers_and_times_out_of_range_are_mistakes_named_in_plain_words(
+        project: Project) -> None:
+    project.feature("range.feature", OUT_OF_RANGE)
+    result = project.run("--no-policy-coverage")
+    assert outcomes(result) == {"failed": 5}
+    text = result.stdout.str()
+    assert "mandate-rules failed while running this step" not in text
+    assert "please report it to the developers" not in text
+    result.stdout.fnmatch_lines([
+        'features/range.feature:4: in scenario "Too many days"',
+        "    When 99999999999 days pass",
+        "",
+        "  99999999999 days from 2026-11-01T08:00:00Z is beyond the year 2999; times must stay "
+        "within the years 1900 to 2999"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:8: in scenario "A shift too far in a table"',
+        "*",
+        "  row 2 of the table (line 11), `decision.date`: +99999999 days from "
+        "2026-11-01T08:00:00Z is beyond the year 2999; times must stay within the years 1900 "
+        "to 2999"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:15: in scenario "The end of the calendar"',
+        "    Given it is 9999-12-31",
+        "",
+        "  '9999-12-31' is in the year 9999; times must stay within the years 1900 to 2999"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:20: in scenario "A number too large"',
+        "*",
+        "  row 2 of the table (line 23), `terms.separation_m`: '1e309' is too large a number "
+        "to work with (the largest is about 1.8e+308)"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:27: in scenario "An item far down a list"',
+        "*",
+        "  row 2 of the table (line 30), `vehicles[999999999].markings`: item 999999999 is too "
+        "high a number; a table may give a list at most 1000 items, numbered from 1"])
