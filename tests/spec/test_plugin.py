@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mandate_rules._spec import plugin
+from mandate_rules._spec.lookalikes import differences, normalise
 
 from .conftest import FEATURES_DIR, OWN_FEATURES, Project
 
@@ -610,3 +611,59 @@ def test_numbers_and_times_out_of_range_are_mistakes_named_in_plain_words(
         "*",
         "  row 2 of the table (line 30), `vehicles[999999999].markings`: item 999999999 is too "
         "high a number; a table may give a list at most 1000 items, numbered from 1"])
+
+
+LOOKALIKES = """
+    Feature: Typed in a word processor
+      Scenario: Curly quotes and doubled spaces
+        Given an operation  in SOM
+        When an escort request \u201cesc-1\u201d is recorded:
+          | field         | value            |
+          | armed         | yes              |
+          | provider.kind | mission_military |
+        Then ESC\u2011004 is raised as  critical
+        And the advice of ESC-004 mentions \u2018one side\u2019
+
+      Scenario: Curly quotes in a sentence that is not known
+        Given an operation in SOM
+        When an escort request \u201cesc-1\u201d is recordd:
+          | field | value |
+          | armed | yes   |
+        Then ESC-004 is raised
+    """
+
+
+def test_curly_quotes_and_doubled_spaces_are_read_as_the_sentence_or_named(
+        project: Project) -> None:
+    project.feature("typed.feature", LOOKALIKES)
+    result = project.run("--no-policy-coverage", "--policy-report", "report.json")
+    assert outcomes(result) == {"passed": 1, "failed": 1}
+    result.stdout.fnmatch_lines([
+        'features/typed.feature:13: in scenario "Curly quotes in a sentence that is not known"',
+        "    When an escort request \u201cesc-1\u201d is recordd:",
+        "",
+        "  This sentence is not in the phrasebook, so it cannot be run.",
+        "  Some of its characters are not those the sentences use:",
+        "      column 28: '\u201c' (left double quotation mark, U+201C), where the sentences "
+        'use the straight quote "',
+        "      column 34: '\u201d' (right double quotation mark, U+201D), where the sentences "
+        'use the straight quote "',
+        "  The closest known sentences:",
+        '      When an escort request "esc-1" is recorded:'])
+    report = json.loads((project.path / "report.json").read_text("utf-8"))
+    passed = report["scenarios"][0]
+    assert [step["text"] for step in passed["steps"]] == [
+        "an operation in SOM", 'an escort request "esc-1" is recorded:',
+        "ESC-004 is raised as critical", 'the advice of ESC-004 mentions "one side"']
+    assert passed["rules_raised"] == ["ESC-004"]
+
+
+def test_a_line_names_each_character_the_sentences_do_not_use() -> None:
+    assert differences("    Given an operation  in\u00a0SOM\u200b") == [
+        "column 23: 2 spaces in a row, where the sentences use one",
+        "column 27: (no-break space, U+00A0), where the sentences use a plain space",
+        "column 31: (zero width space, U+200B), where the sentences use nothing (it is "
+        "invisible; delete it)"]
+    assert differences("    When  1 day passes") == []  # spaces after the keyword are fine
+    assert normalise("the advice of X mentions \u2018the mission\u2019s role\u2019") == (
+        'the advice of X mentions "the mission\u2019s role"')

@@ -32,6 +32,7 @@ import attrs
 from gherkin.errors import CompositeParserException, ParserError
 from gherkin.parser import Parser
 
+from .lookalikes import normalise
 from .phrasebook import SENTENCES
 
 __all__ = ["Finding", "lint_text"]
@@ -217,7 +218,8 @@ def _step_keyword_typo(text: str) -> str | None:
 
 
 def _is_sentence(text: str) -> bool:
-    return any(s.regex.fullmatch(text) for s in SENTENCES)
+    normal = normalise(text)
+    return any(s.regex.fullmatch(text) or s.regex.fullmatch(normal) for s in SENTENCES)
 
 
 # --------------------------------------------------------------------------- descriptions
@@ -393,7 +395,7 @@ def _steps(scenario: Mapping[str, Any],
     for step in steps:
         if step["keywordType"] != "Conjunction":
             kind = step["keywordType"]
-        if "#" in _outside_quotes(step["text"]):
+        if "#" in _outside_quotes(normalise(step["text"])):
             yield Finding(step["location"]["line"],
                           "'#' inside a step is kept as part of the sentence: put a comment on "
                           "a line of its own")

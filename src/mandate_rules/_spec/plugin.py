@@ -51,7 +51,8 @@ from .errors import (
     unknown_sentence_text,
 )
 from .lint import lint_text
-from .phrasebook import closest, other_kind
+from .lookalikes import differences, normalise
+from .phrasebook import closest, matching, other_kind
 from .reporting import (
     CURRENT_STEP,
     PROPERTY,
@@ -324,7 +325,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Feature,
                                scenario: Scenario) -> None:
+    _normalise_steps(scenario)
     request.node.stash[TRACE] = Trace.start(feature, scenario)
+
+
+def _normalise_steps(scenario: Scenario) -> None:
+    """Run a step with curly quotes, doubled spaces and the like (`lookalikes`) as the known
+    sentence it means, when only its normalised text is one. (The steps are this scenario's
+    own copies, rendered by pytest-bdd for this test; the parsed file is left as it is.)"""
+    for step in scenario.steps:
+        if matching(step.type, step.name):
+            continue
+        normal = normalise(step.name)
+        if normal != step.name and matching(step.type, normal):
+            step.name = normal
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -356,7 +370,7 @@ def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, step: Step
         trace.failed_step, trace.undefined = step, True
 
 
-def _message(trace: Trace | None, file: str) -> str | None:
+def _message(trace: Trace | None, file: str, path: Path) -> str | None:
     """The plain-words text for a failed scenario, or None if no step failed."""
     if trace is None or trace.failed_step is None:
         return None
@@ -364,13 +378,23 @@ def _message(trace: Trace | None, file: str) -> str | None:
     where = Where(file=file, line=step.line_number, scenario=trace.scenario.name,
                   keyword=step.keyword.strip(), text=step.name)
     if trace.undefined:
-        return unknown_sentence_text(where, closest(step.type, step.name),
-                                     other_kind(step.type, step.name))
+        return unknown_sentence_text(where, closest(step.type, normalise(step.name)),
+                                     other_kind(step.type, normalise(step.name)),
+                                     differences(_raw_line(path, step.line_number)))
     error = trace.error
     if isinstance(error, (SpecError, ExpectationNotMet)):
         return failure_text(where, str(error))
     assert error is not None
     return internal_error_text(where, error)
+
+
+def _raw_line(path: Path, number: int) -> str:
+    """Line `number` of the feature file as written (empty when it cannot be read)."""
+    try:
+        lines = path.read_text(FILE_ENCODING).splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def _record(item: pytest.Item, report: pytest.TestReport, state: RunState) -> dict[str, Any]:
@@ -383,7 +407,7 @@ def _record(item: pytest.Item, report: pytest.TestReport, state: RunState) -> di
     example = callspec.params.get("_pytest_bdd_example") if callspec is not None else None
     message = None
     if report.failed:
-        message = _message(trace, file)
+        message = _message(trace, file, item.path)
         if message is not None and not config.getoption("policy_raw_errors"):
             report.longrepr = message
         if message is None:
