@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
+from gherkin.dialect import DIALECTS
 from gherkin.errors import CompositeParserException, ParserError
 from gherkin.parser import Parser
 
@@ -123,6 +124,10 @@ def _parse_errors(errors: Iterable[Any], lines: Sequence[str]) -> Iterator[Findi
                                 "the line above the Scenario, separated by spaces")
         elif "unexpected end of file" in message and "#DocStringSeparator" in message:
             yield Finding(_open_docstring(lines), 'a text block opened with """ is never closed')
+        elif "unexpected end of file" in message:
+            yield _early_end(expected, lines)
+        elif message.startswith("Language not supported: "):
+            yield Finding(line, _unknown_language(message.split(": ", 1)[1].strip()))
         elif cascade:
             continue  # the lines after a line the parser could not place fail the same way
         else:
@@ -140,10 +145,39 @@ def _parse_errors(errors: Iterable[Any], lines: Sequence[str]) -> Iterator[Findi
             yield Finding(line, _not_understood(got.group(1).strip()))
 
 
-def _previous_text_line(lines: Sequence[str], line: int) -> int:
-    """The number of the last non-blank line before `line` (0 if none)."""
+# What the parser's token names stand for, as a writer of the file sees them.
+_TOKEN_WORDS = {"#FeatureLine": "a 'Feature:' line", "#RuleLine": "a 'Rule:' line",
+                "#BackgroundLine": "a 'Background:' line", "#ScenarioLine": "a 'Scenario:' line",
+                "#ExamplesLine": "an 'Examples:' line", "#StepLine": "a step (Given, When, Then, "
+                "And, But)", "#TableRow": "a table row (| ... |)", "#TagLine": "a tag (@...)",
+                "#DocStringSeparator": 'the closing """'}
+
+
+def _early_end(expected: str, lines: Sequence[str]) -> Finding:
+    """The parser's "unexpected end of file, expected: #TagLine, ..." in words."""
+    last = _previous_text_line(lines, len(lines) + 1, comments=False)
+    if last and lines[last - 1].strip().startswith("@"):
+        return Finding(last, "the file ends after these tags: a tag belongs on the line right "
+                             "above the Scenario (or Feature, Rule or Examples) it marks; add "
+                             "that line under it, or remove the tags")
+    wanted = [_TOKEN_WORDS[token] for token in re.findall(r"#\w+", expected)
+              if token in _TOKEN_WORDS]
+    what = " or ".join(dict.fromkeys(wanted)) if wanted else "more lines"
+    return Finding(last or 1, f"the file ends too early: after line {last} there must be {what}")
+
+
+def _unknown_language(code: str) -> str:
+    return (f"'# language: {code}' names a language Gherkin does not know. The sentences are "
+            "in English, so remove the line (or write '# language: en'). The languages Gherkin "
+            f"knows: {', '.join(sorted(DIALECTS))}")
+
+
+def _previous_text_line(lines: Sequence[str], line: int, *, comments: bool = True) -> int:
+    """The number of the last non-blank line before `line` (0 if none); with `comments`
+    false, the last one that is not a comment either."""
     for number in range(line - 1, 0, -1):
-        if lines[number - 1].strip():
+        text = lines[number - 1].strip()
+        if text and (comments or not text.startswith("#")):
             return number
     return 0
 
