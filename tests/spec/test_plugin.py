@@ -667,3 +667,41 @@ def test_a_line_names_each_character_the_sentences_do_not_use() -> None:
     assert differences("    When  1 day passes") == []  # spaces after the keyword are fine
     assert normalise("the advice of X mentions \u2018the mission\u2019s role\u2019") == (
         'the advice of X mentions "the mission\u2019s role"')
+
+
+DOCSTRINGS = '''
+    Feature: Text blocks
+      Scenario: Angle brackets in a text block
+        Given an operation in SOM
+        When 1 day passes
+          """
+          <foo> and <b>bold</b>
+          """
+        Then ESC-004 is not raised
+
+      Scenario Outline: A text block in an outline, by <provider>
+        Given an operation in SOM
+        When 1 day passes
+          """
+          <provider> and <foo>
+          """
+        Then ESC-004 is not raised
+
+        Examples:
+          | provider |
+          | militia  |
+    '''
+
+
+def test_angle_brackets_in_a_text_block_are_text_not_placeholders(project: Project) -> None:
+    project.feature("text.feature", DOCSTRINGS)
+    result = project.run("--no-policy-coverage", "--policy-report", "report.json")
+    assert "refused" not in result.stdout.str()
+    report = json.loads((project.path / "report.json").read_text("utf-8"))
+    assert report["refused"] == []
+    docstrings = {s["scenario"]: s["steps"][1]["docstring"] for s in report["scenarios"]}
+    assert docstrings == {"Angle brackets in a text block": "<foo> and <b>bold</b>",
+                          "A text block in an outline, by militia": "militia and <foo>"}
+    # the file ran: the sentence itself takes no text block, and says so
+    assert outcomes(result) == {"failed": 2}
+    result.stdout.fnmatch_lines(['  this sentence takes no text block ("""); remove it'])

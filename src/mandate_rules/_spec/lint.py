@@ -12,8 +12,9 @@ never skipped quietly. What it catches:
 * a step keyword with a colon (``Given:``), or a step outside a scenario: read as description;
 * a misspelt step keyword (``Gvien``) in front of a known sentence;
 * two scenarios with the same name (pytest-bdd would run only the last one), or no name;
-* a ``<placeholder>`` that is not a column of the Examples table (it would stay as written),
-  a placeholder outside a Scenario Outline, an Outline with no Examples rows;
+* a ``<placeholder>`` in a step or table that is not a column of the Examples table (it would
+  stay as written), one outside a Scenario Outline, an Outline with no Examples rows (text in
+  angle brackets inside a text block is text, not a placeholder);
 * a scenario without a Then step, or a Then with no When before it (it would check nothing,
   so a "not raised" would pass for the wrong reason);
 * a first step starting with And or But; When or Then in a Background;
@@ -516,7 +517,6 @@ def _used_placeholders(scenario: Mapping[str, Any],
                 for cell in row["cells"]:
                     for name in _PLACEHOLDER_RE.findall(cell["value"]):
                         yield row["location"]["line"], name
-        doc = step.get("docString")
-        if doc is not None:
-            for name in _PLACEHOLDER_RE.findall(doc["content"]):
-                yield doc["location"]["line"], name
+        # A text block (""") is text: `<b>` or `<id>` in it is not a placeholder to check.
+        # (pytest-bdd leaves it as written outside an Outline, and fills in only the names
+        # that are columns of the Examples inside one.)
