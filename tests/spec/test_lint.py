@@ -186,6 +186,17 @@ def test_file_level_mistakes(text: str, expected: str) -> None:
     assert any(f.startswith(expected) for f in findings), findings
 
 
+def test_an_invisible_character_is_named_with_its_column() -> None:
+    assert lint("\u200bFeature: x\n  Scenario: s\n    When 1 day passes\n"
+                "    Then ESC-004 is not raised\n") == [
+        "line 1: the file must start with a 'Feature: <title>' line (comments and tags may "
+        "come first); line 1 is '\u200bFeature: x' (it holds characters Gherkin does not "
+        "expect: column 1: (zero width space, U+200B), where the sentences use nothing (it is "
+        "invisible; delete it))"]
+    # a byte-order mark at the start is no mistake (Notepad writes one)
+    assert lint("\ufeff" + GOOD) == []
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("Feature: x\n  Scenario: s\n    When 1 day passes\n    Then ESC-004 is not raised\n\n"
      "  @wip\n  # a comment\n",

@@ -34,7 +34,7 @@ from gherkin.dialect import DIALECTS
 from gherkin.errors import CompositeParserException, ParserError
 from gherkin.parser import Parser
 
-from .lookalikes import normalise
+from .lookalikes import differences, normalise
 from .phrasebook import SENTENCES
 
 __all__ = ["Finding", "lint_text"]
@@ -141,9 +141,11 @@ def _parse_errors(errors: Iterable[Any], lines: Sequence[str]) -> Iterator[Findi
                     before_feature = True
                     yield Finding(line, "the file must start with a 'Feature: <title>' line "
                                         f"(comments and tags may come first); line {line} is "
-                                        f"'{got.group(1).strip()}'")
+                                        f"'{got.group(1).strip()}'"
+                                        + _odd_characters(lines, line))
                 continue
-            yield Finding(line, _not_understood(got.group(1).strip()))
+            yield Finding(line, _not_understood(got.group(1).strip())
+                          + _odd_characters(lines, line))
 
 
 # What the parser's token names stand for, as a writer of the file sees them.
@@ -171,6 +173,14 @@ def _unknown_language(code: str) -> str:
     return (f"'# language: {code}' names a language Gherkin does not know. The sentences are "
             "in English, so remove the line (or write '# language: en'). The languages Gherkin "
             f"knows: {', '.join(sorted(DIALECTS))}")
+
+
+def _odd_characters(lines: Sequence[str], line: int) -> str:
+    """Names the invisible or lookalike characters of a line the parser did not understand
+    (a zero-width space before ``Feature:`` looks like nothing at all in the message)."""
+    found = [d for d in differences(lines[line - 1] if 0 < line <= len(lines) else "")
+             if "spaces in a row" not in d]
+    return f" (it holds characters Gherkin does not expect: {'; '.join(found)})" if found else ""
 
 
 def _previous_text_line(lines: Sequence[str], line: int, *, comments: bool = True) -> int:
