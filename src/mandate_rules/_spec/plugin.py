@@ -85,7 +85,8 @@ class RunState:
     reason: str | None = "no feature file ran"
     coverage: Coverage | None = None
     coverage_error: str | None = None
-    # feature files refused at collection: their problems, one "file: line N: ..." per line
+    # the feature files refused at collection, by path, and their tests while they are held
+    # back from deselection (see `pytest_collection_modifyitems`)
     refused: dict[Path, Refusal] = attrs.field(factory=dict)
     held: list[pytest.Item] = attrs.field(factory=list)
 
