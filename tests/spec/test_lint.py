@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import textwrap
 
 import pytest
@@ -183,3 +184,35 @@ def test_a_step_sentence_in_the_feature_description_is_flagged_but_prose_is_not(
 def test_file_level_mistakes(text: str, expected: str) -> None:
     findings = lint(text)
     assert any(f.startswith(expected) for f in findings), findings
+
+
+def test_an_invisible_character_is_named_with_its_column() -> None:
+    assert lint("\u200bFeature: x\n  Scenario: s\n    When 1 day passes\n"
+                "    Then ESC-004 is not raised\n") == [
+        "line 1: the file must start with a 'Feature: <title>' line (comments and tags may "
+        "come first); line 1 is '\u200bFeature: x' (it holds characters Gherkin does not "
+        "expect: column 1: (zero width space, U+200B), where the sentences use nothing (it is "
+        "invisible; delete it))"]
+    # a byte-order mark at the start is no mistake (Notepad writes one)
+    assert lint("\ufeff" + GOOD) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Feature: x\n  Scenario: s\n    When 1 day passes\n    Then ESC-004 is not raised\n\n"
+     "  @wip\n  # a comment\n",
+     ["line 6: the file ends after these tags: a tag belongs on the line right above the "
+      "Scenario (or Feature, Rule or Examples) it marks; add that line under it, or remove the "
+      "tags"]),
+    ("@wip\n", ["line 1: the file ends after these tags: *"]),
+    ("# language: no-such\nFeature: x\n  Scenario: s\n    When 1 day passes\n"
+     "    Then ESC-004 is not raised\n",
+     ["line 1: '# language: no-such' names a language Gherkin does not know. The sentences are "
+      "in English, so remove the line (or write '# language: en'). The languages Gherkin "
+      "knows: af, am, *, en, *, fr, *, zh-TW"]),
+])
+def test_parser_messages_are_in_plain_words(text: str, expected: list[str]) -> None:
+    findings = lint(text)
+    assert len(findings) == len(expected), findings
+    for finding, pattern in zip(findings, expected, strict=True):
+        assert fnmatch.fnmatchcase(finding, pattern), finding
+    assert not any("#" in f.split("'")[0] or "Language not supported" in f for f in findings)

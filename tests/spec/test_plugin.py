@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from mandate_rules._spec import plugin
+from mandate_rules._spec.lookalikes import differences, normalise
 
 from .conftest import FEATURES_DIR, OWN_FEATURES, Project
 
@@ -186,15 +188,37 @@ MISTAKES = {
 
 
 @pytest.mark.parametrize(("text", "expected"), MISTAKES.values(), ids=MISTAKES.keys())
-def test_a_misread_file_is_a_collection_error_naming_the_line(
+def test_a_misread_file_fails_as_a_test_of_its_own_naming_the_line_and_the_rest_runs(
         project: Project, text: str, expected: list[str]) -> None:
     project.feature("good.feature", ASSETS)
     project.feature("bad.feature", text)
     result = project.run()
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert outcomes(result) == {"errors": 1}
-    result.stdout.fnmatch_lines(["*ERROR collecting features/bad.feature*", *expected])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert outcomes(result) == {"failed": 1, "passed": 1}  # good.feature ran
+    result.stdout.fnmatch_lines([
+        "*_ features/bad.feature (refused) _*",
+        "features/bad.feature was refused, so none of its scenarios ran:", *expected,
+        "policy rule coverage: not checked, because a feature file was refused "
+        "(features/bad.feature), so its scenarios did not run",
+        "FAILED features/bad.feature::refused - features/bad.feature was refused*"])
     assert "Traceback" not in result.stdout.str()
+    assert "Interrupted" not in result.stdout.str()
+
+
+def test_a_refused_file_fails_the_run_whatever_is_selected(project: Project) -> None:
+    project.feature("good.feature", ASSETS)
+    project.feature("bad.feature", MISTAKES["a scenario without Then"][0])
+    for args in (("-k", "helicopter"), ("-m", "skip")):
+        result = project.run(*args, "--policy-report", "report.json")
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, args
+        assert outcomes(result)["failed"] == 1, args
+        result.stdout.fnmatch_lines(["features/bad.feature: line 2: scenario 'Nothing is "
+                                     "checked' has no Then step, so it checks nothing"])
+        report = json.loads((project.path / "report.json").read_text("utf-8"))
+        assert report["refused"] == [{
+            "file": "features/bad.feature", "line": 2,
+            "problems": ["features/bad.feature: line 2: scenario 'Nothing is checked' has no "
+                         "Then step, so it checks nothing"]}]
 
 
 FAILURES = """
@@ -342,6 +366,10 @@ def test_coverage_fails_the_run_when_a_rule_loses_its_near_miss_scenario(
         "Every rule in rules needs both; the run fails until each has them.",
     ])
     assert len(re.findall(r"^MISSING ", result.stdout.str(), re.MULTILINE)) == 1
+    # the last line says why the run failed, after pytest's "N passed" line
+    assert re.fullmatch(r"=+ \d+ passed in .* =+", result.outlines[-2])
+    assert result.outlines[-1] == ("FAILED policy rule coverage: rules without a passing near "
+                                   "miss (not raised): ESC-006")
 
 
 def test_coverage_is_checked_only_when_the_whole_features_folder_runs(project: Project
@@ -355,6 +383,10 @@ def test_coverage_is_checked_only_when_the_whole_features_folder_runs(project: P
                                 "MISSING ESC-001: needs a passing scenario where it is raised "
                                 "(Then ESC-001 is raised ...), and a passing near-miss scenario "
                                 "where it is not (Then ESC-001 is not raised)"])
+    assert whole.outlines[-1].startswith(
+        "FAILED policy rule coverage: rules without a passing scenario that raises them: "
+        "ESC-001, ESC-002, ESC-003, ESC-006, ESC-007")
+    assert "; rules without a passing near miss (not raised): ESC-001, " in whole.outlines[-1]
     for args, reason in [
         (("features/escorts.feature",), "not every feature file in features/ was collected"),
         (("-k", "helicopter"), "only some scenarios were selected (features/escorts.feature: 0 "
@@ -464,6 +496,8 @@ def test_rules_that_do_not_load_stop_every_scenario_with_their_problems(
         "      rules/escorts.yaml:*: bad-severity: severity of rule ESC-004 is 'severe'*",
         "*policy rule coverage: not checked*",
         "the rules in rules did not load (1 problem(s)); the run fails until they load"])
+    assert result.outlines[-1] == ("FAILED policy rule coverage: the rules in rules did not "
+                                   "load (1 problem(s))")
 
 
 def test_without_pytest_bdd_a_feature_file_says_what_to_install(
@@ -486,3 +520,188 @@ def test_a_feature_file_outside_the_features_folder_is_not_collected(project: Pr
     result = project.run("--no-policy-coverage")
     assert result.ret == 0
     assert outcomes(result) == {"passed": 1}
+
+
+def test_a_file_saved_by_notepad_with_a_byte_order_mark_and_crlf_runs(project: Project) -> None:
+    text = textwrap.dedent(ASSETS).lstrip("\n") + textwrap.dedent("""
+          Scenario: A wrong expectation
+            Given an operation in SOM
+            When 1 day passes
+            Then AST-005 is raised
+        """)
+    notepad = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8")
+    (project.features / "notepad.feature").write_bytes(notepad)
+    result = project.run("--no-policy-coverage")
+    assert outcomes(result) == {"passed": 1, "failed": 1}, result.stdout.str()
+    result.stdout.fnmatch_lines([
+        'features/notepad.feature:13: in scenario "A wrong expectation"',
+        "    Then AST-005 is raised",
+        "",
+        "  Expected AST-005 to be raised, but it was not raised."])
+    assert "\ufeff" not in result.stdout.str()
+
+
+OUT_OF_RANGE = """
+    Feature: Out of range
+      Scenario: Too many days
+        Given an operation in SOM
+        When 99999999999 days pass
+        Then ESC-004 is not raised
+
+      Scenario: A shift too far in a table
+        When an escort request is recorded:
+          | field         | value          |
+          | armed         | yes            |
+          | decision.date | +99999999 days |
+        Then ESC-004 is not raised
+
+      Scenario: The end of the calendar
+        Given it is 9999-12-31
+        When 1 day passes
+        Then ESC-004 is not raised
+
+      Scenario: A number too large
+        When an escort request is recorded:
+          | field              | value |
+          | armed              | yes   |
+          | terms.separation_m | 1e309 |
+        Then ESC-004 is not raised
+
+      Scenario: An item far down a list
+        When a movement request is recorded:
+          | field                     | value     |
+          | status                    | requested |
+          | vehicles[999999999].markings | unmarked  |
+        Then ESC-004 is not raised
+    """
+
+
+def test_numbers_and_times_out_of_range_are_mistakes_named_in_plain_words(
+        project: Project) -> None:
+    project.feature("range.feature", OUT_OF_RANGE)
+    result = project.run("--no-policy-coverage")
+    assert outcomes(result) == {"failed": 5}
+    text = result.stdout.str()
+    assert "mandate-rules failed while running this step" not in text
+    assert "please report it to the developers" not in text
+    result.stdout.fnmatch_lines([
+        'features/range.feature:4: in scenario "Too many days"',
+        "    When 99999999999 days pass",
+        "",
+        "  99999999999 days from 2026-11-01T08:00:00Z is beyond the year 2999; times must stay "
+        "within the years 1900 to 2999"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:8: in scenario "A shift too far in a table"',
+        "*",
+        "  row 2 of the table (line 11), `decision.date`: +99999999 days from "
+        "2026-11-01T08:00:00Z is beyond the year 2999; times must stay within the years 1900 "
+        "to 2999"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:15: in scenario "The end of the calendar"',
+        "    Given it is 9999-12-31",
+        "",
+        "  '9999-12-31' is in the year 9999; times must stay within the years 1900 to 2999"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:20: in scenario "A number too large"',
+        "*",
+        "  row 2 of the table (line 23), `terms.separation_m`: '1e309' is too large a number "
+        "to work with (the largest is about 1.8e+308)"])
+    result.stdout.fnmatch_lines([
+        'features/range.feature:27: in scenario "An item far down a list"',
+        "*",
+        "  row 2 of the table (line 30), `vehicles[999999999].markings`: item 999999999 is too "
+        "high a number; a table may give a list at most 1000 items, numbered from 1"])
+
+
+LOOKALIKES = """
+    Feature: Typed in a word processor
+      Scenario: Curly quotes and doubled spaces
+        Given an operation  in SOM
+        When an escort request \u201cesc-1\u201d is recorded:
+          | field         | value            |
+          | armed         | yes              |
+          | provider.kind | mission_military |
+        Then ESC\u2011004 is raised as  critical
+        And the advice of ESC-004 mentions \u2018one side\u2019
+
+      Scenario: Curly quotes in a sentence that is not known
+        Given an operation in SOM
+        When an escort request \u201cesc-1\u201d is recordd:
+          | field | value |
+          | armed | yes   |
+        Then ESC-004 is raised
+    """
+
+
+def test_curly_quotes_and_doubled_spaces_are_read_as_the_sentence_or_named(
+        project: Project) -> None:
+    project.feature("typed.feature", LOOKALIKES)
+    result = project.run("--no-policy-coverage", "--policy-report", "report.json")
+    assert outcomes(result) == {"passed": 1, "failed": 1}
+    result.stdout.fnmatch_lines([
+        'features/typed.feature:13: in scenario "Curly quotes in a sentence that is not known"',
+        "    When an escort request \u201cesc-1\u201d is recordd:",
+        "",
+        "  This sentence is not in the phrasebook, so it cannot be run.",
+        "  Some of its characters are not those the sentences use:",
+        "      column 28: '\u201c' (left double quotation mark, U+201C), where the sentences "
+        'use the straight quote "',
+        "      column 34: '\u201d' (right double quotation mark, U+201D), where the sentences "
+        'use the straight quote "',
+        "  The closest known sentences:",
+        '      When an escort request "esc-1" is recorded:'])
+    report = json.loads((project.path / "report.json").read_text("utf-8"))
+    passed = report["scenarios"][0]
+    assert [step["text"] for step in passed["steps"]] == [
+        "an operation in SOM", 'an escort request "esc-1" is recorded:',
+        "ESC-004 is raised as critical", 'the advice of ESC-004 mentions "one side"']
+    assert passed["rules_raised"] == ["ESC-004"]
+
+
+def test_a_line_names_each_character_the_sentences_do_not_use() -> None:
+    assert differences("    Given an operation  in\u00a0SOM\u200b") == [
+        "column 23: 2 spaces in a row, where the sentences use one",
+        "column 27: (no-break space, U+00A0), where the sentences use a plain space",
+        "column 31: (zero width space, U+200B), where the sentences use nothing (it is "
+        "invisible; delete it)"]
+    assert differences("    When  1 day passes") == []  # spaces after the keyword are fine
+    assert normalise("the advice of X mentions \u2018the mission\u2019s role\u2019") == (
+        'the advice of X mentions "the mission\u2019s role"')
+
+
+DOCSTRINGS = '''
+    Feature: Text blocks
+      Scenario: Angle brackets in a text block
+        Given an operation in SOM
+        When 1 day passes
+          """
+          <foo> and <b>bold</b>
+          """
+        Then ESC-004 is not raised
+
+      Scenario Outline: A text block in an outline, by <provider>
+        Given an operation in SOM
+        When 1 day passes
+          """
+          <provider> and <foo>
+          """
+        Then ESC-004 is not raised
+
+        Examples:
+          | provider |
+          | militia  |
+    '''
+
+
+def test_angle_brackets_in_a_text_block_are_text_not_placeholders(project: Project) -> None:
+    project.feature("text.feature", DOCSTRINGS)
+    result = project.run("--no-policy-coverage", "--policy-report", "report.json")
+    assert "refused" not in result.stdout.str()
+    report = json.loads((project.path / "report.json").read_text("utf-8"))
+    assert report["refused"] == []
+    docstrings = {s["scenario"]: s["steps"][1]["docstring"] for s in report["scenarios"]}
+    assert docstrings == {"Angle brackets in a text block": "<foo> and <b>bold</b>",
+                          "A text block in an outline, by militia": "militia and <foo>"}
+    # the file ran: the sentence itself takes no text block, and says so
+    assert outcomes(result) == {"failed": 2}
+    result.stdout.fnmatch_lines(['  this sentence takes no text block ("""); remove it'])

@@ -193,6 +193,10 @@ def passing(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return _build(root)
 
 
+def tile_named(head: Element, label: str) -> Element:
+    return next(t for t in head.all(cls="tile") if t.one(cls="tile-label").text() == label)
+
+
 def scenarios_in(element: Element) -> list[Element]:
     return element.all("section", "scn")
 
@@ -331,13 +335,18 @@ def test_the_header_gives_version_date_totals_coverage_and_problems(failing: Bui
              for t in head.all(cls="tile")}
     total = int(tiles["Scenarios"])
     assert (int(tiles["Passed"]), int(tiles["Failed"])) == (total - 1, 1)
-    assert tiles["Rules specified"] == "20 of 20"
+    # coverage was not checked (a file was refused), so the count is no green claim
+    assert tiles["Rules specified (coverage not checked)"] == "20 of 20"
+    assert "Rules specified" not in tiles
+    assert "tile-good" not in tile_named(head, "Rules specified (coverage not checked)").classes
     assert "tile-bad" in next(t for t in head.all(cls="tile")
                               if t.one(cls="tile-label").text() == "Failed").classes
-    assert ("The run did not check rule coverage, because not every feature file in specs/ "
-            "was collected (specs/broken.feature was not).") in words
+    assert ("The run did not check rule coverage, because a feature file was refused "
+            "(specs/broken.feature), so its scenarios did not run.") in words
+    assert tiles["Feature files refused"] == "1"
     problems = head.one("pre", "problems").text()
-    assert problems.startswith("specs/broken.feature could not be read:\n")
+    assert problems.startswith("specs/broken.feature was refused, so none of its scenarios "
+                               "ran:\n")
     assert "line 2: 'Scenaro:' is not a Gherkin keyword" in problems
     assert "=====" not in problems
     assert "____" not in problems
@@ -433,6 +442,26 @@ def _page_for(bundle: Bundle, reference: Reference) -> str:
     document = {"created": "2026-11-27T10:00:00Z", "summary": {"scenarios": 0},
                 "coverage": {}, "scenarios": []}
     return render_page(document, attrs.evolve(bundle, rules=(rule,)))
+
+
+def test_the_rules_tile_is_green_only_when_coverage_was_checked_and_held(
+        spec_bundle: Bundle) -> None:
+    rule_ids = [rule.id for rule in spec_bundle.rules]
+    every_rule = {"nodeid": "features/a.feature::test_all", "file": "features/a.feature",
+                  "scenario": "All", "outcome": "passed", "steps": [],
+                  "rules_raised": rule_ids, "rules_not_raised": rule_ids}
+    for coverage, label, state in [
+            ({"enforced": True, "reason": None}, "Rules specified", "tile-good"),
+            ({"enforced": False, "reason": "only some scenarios were selected"},
+             "Rules specified (coverage not checked)", "tile-neutral"),
+            ({"enforced": False, "reason": None, "error": "the rules did not load"},
+             "Rules specified (coverage not checked)", "tile-bad")]:
+        document = {"created": "2026-11-27T10:00:00Z", "coverage": coverage,
+                    "summary": {"scenarios": 1, "passed": 1}, "scenarios": [every_rule]}
+        head = parse(render_page(document, spec_bundle))[0].one("header", "page-head")
+        tile = tile_named(head, label)
+        assert tile.one(cls="tile-num").text() == f"{len(rule_ids)} of {len(rule_ids)}"
+        assert state in tile.classes, coverage
 
 
 def test_only_web_addresses_become_links(spec_bundle: Bundle) -> None:

@@ -155,3 +155,31 @@ def test_the_table_needs_the_field_value_header() -> None:
         read_rows([["armed", "yes"]], [3])
     with pytest.raises(SpecError, match="the table is empty"):
         read_rows([], [])
+
+
+@pytest.mark.parametrize(("pairs", "expected"), [
+    ((("review.date", "-99999999 days"),), "-99999999 days from 2026-11-01T08:00:00Z is before "
+                                           "the year 1900; times must stay within the years "
+                                           "1900 to 2999"),
+    ((("review.date", "1899-12-31"),), "'1899-12-31' is in the year 1899"),
+    ((("review.date", "3000-01-01T00:30+01:00"),), None),  # 2999 in UTC
+    ((("review.date", "3000-01-01T00:00Z"),), "'3000-01-01T00:00Z' is in the year 3000"),
+    ((("review.date", "+" + "9" * 5000 + " days"),), "is beyond the year 2999"),
+    ((("terms.separation_m", "-1e309"),), "'-1e309' is too large a number to work with"),
+    ((("terms.separation_m", "9" * 5000),), "(5000 digits) is too large a number"),
+])
+def test_times_and_numbers_stay_in_range(pairs: tuple[tuple[str, str], ...],
+                                         expected: str | None) -> None:
+    if expected is None:
+        event("escort.request", *pairs)
+    else:
+        assert expected in error("escort.request", *pairs)
+
+
+def test_a_list_of_objects_has_at_most_1000_items() -> None:
+    assert len(values("movement.request", *[(f"vehicles[{n}].markings", "un")
+                                            for n in range(1, 1001)])["vehicles"]) == 1000
+    assert ("item 1001 is too high a number; a table may give a list at most 1000 items"
+            in error("movement.request", ("vehicles[1001].markings", "un")))
+    assert "is too high a number" in error("movement.request",
+                                           (f"vehicles[{'9' * 5000}].markings", "un"))

@@ -13,6 +13,7 @@ Modules:
   the checks of the Then sentences.
 * `steps`: the pytest-bdd step definitions, one per phrasebook entry.
 * `lint`: mistakes in a feature file that Gherkin or pytest-bdd would accept silently.
+* `lookalikes`: curly quotes, doubled spaces and other characters the sentences do not use.
 * `errors`: the plain-words messages for policy staff.
 * `coverage`: which rules have a raising and a near-miss scenario, and when that is enforced.
 * `reporting`: the per-scenario results (``--policy-report PATH``, JSON; shape documented there).

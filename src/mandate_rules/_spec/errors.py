@@ -49,9 +49,17 @@ def failure_text(where: Where, message: str) -> str:
     return f"{header(where)}\n\n{body}\n"
 
 
-def unknown_sentence_text(where: Where, closest: Sequence[str], other_kind: str | None) -> str:
-    """The message for a step that matches no sentence of the phrasebook."""
+def unknown_sentence_text(where: Where, closest: Sequence[str], other_kind: str | None,
+                          differences: Sequence[str] = ()) -> str:
+    """The message for a step that matches no sentence of the phrasebook.
+
+    `differences` names the characters of the line that the sentences do not use (curly
+    quotes, doubled spaces; see `lookalikes`), each with its column.
+    """
     lines = ["This sentence is not in the phrasebook, so it cannot be run."]
+    if differences:
+        lines.append("Some of its characters are not those the sentences use:")
+        lines.extend(f"    {difference}" for difference in differences)
     if other_kind is not None:
         lines.append(f"It is a sentence for {other_kind}: write it after {other_kind} "
                      f"(or after And or But following a {other_kind} step).")

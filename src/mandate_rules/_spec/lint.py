@@ -2,8 +2,8 @@
 
 `lint_text` reads a feature file with the official Gherkin parser and returns every problem
 found, each with its line, in words for policy staff. The plugin runs it when it collects a
-file and turns any problem into a collection error, so a misread file is never skipped
-quietly. What it catches:
+file and refuses a file with any problem (it fails as a test of its own), so a misread file is
+never skipped quietly. What it catches:
 
 * the file does not parse (every parser error, translated: a table row with the wrong number
   of cells, an unclosed text block, a tag with a space, a line that is not understood here);
@@ -12,8 +12,9 @@ quietly. What it catches:
 * a step keyword with a colon (``Given:``), or a step outside a scenario: read as description;
 * a misspelt step keyword (``Gvien``) in front of a known sentence;
 * two scenarios with the same name (pytest-bdd would run only the last one), or no name;
-* a ``<placeholder>`` that is not a column of the Examples table (it would stay as written),
-  a placeholder outside a Scenario Outline, an Outline with no Examples rows;
+* a ``<placeholder>`` in a step or table that is not a column of the Examples table (it would
+  stay as written), one outside a Scenario Outline, an Outline with no Examples rows (text in
+  angle brackets inside a text block is text, not a placeholder);
 * a scenario without a Then step, or a Then with no When before it (it would check nothing,
   so a "not raised" would pass for the wrong reason);
 * a first step starting with And or But; When or Then in a Background;
@@ -29,9 +30,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
+from gherkin.dialect import DIALECTS
 from gherkin.errors import CompositeParserException, ParserError
 from gherkin.parser import Parser
 
+from .lookalikes import differences, normalise
 from .phrasebook import SENTENCES
 
 __all__ = ["Finding", "lint_text"]
@@ -61,6 +64,7 @@ class Finding:
 
 def lint_text(text: str) -> list[Finding]:
     """Every problem in the feature file `text`, sorted by line (empty: the file is fine)."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as Notepad writes one
     lines = text.splitlines()
     if not any(line.strip() and not line.strip().startswith("#") for line in lines):
         return [Finding(1, "the file is empty: it needs a 'Feature: <title>' line and at least "
@@ -121,6 +125,10 @@ def _parse_errors(errors: Iterable[Any], lines: Sequence[str]) -> Iterator[Findi
                                 "the line above the Scenario, separated by spaces")
         elif "unexpected end of file" in message and "#DocStringSeparator" in message:
             yield Finding(_open_docstring(lines), 'a text block opened with """ is never closed')
+        elif "unexpected end of file" in message:
+            yield _early_end(expected, lines)
+        elif message.startswith("Language not supported: "):
+            yield Finding(line, _unknown_language(message.split(": ", 1)[1].strip()))
         elif cascade:
             continue  # the lines after a line the parser could not place fail the same way
         else:
@@ -133,15 +141,54 @@ def _parse_errors(errors: Iterable[Any], lines: Sequence[str]) -> Iterator[Findi
                     before_feature = True
                     yield Finding(line, "the file must start with a 'Feature: <title>' line "
                                         f"(comments and tags may come first); line {line} is "
-                                        f"'{got.group(1).strip()}'")
+                                        f"'{got.group(1).strip()}'"
+                                        + _odd_characters(lines, line))
                 continue
-            yield Finding(line, _not_understood(got.group(1).strip()))
+            yield Finding(line, _not_understood(got.group(1).strip())
+                          + _odd_characters(lines, line))
 
 
-def _previous_text_line(lines: Sequence[str], line: int) -> int:
-    """The number of the last non-blank line before `line` (0 if none)."""
+# What the parser's token names stand for, as a writer of the file sees them.
+_TOKEN_WORDS = {"#FeatureLine": "a 'Feature:' line", "#RuleLine": "a 'Rule:' line",
+                "#BackgroundLine": "a 'Background:' line", "#ScenarioLine": "a 'Scenario:' line",
+                "#ExamplesLine": "an 'Examples:' line", "#StepLine": "a step (Given, When, Then, "
+                "And, But)", "#TableRow": "a table row (| ... |)", "#TagLine": "a tag (@...)",
+                "#DocStringSeparator": 'the closing """'}
+
+
+def _early_end(expected: str, lines: Sequence[str]) -> Finding:
+    """The parser's "unexpected end of file, expected: #TagLine, ..." in words."""
+    last = _previous_text_line(lines, len(lines) + 1, comments=False)
+    if last and lines[last - 1].strip().startswith("@"):
+        return Finding(last, "the file ends after these tags: a tag belongs on the line right "
+                             "above the Scenario (or Feature, Rule or Examples) it marks; add "
+                             "that line under it, or remove the tags")
+    wanted = [_TOKEN_WORDS[token] for token in re.findall(r"#\w+", expected)
+              if token in _TOKEN_WORDS]
+    what = " or ".join(dict.fromkeys(wanted)) if wanted else "more lines"
+    return Finding(last or 1, f"the file ends too early: after line {last} there must be {what}")
+
+
+def _unknown_language(code: str) -> str:
+    return (f"'# language: {code}' names a language Gherkin does not know. The sentences are "
+            "in English, so remove the line (or write '# language: en'). The languages Gherkin "
+            f"knows: {', '.join(sorted(DIALECTS))}")
+
+
+def _odd_characters(lines: Sequence[str], line: int) -> str:
+    """Names the invisible or lookalike characters of a line the parser did not understand
+    (a zero-width space before ``Feature:`` looks like nothing at all in the message)."""
+    found = [d for d in differences(lines[line - 1] if 0 < line <= len(lines) else "")
+             if "spaces in a row" not in d]
+    return f" (it holds characters Gherkin does not expect: {'; '.join(found)})" if found else ""
+
+
+def _previous_text_line(lines: Sequence[str], line: int, *, comments: bool = True) -> int:
+    """The number of the last non-blank line before `line` (0 if none); with `comments`
+    false, the last one that is not a comment either."""
     for number in range(line - 1, 0, -1):
-        if lines[number - 1].strip():
+        text = lines[number - 1].strip()
+        if text and (comments or not text.startswith("#")):
             return number
     return 0
 
@@ -216,7 +263,8 @@ def _step_keyword_typo(text: str) -> str | None:
 
 
 def _is_sentence(text: str) -> bool:
-    return any(s.regex.fullmatch(text) for s in SENTENCES)
+    normal = normalise(text)
+    return any(s.regex.fullmatch(text) or s.regex.fullmatch(normal) for s in SENTENCES)
 
 
 # --------------------------------------------------------------------------- descriptions
@@ -392,7 +440,7 @@ def _steps(scenario: Mapping[str, Any],
     for step in steps:
         if step["keywordType"] != "Conjunction":
             kind = step["keywordType"]
-        if "#" in _outside_quotes(step["text"]):
+        if "#" in _outside_quotes(normalise(step["text"])):
             yield Finding(step["location"]["line"],
                           "'#' inside a step is kept as part of the sentence: put a comment on "
                           "a line of its own")
@@ -479,7 +527,6 @@ def _used_placeholders(scenario: Mapping[str, Any],
                 for cell in row["cells"]:
                     for name in _PLACEHOLDER_RE.findall(cell["value"]):
                         yield row["location"]["line"], name
-        doc = step.get("docString")
-        if doc is not None:
-            for name in _PLACEHOLDER_RE.findall(doc["content"]):
-                yield doc["location"]["line"], name
+        # A text block (""") is text: `<b>` or `<id>` in it is not a placeholder to check.
+        # (pytest-bdd leaves it as written outside an Outline, and fills in only the names
+        # that are columns of the Examples inside one.)

@@ -3,8 +3,10 @@
 Collection
     Every ``.feature`` file under the features folder (ini ``mandate_rules_features``, default
     ``features``) is collected by `FeatureFile`, with no ``test_*.py`` and no conftest. The file
-    is first checked by `lint.lint_text`; any problem is a collection error that names the file
-    and line (never a silent skip). Each scenario becomes a test named after it, so node ids
+    is first checked by `lint.lint_text`. A file with any problem is refused: it becomes one
+    failing test (``features/bad.feature::refused``) whose message names the file and each
+    problem's line (never a silent skip), and the other files still run. A refused test is
+    kept whatever ``-k`` or ``-m`` select. Each scenario becomes a test named after it, so node ids
     name the file (``features/escorts.feature::test_an_escort_from_a_party``) and
     ``pytest features/escorts.feature`` runs one file. Tags become markers (``pytest -m wip``).
 
@@ -49,7 +51,8 @@ from .errors import (
     unknown_sentence_text,
 )
 from .lint import lint_text
-from .phrasebook import closest, other_kind
+from .lookalikes import differences, normalise
+from .phrasebook import closest, matching, other_kind
 from .reporting import (
     CURRENT_STEP,
     PROPERTY,
@@ -66,6 +69,8 @@ if TYPE_CHECKING:
 
 HAS_BDD = importlib.util.find_spec("pytest_bdd") is not None
 STEPS_PLUGIN = "mandate_rules.steps"
+# How feature files are read: UTF-8, with or without a byte-order mark.
+FILE_ENCODING = "utf-8-sig"
 
 
 @attrs.define
@@ -80,6 +85,10 @@ class RunState:
     reason: str | None = "no feature file ran"
     coverage: Coverage | None = None
     coverage_error: str | None = None
+    # the feature files refused at collection, by path, and their tests while they are held
+    # back from deselection (see `pytest_collection_modifyitems`)
+    refused: dict[Path, Refusal] = attrs.field(factory=dict)
+    held: list[pytest.Item] = attrs.field(factory=list)
 
     @property
     def ran(self) -> bool:
@@ -88,6 +97,28 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+
+
+@attrs.frozen
+class Refusal:
+    """Why a feature file cannot run: the first problem's line and every problem, in words."""
+
+    file: str
+    line: int
+    problems: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return "\n".join((f"{self.file} was refused, so none of its scenarios ran:",
+                          *self.problems))
+
+
+class FileRefused(Exception):
+    """A feature file that cannot run as written (see `Refusal`)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 # --------------------------------------------------------------------------- set-up
@@ -139,7 +170,10 @@ def _nothing() -> None:
 class FeatureFile(pytest.Module):
     """A ``.feature`` file, collected as a module of one test per scenario."""
 
-    def _getobj(self) -> types.ModuleType:
+    _feature: Feature | None = None
+
+    def _read(self) -> Feature:
+        """The file, parsed by pytest-bdd; raises `FileRefused` when it cannot run."""
         name = relative(self.path, self.config.rootpath)
         if not HAS_BDD:
             raise self.CollectError(f"{name}: pytest-bdd is not installed, so feature files "
@@ -149,28 +183,38 @@ class FeatureFile(pytest.Module):
             raise self.CollectError(f"{name}: the pytest-bdd plugin is switched off "
                                     "(-p no:pytest-bdd), so feature files cannot run")
         try:
-            text = self.path.read_text("utf-8")
+            # utf-8-sig: Notepad and Excel start UTF-8 files with a byte-order mark
+            text = self.path.read_text(FILE_ENCODING)
         except UnicodeDecodeError as exc:
-            raise self.CollectError(f"{name}: the file is not UTF-8 text ({exc.reason} at byte "
-                                    f"{exc.start}); save it as UTF-8") from None
+            raise FileRefused(Refusal(name, 1, (
+                f"{name}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}); save "
+                "it as UTF-8",))) from None
         findings = lint_text(text)
         if findings:
-            raise self.CollectError("\n".join(f"{name}: {finding}" for finding in findings))
+            raise FileRefused(Refusal(name, findings[0].line,
+                                      tuple(f"{name}: {finding}" for finding in findings)))
         # pytest-bdd may be absent (checked above), so it is imported only here
         from pytest_bdd import feature as bdd_feature  # noqa: PLC0415
-        from pytest_bdd.scenario import get_python_name_generator, scenario  # noqa: PLC0415
 
         # pytest-bdd caches parsed files by path for the whole process: read this text afresh.
         getattr(bdd_feature, "features", {}).pop(str(self.path), None)
         try:
-            feature = bdd_feature.get_feature(str(self.path.parent), self.path.name)
+            feature: Feature = bdd_feature.get_feature(str(self.path.parent), self.path.name,
+                                                       encoding=FILE_ENCODING)
         except Exception as exc:  # lint_text catches what it knows; anything else, plainly
-            raise self.CollectError(f"{name}: pytest-bdd could not read the file: {exc}") from None
+            raise FileRefused(Refusal(name, 1, (
+                f"{name}: pytest-bdd could not read the file: {exc}",))) from None
+        return feature
+
+    def _getobj(self) -> types.ModuleType:
+        from pytest_bdd.scenario import get_python_name_generator, scenario  # noqa: PLC0415
+
+        feature = self._feature if self._feature is not None else self._read()
         self._register_tags(feature)
         module = types.ModuleType(f"mandate_rules_feature_{self.path.stem}")
         module.__file__ = str(self.path)
         for scenario_name, template in feature.scenarios.items():
-            test = scenario(str(self.path), scenario_name,
+            test = scenario(str(self.path), scenario_name, encoding=FILE_ENCODING,
                             features_base_dir=str(self.path.parent))(_nothing)
             # reported at the scenario's line of the feature file, not in pytest-bdd's code
             test.compat_co_firstlineno = template.line_number - 1  # type: ignore[attr-defined]
@@ -197,13 +241,58 @@ class FeatureFile(pytest.Module):
         return name.startswith("test_")
 
     def collect(self) -> list[pytest.Item | pytest.Collector]:
+        state = self.config.stash[STATE]
+        try:
+            self._feature = self._read()
+        except FileRefused as exc:
+            state.refused[self.path.resolve()] = exc.refusal
+            return [RefusedFile.from_parent(self, name=REFUSED, refusal=exc.refusal)]
         items = list(super().collect())
-        self.config.stash[STATE].collected[self.path.resolve()] = len(items)
+        state.collected[self.path.resolve()] = len(items)
         return items
 
 
+REFUSED = "refused"
+
+
+class RefusedFile(pytest.Item):
+    """A feature file that cannot run, as one failing test: the others still run.
+
+    (A collection error would interrupt the whole run.) Its failure is the plain-words list
+    of the file's problems, each with its line.
+    """
+
+    def __init__(self, *, refusal: Refusal, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.refusal = refusal
+
+    def runtest(self) -> None:
+        raise FileRefused(self.refusal)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, FileRefused):
+            return excinfo.value.refusal.message + "\n"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.refusal.line - 1, f"{self.refusal.file} (refused)"
+
+
 def _is_scenario(item: pytest.Item) -> bool:
-    return isinstance(item.parent, FeatureFile)
+    return isinstance(item.parent, FeatureFile) and not isinstance(item, RefusedFile)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Hold the refused files back from ``-k``, ``-m`` and other deselection (`_Recorder`
+    puts them back): a refused file must fail the run whatever is selected."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    state.held = [item for item in items if isinstance(item, RefusedFile)]
+    if state.held:
+        items[:] = [item for item in items if not isinstance(item, RefusedFile)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -213,7 +302,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     state.selected = dict(Counter(item.path.resolve() for item in session.items
                                   if _is_scenario(item)))
-    if config.getoption("no_policy_coverage"):
+    if state.refused:
+        names = ", ".join(sorted(r.file for r in state.refused.values()))
+        state.reason = f"a feature file was refused ({names}), so its scenarios did not run"
+    elif config.getoption("no_policy_coverage"):
         state.reason = "--no-policy-coverage was given"
     elif config.getoption("collectonly"):
         state.reason = "only collecting"
@@ -234,7 +326,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Feature,
                                scenario: Scenario) -> None:
+    _normalise_steps(scenario)
     request.node.stash[TRACE] = Trace.start(feature, scenario)
+
+
+def _normalise_steps(scenario: Scenario) -> None:
+    """Run a step with curly quotes, doubled spaces and the like (`lookalikes`) as the known
+    sentence it means, when only its normalised text is one. (The steps are this scenario's
+    own copies, rendered by pytest-bdd for this test; the parsed file is left as it is.)"""
+    for step in scenario.steps:
+        if matching(step.type, step.name):
+            continue
+        normal = normalise(step.name)
+        if normal != step.name and matching(step.type, normal):
+            step.name = normal
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -266,7 +371,7 @@ def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, step: Step
         trace.failed_step, trace.undefined = step, True
 
 
-def _message(trace: Trace | None, file: str) -> str | None:
+def _message(trace: Trace | None, file: str, path: Path) -> str | None:
     """The plain-words text for a failed scenario, or None if no step failed."""
     if trace is None or trace.failed_step is None:
         return None
@@ -274,13 +379,23 @@ def _message(trace: Trace | None, file: str) -> str | None:
     where = Where(file=file, line=step.line_number, scenario=trace.scenario.name,
                   keyword=step.keyword.strip(), text=step.name)
     if trace.undefined:
-        return unknown_sentence_text(where, closest(step.type, step.name),
-                                     other_kind(step.type, step.name))
+        return unknown_sentence_text(where, closest(step.type, normalise(step.name)),
+                                     other_kind(step.type, normalise(step.name)),
+                                     differences(_raw_line(path, step.line_number)))
     error = trace.error
     if isinstance(error, (SpecError, ExpectationNotMet)):
         return failure_text(where, str(error))
     assert error is not None
     return internal_error_text(where, error)
+
+
+def _raw_line(path: Path, number: int) -> str:
+    """Line `number` of the feature file as written (empty when it cannot be read)."""
+    try:
+        lines = path.read_text(FILE_ENCODING).splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def _record(item: pytest.Item, report: pytest.TestReport, state: RunState) -> dict[str, Any]:
@@ -293,7 +408,7 @@ def _record(item: pytest.Item, report: pytest.TestReport, state: RunState) -> di
     example = callspec.params.get("_pytest_bdd_example") if callspec is not None else None
     message = None
     if report.failed:
-        message = _message(trace, file)
+        message = _message(trace, file, item.path)
         if message is not None and not config.getoption("policy_raw_errors"):
             report.longrepr = message
         if message is None:
@@ -328,10 +443,26 @@ class _Recorder:
     def __init__(self, state: RunState) -> None:
         self.state = state
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items[:0] = [item for item in self.state.held if item not in items]
+        self.state.held = []
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == PROPERTY and isinstance(value, dict):
                 self.state.records.append(value)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, object, object]:
+        """After pytest's own last line ("294 passed in 3 s"), say why coverage failed the
+        run: the exit code is 1, and the last line must not read as a success."""
+        result = yield
+        line = _coverage_failure(self.state)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if line is not None and reporter is not None:
+            reporter.write_line(line, red=True, bold=True)
+        return result
 
 
 # --------------------------------------------------------------------------- the end
@@ -359,7 +490,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         document = report_document(
             rootdir=config.rootpath, features_dir=relative(state.features, config.rootpath),
             rules_dir=relative(state.rules, config.rootpath), scenarios=state.records,
-            coverage=coverage)
+            coverage=coverage,
+            refused=[{"file": r.file, "line": r.line, "problems": list(r.problems)}
+                     for r in state.refused.values()])
         write_report(Path(config.invocation_params.dir, path), document)
 
 
@@ -373,6 +506,24 @@ def _check_coverage(session: pytest.Session, state: RunState) -> None:
     state.coverage = compute(rules, state.records)
     if (state.coverage.missing() or state.coverage_error) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _coverage_failure(state: RunState) -> str | None:
+    """The one line that says why rule coverage failed the run, or None when it did not."""
+    if state.coverage_error:
+        return f"FAILED policy rule coverage: {state.coverage_error}"
+    if state.coverage is None:
+        return None
+    missing = state.coverage.missing()
+    if not missing:
+        return None
+    parts = []
+    for lack, words in (("raised", "rules without a passing scenario that raises them"),
+                        ("not_raised", "rules without a passing near miss (not raised)")):
+        rules = [rule for rule, lacks in missing if lack in lacks]
+        if rules:
+            parts.append(f"{words}: {', '.join(rules)}")
+    return "FAILED policy rule coverage: " + "; ".join(parts)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

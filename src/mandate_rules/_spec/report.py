@@ -109,12 +109,15 @@ def run_problems(run: SpecRun) -> str | None:
     """What went wrong in the run beyond failing scenarios and coverage, or None.
 
     Failing scenarios and missing coverage are on the page in full. Anything else that made
-    the run fail is taken from pytest's output: the errors section (a feature file refused
-    before it ran, with each problem on its line), or else the end of the output.
+    the run fail: the feature files refused before they ran (from the report, each problem on
+    its line), then pytest's errors section, or else the end of its output.
     """
     if run.returncode == 0:
         return None
     out: list[str] = []
+    for refused in run.document.get("refused") or []:
+        out.append(f"{refused['file']} was refused, so none of its scenarios ran:")
+        out.extend(str(problem) for problem in refused.get("problems", []))
     inside = False
     for line in run.output.splitlines():
         banner = _BANNER_RE.fullmatch(line)
@@ -532,13 +535,23 @@ def _header(document: Mapping[str, Any], bundle: Bundle,
     rules = len(bundle.rules)
     covered = rules - len(coverage_missing)
     doc_coverage = document.get("coverage", {})
+    refused = list(document.get("refused") or [])
+    # Green only when the run checked coverage and it held: a run that did not check it (a
+    # file refused, some scenarios left out) proves nothing about the rules it did not reach.
+    checked = bool(doc_coverage.get("enforced")) and not doc_coverage.get("error")
+    if not checked:
+        specified = ("Rules specified (coverage not checked)", f"{covered} of {rules}",
+                     "bad" if doc_coverage.get("error") else "neutral")
+    else:
+        specified = ("Rules specified", f"{covered} of {rules}",
+                     "good" if covered == rules and rules else "bad")
     tiles = [("Scenarios", str(total), "neutral"),
              ("Passed", str(passed), "good" if passed == total and total else "neutral"),
-             ("Failed", str(failed), "bad" if failed else "good"),
-             ("Rules specified", f"{covered} of {rules}",
-              "good" if covered == rules and rules else "bad")]
+             ("Failed", str(failed), "bad" if failed else "good"), specified]
     if skipped:
         tiles.insert(3, ("Skipped", str(skipped), "neutral"))
+    if refused:
+        tiles.insert(3, ("Feature files refused", str(len(refused)), "bad"))
     tiles_html = "".join(f'<div class="tile tile-{state}"><div class="tile-num">{_e(num)}</div>'
                          f'<div class="tile-label">{_e(label)}</div></div>'
                          for label, num, state in tiles)

@@ -20,6 +20,10 @@ created). ``mandate-rules spec`` (the HTML page) reads it. Shape, version 1::
         "missing": [{"rule": "ESC-002", "lacks": ["not_raised"]}],
         "error": null                              # the rules did not load: the message
       },
+      "refused": [                                 # feature files that could not run
+        {"file": "features/bad.feature", "line": 2,
+         "problems": ["features/bad.feature: line 2: 'Scenaro:' is not a Gherkin keyword..."]}
+      ],
       "scenarios": [
         {
           "nodeid": "features/escorts.feature::test_an_escort_from_a_party[SOM-critical]",
@@ -162,7 +166,8 @@ def scenario_record(*, nodeid: str, file: str, feature: Feature,
 
 def report_document(*, rootdir: Path, features_dir: str, rules_dir: str,
                     scenarios: Sequence[Mapping[str, Any]],
-                    coverage: Mapping[str, Any]) -> dict[str, Any]:
+                    coverage: Mapping[str, Any],
+                    refused: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     outcomes = [s["outcome"] for s in scenarios]
     return {
         "format": FORMAT,
@@ -174,6 +179,7 @@ def report_document(*, rootdir: Path, features_dir: str, rules_dir: str,
         "summary": {"scenarios": len(scenarios), "passed": outcomes.count("passed"),
                     "failed": outcomes.count("failed"), "skipped": outcomes.count("skipped")},
         "coverage": dict(coverage),
+        "refused": list(refused),
         "scenarios": list(scenarios),
     }
 

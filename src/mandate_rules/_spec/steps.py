@@ -27,7 +27,7 @@ from .phrasebook import SENTENCES, SENTENCES_BY_KEY, Sentence
 from .reporting import CURRENT_STEP
 from .settings import load_rules, relative, rules_dir
 from .story import EnginePool, Story
-from .tables import Row, read_rows, read_table
+from .tables import Row, bounded_int, read_rows, read_table
 
 if TYPE_CHECKING:
     from pytest_bdd.parser import Step
@@ -215,7 +215,7 @@ def event(policy_story: Scene, kind: str, name: str | None = None) -> None:
 @_bind("time_passes")
 def time_passes(policy_story: Scene, amount: str, unit: str) -> None:
     scene = policy_story
-    scene.story.advance_by(int(amount), unit, acting=scene.acting, line=scene.line)
+    scene.story.advance_by(bounded_int(amount), unit, acting=scene.acting, line=scene.line)
 
 
 @_bind("it_is")
@@ -238,7 +238,7 @@ def raised_as(policy_story: Scene, rule: str, severity: str) -> None:
 
 @_bind("raised_times")
 def raised_times(policy_story: Scene, rule: str, count: str) -> None:
-    policy_story.story.expect_raised(rule, count=int(count))
+    policy_story.story.expect_raised(rule, count=bounded_int(count))
 
 
 @_bind("raised_once")

@@ -21,13 +21,13 @@ import attrs
 from .._context import ContextProfile, deep_merge
 from .._engine import Engine
 from .._errors import EventValidationError
-from .._models import Advisory, Event, Severity, format_time, thaw
+from .._models import MAX_YEAR, MIN_YEAR, Advisory, Event, Severity, format_time, thaw
 from .._problems import did_you_mean
 from .._rules import Bundle
 from .._schema import load_schema, parse_time
 from .errors import ExpectationNotMet, SpecError
 from .phrasebook import EVENT_KINDS, split_rule_list
-from .tables import Row, read_table
+from .tables import YEARS, Row, read_table, shifted
 
 __all__ = ["NO_PROFILE_COUNTRY", "START", "Raised", "Story"]
 
@@ -222,10 +222,13 @@ class Story:
         if amount <= 0:
             raise SpecError("time only moves forward: say how much time passes, e.g. "
                             "`1 day passes`")
-        seconds = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}[
-            unit.rstrip("s")]
-        self._tick(self.now + dt.timedelta(seconds=amount * seconds), acting, line,
-                   f"{amount} {unit} passing")
+        try:
+            target = shifted(self.now, amount, unit)
+        except SpecError:
+            said = str(amount) if amount < 10 ** 30 else "that many"
+            raise SpecError(f"{said} {unit} from {format_time(self.now)} is beyond the year "
+                            f"{MAX_YEAR}; times must stay within {YEARS}") from None
+        self._tick(target, acting, line, f"{amount} {unit} passing")
 
     def advance_to(self, text: str, *, acting: bool, line: int | None) -> None:
         if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
@@ -241,6 +244,9 @@ class Story:
         if target is None:
             raise SpecError(f"'{text}' is not a date (2026-11-20) or a date-time "
                             "(2026-11-20T14:00Z)")
+        if not MIN_YEAR <= target.astimezone(dt.UTC).year <= MAX_YEAR:
+            raise SpecError(f"'{text}' is in the year {target.astimezone(dt.UTC).year}; times "
+                            f"must stay within {YEARS}")
         if target < self.now:
             raise SpecError(f"time only moves forward: it is already {format_time(self.now)}, "
                             f"after {format_time(target)}")

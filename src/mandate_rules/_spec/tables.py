@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from .._models import format_time
+from .._models import MAX_YEAR, MIN_YEAR, format_time
 from .._schema import (
     BOOL,
     BOOL_OR_TEXT,
@@ -35,14 +37,24 @@ from .errors import SpecError
 
 __all__ = [
     "ENVELOPE_FIELDS",
+    "MAX_ITEMS",
     "VALUE_FORMS",
+    "YEARS",
     "Row",
     "TableValues",
+    "bounded_int",
     "convert",
     "parse_moment",
     "read_rows",
     "read_table",
+    "shifted",
 ]
+
+# The most items a table may give a list of objects (`vehicles[1000].markings`): the list is
+# built up to the highest number given, so a number far beyond any real list is a mistake.
+MAX_ITEMS = 1000
+# The years a time may fall in, as in the engine (an event outside them is refused).
+YEARS = f"the years {MIN_YEAR} to {MAX_YEAR}"
 
 # What policy staff write for each kind of field: (kind, how, example). Printed by the phrasebook.
 VALUE_FORMS: tuple[tuple[str, str, str], ...] = (
@@ -53,8 +65,8 @@ VALUE_FORMS: tuple[tuple[str, str, str], ...] = (
     ("time", "a date (midnight UTC), a date-time (UTC unless a zone is given), `now`, or a "
              "shift from now in minutes, hours, days or weeks",
      "2026-11-20, 2026-11-20T10:00Z, +10 days, -3 hours"),
-    ("item of a list of objects", "the list, the item number in brackets (from 1), the field",
-     "vehicles[1].markings | unmarked"),
+    ("item of a list of objects", "the list, the item number in brackets (from 1 to "
+     f"{MAX_ITEMS}), the field", "vehicles[1].markings | unmarked"),
     ("the event's envelope", "`event.` and the attribute: area, subject, time or id",
      "event.area | SO-BN"),
     ("any", "an empty value cell leaves the field out", "review.date |"),
@@ -175,12 +187,16 @@ def convert(kind: Kind, text: str, now: dt.datetime, row: Row) -> Any:
     if kind.name == INTEGER:
         if not _INT_RE.match(text):
             raise SpecError(f"{row.where}: expected a whole number, got '{text}'")
-        return int(text)
+        return _whole(text, row)
     if kind.name == NUMBER:
         if _INT_RE.match(text):
-            return int(text)
+            return _whole(text, row)
         if _FLOAT_RE.match(text):
-            return float(text)
+            number = float(text)
+            if math.isinf(number):
+                raise SpecError(f"{row.where}: '{text}' is too large a number to work with "
+                                f"(the largest is about {sys.float_info.max:.1e})")
+            return number
         raise SpecError(f"{row.where}: expected a number, got '{text}'")
     if kind.name == TIME:
         return parse_moment(text, now, row)
@@ -204,13 +220,14 @@ def parse_moment(text: str, now: dt.datetime, row: Row | None = None) -> str:
     shift = _SHIFT_RE.match(text.lower())
     if shift:
         sign, amount, unit = shift.groups()
-        seconds = int(amount) * _UNIT_SECONDS[unit.rstrip("s")]
-        return format_time(now + dt.timedelta(seconds=seconds if sign == "+" else -seconds))
+        return format_time(shifted(now, bounded_int(amount) * (1 if sign == "+" else -1), unit,
+                                   where=where))
     if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
         try:
-            dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
         except ValueError:
             raise SpecError(f"{where}'{text}' is not a date that exists") from None
+        _in_years(day.year, text, where)
         return text
     try:
         moment = dt.datetime.fromisoformat(text)
@@ -220,7 +237,49 @@ def parse_moment(text: str, now: dt.datetime, row: Row | None = None) -> str:
                         f"`-3 hours`; got '{text}'") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
+    _in_years(moment.astimezone(dt.UTC).year, text, where)
     return format_time(moment)
+
+
+def shifted(now: dt.datetime, amount: int, unit: str, *, where: str = "") -> dt.datetime:
+    """`now` moved by `amount` (negative: back) minutes, hours, days or weeks (`unit`).
+
+    Raises `SpecError` when the result falls outside the years the engine takes; `where`
+    (``row 2 of the table (line 7), `review.date`: ``) starts the message.
+    """
+    seconds = amount * _UNIT_SECONDS[unit.rstrip("s")]
+    written = f"{'+' if amount >= 0 else '-'}{abs(amount)} {unit}"
+    try:
+        moment = now + dt.timedelta(seconds=seconds)
+    except OverflowError:  # beyond the calendar (year 9999) altogether
+        moment = None
+    if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+        beyond = f"beyond the year {MAX_YEAR}" if amount > 0 else f"before the year {MIN_YEAR}"
+        raise SpecError(f"{where}{written} from {format_time(now)} is {beyond}; times must "
+                        f"stay within {YEARS}")
+    return moment
+
+
+def bounded_int(digits: str) -> int:
+    """The whole number `digits`, or 10**30 for one too long for Python to read (over 4300
+    digits): every caller bounds the number far below, and says it is too large."""
+    if len(digits.lstrip("+-")) > 30:
+        return -(10 ** 30) if digits.startswith("-") else 10 ** 30
+    return int(digits)
+
+
+def _whole(text: str, row: Row) -> int:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python reads (4300)
+        raise SpecError(f"{row.where}: '{text[:20]}…' ({len(text)} digits) is too large a "
+                        "number to work with") from None
+
+
+def _in_years(year: int, text: str, where: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise SpecError(f"{where}'{text}' is in the year {year}; times must stay within "
+                        f"{YEARS}")
 
 
 def example_paths(tree: Mapping[str, Any]) -> list[str]:
@@ -261,10 +320,13 @@ def _segments(row: Row) -> list[tuple[str, int | None]]:
         if not match:
             raise SpecError(f"{row.where}: '{part}' is not a field name; write fields as in the "
                             "catalogue, e.g. provider.kind or vehicles[1].markings")
-        index = int(match.group(2)) if match.group(2) is not None else None
+        index = bounded_int(match.group(2)) if match.group(2) is not None else None
         if index == 0:
             raise SpecError(f"{row.where}: items are numbered from 1: write "
                             f"{match.group(1)}[1] for the first one")
+        if index is not None and index > MAX_ITEMS:
+            raise SpecError(f"{row.where}: item {index} is too high a number; a table may give "
+                            f"a list at most {MAX_ITEMS} items, numbered from 1")
         out.append((match.group(1), index))
     return out
 
