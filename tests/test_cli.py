@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .helpers import RULES_DIR
+from .helpers import BUNDLE_YAML, RULES_DIR, pack
 
 EXE = shutil.which("mandate-rules") or str(Path(sys.executable).parent / "mandate-rules")
 
@@ -114,3 +114,33 @@ def test_the_commands_work_without_the_test_tools() -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "advisories (" in done.stdout
+
+
+def test_check_warns_about_keys_an_event_type_does_not_require(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bundle.yaml").write_text(BUNDLE_YAML)
+    rule = """\
+  - id: TST-001
+    title: repeated trips
+    severity: advice
+    advice: a
+    actions: [a]
+    references: [{source: s, checked: U}]
+    triggers:
+      - name: repeated
+        on: [movement.request]
+        when: [status == completed]
+        count: {by: [BY], within: 30 days, at_least: 2}
+"""
+    (rules / "p.yaml").write_text(pack(rule.replace("BY", "route.id")))
+    done = run("check", str(rules))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("ok: 1 rules")
+    assert done.stdout.rstrip().endswith("; 1 warning(s)")
+    assert done.stderr.startswith(f"warning: {rules.name}/p.yaml:11: optional-key: TST-001 "
+                                  "'repeated' groups movement.request by route.id, which it "
+                                  "does not require")
+    (rules / "p.yaml").write_text(pack(rule.replace("BY", "org.id")))  # every event has it
+    done = run("check", str(rules))
+    assert (done.returncode, done.stderr) == (0, "")

@@ -13,8 +13,9 @@ import click
 
 from ._engine import Engine, bundled_rules_dir
 from ._errors import EventValidationError, MandateRulesError, RulePackError, UnknownRuleError
-from ._loader import check_bundle, load_bundle
+from ._loader import check_bundle, key_warnings, load_bundle
 from ._models import Advisory, Event
+from ._problems import Problem
 from ._render import advisories_table, explain_rule, rules_table
 
 EXIT_PROBLEMS = 1
@@ -131,27 +132,37 @@ def evaluate(rules_dir: Path | None, contexts_dir: Path | None, params: tuple[st
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def check(rules_dir: Path | None, contexts_dir: Path | None, fmt: str) -> None:
-    """Validate the rule packs in RULES_DIR (default: the shipped packs); report every problem."""
+    """Validate the rule packs in RULES_DIR (default: the shipped packs); report every problem.
+
+    Warnings (on standard error, prefixed `warning:`) do not fail the check.
+    """
     directory = rules_dir or bundled_rules_dir()
     problems = check_bundle(directory, contexts_dir)
+    warnings: list[Problem] = []
+    bundle = None
     if not problems:  # the packs load: does the matching engine accept what they compile to?
         try:
-            Engine(load_bundle(directory, contexts_dir))
+            bundle = load_bundle(directory, contexts_dir)
+            Engine(bundle)
         except RulePackError as exc:
             problems = list(exc.problems)
+        else:
+            warnings = key_warnings(bundle)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         click.echo(json.dumps([p.to_json() for p in problems], indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
-    if problems:
+    if problems or bundle is None:
         if fmt == "text":
             click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
         sys.exit(EXIT_PROBLEMS)
     if fmt == "text":
-        bundle = load_bundle(directory, contexts_dir)
         click.echo(f"ok: {len(bundle.rules)} rules in {len(bundle.files) - 1} pack(s), "
-                   f"{len(bundle.contexts)} context profile(s), version {bundle.version}")
+                   f"{len(bundle.contexts)} context profile(s), version {bundle.version}"
+                   + (f"; {len(warnings)} warning(s)" if warnings else ""))
 
 
 @main.command(name="rules")

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
+from ._compiler import ENTITY_ID
 from ._conditions import (
     CONTEXT,
     DATA,
@@ -66,7 +67,7 @@ from ._schema import (
 )
 from ._yamlsrc import decode_source, item_line, key_line, parse_yaml, plain, read_source
 
-__all__ = ["check_bundle", "load_bundle"]
+__all__ = ["check_bundle", "key_warnings", "load_bundle"]
 
 BUNDLE_FILE = "bundle.yaml"
 CONTEXTS_DIR = "contexts"
@@ -102,6 +103,54 @@ def check_bundle(rules_dir: str | FsPath, contexts_dir: str | FsPath | None = No
                  parameters: Mapping[str, Mapping[str, Any]] | None = None) -> list[Problem]:
     """Every problem in the bundle, sorted by file and line (empty when it loads cleanly)."""
     return sorted(_load(FsPath(rules_dir), contexts_dir, parameters or {})[1])
+
+
+# The envelope attributes every event carries (CloudEvents and DESIGN.md): `subject` and `area`
+# are optional.
+_REQUIRED_ATTRIBUTES = ("id", "source", "type", "time", "country")
+
+
+def key_warnings(bundle: Bundle) -> list[Problem]:
+    """Patterns that group an event type by a field the type does not require: an event
+    without it is not followed (the engine reports it as a missing key). Warnings, not
+    problems: the pack loads and runs."""
+    schema = load_schema()
+    out: list[Problem] = []
+    for rule in bundle.rules:
+        for trigger in rule.triggers:
+            pattern = trigger.pattern
+            if pattern is None:
+                continue
+            sides = [(trigger.on, pattern.by)]
+            if isinstance(pattern, Absence):
+                sides.append((pattern.until.on, pattern.until.by))
+            elif isinstance(pattern, Lookback):
+                sides.append((pattern.prior.on, pattern.prior.by))
+            optional: dict[Path, list[str]] = {}  # field -> the types that may lack it
+            for types, paths in sides:
+                for path in paths:
+                    for type_ in types:
+                        if not _always_carried(schema, type_, path) and type_ not in \
+                                optional.get(path, []):
+                            optional.setdefault(path, []).append(type_)
+            where = trigger.where or rule.where
+            for path, lacking in optional.items():
+                also = " or a subject" if path == ENTITY_ID else ""
+                out.append(Problem(
+                    where.file if where else "", where.line if where else 0, "optional-key",
+                    f"{rule.id} {trigger.name!r} groups {', '.join(lacking)} by {path}, which "
+                    f"{'they do' if len(lacking) > 1 else 'it does'} not require; an event "
+                    f"without it{also} is not followed (it is counted as missing a key)"))
+    return sorted(out)
+
+
+def _always_carried(schema: Schema, event_type: str, path: Path) -> bool:
+    if path.scope == EVENT:
+        return path.dotted in _REQUIRED_ATTRIBUTES
+    if path.scope == DATA:
+        found = schema.event_type(event_type)
+        return found is not None and path.dotted in found.required
+    return True  # the context is the operation's, not the event's
 
 
 def _load(rules_dir: FsPath, contexts_dir: str | FsPath | None,
