@@ -589,7 +589,7 @@ class Worker:
                 where = f"[{index}]" if job.batch else None
                 started = time.perf_counter()
                 try:
-                    advisories = tenant.live.evaluate(event)
+                    advisories = self._judge(tenant, event)
                 except EngineError as exc:
                     raise ApiError("engine-refused", str(exc), where, index=index) from exc
                 except Exception as exc:
@@ -643,6 +643,17 @@ class Worker:
                         known[(entry.body["source"], entry.body["id"])] = StoredEvent(
                             seq, pending.rules_version,
                             tuple(row.id for row in entry.advisories))
+
+    def _judge(self, tenant: _Tenant, event: Event) -> tuple[Advisory, ...]:
+        """The live engine's advisories for `event`; a stateful rule that matched it but could
+        not follow it (a key field missing) is counted and logged, never silent."""
+        evaluation = tenant.live.evaluate_detailed(event)
+        for missing in evaluation.missing_keys:
+            for field in missing.fields:
+                self._metrics.missing_keys.inc(missing.rule_id, field)
+            log.info("tenant %s: event %s from %s: %s", tenant.name, event.id, event.source,
+                     missing)
+        return evaluation.advisories
 
     def _evaluated(self, tenant: _Tenant, event: Event, advisories: tuple[Advisory, ...],
                    elapsed: float) -> tuple[Evaluated, tuple[Advisory, ...]]:
