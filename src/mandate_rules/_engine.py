@@ -116,6 +116,8 @@ class Engine:
         # What replay() matches with: only the rules that keep state, built when first needed.
         self._replaying: Reading | None = None
         self._lock = threading.RLock()
+        # Where `evaluate` notes missing keys, during `evaluate_detailed` only.
+        self._collecting: list[MissingKey] | None = None
         self._states: dict[str, CountryState] = {}
         self._unknown: dict[str, ContextProfile] = {}
         self._explainers = {(r_index, t_index): Explainer(trigger.when)
@@ -240,17 +242,18 @@ class Engine:
         if not event._validated:  # built directly rather than read by Event.from_json
             self._validate(event)
         with self._lock:
-            return self._evaluate(event)
+            return self._evaluate(event, missing=self._collecting)
 
     def evaluate_detailed(self, event: Event) -> Evaluation:
         """`evaluate(event)`, with the stateful triggers that matched the event but could not
         group it because a key field was missing (`MissingKey`), for counting and logging."""
-        if not event._validated:
-            self._validate(event)
-        missing: list[MissingKey] = []
-        with self._lock:
-            advisories = self._evaluate(event, missing=missing)
-        return Evaluation(advisories, tuple(missing))
+        with self._lock:  # re-entrant: `evaluate` takes it again and fills the list
+            self._collecting = []
+            try:
+                advisories = self.evaluate(event)
+                return Evaluation(advisories, tuple(self._collecting))
+            finally:
+                self._collecting = None
 
     @staticmethod
     def _validate(event: Event) -> None:

@@ -1,12 +1,16 @@
-"""The sidecar follows a record by its `subject` when the data has no `entity_id`, and counts
-and logs every event a stateful rule matched but could not follow (a key field missing)."""
+"""The sidecar follows a record by its `subject` when the data has no `entity_id`, and counts,
+logs and writes in the decision log every event a stateful rule matched but could not follow
+(a key field missing)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from mandate_rules._service._store import SCHEMA_VERSION, Store
 
 from .packs import at, escort, event, rule_ids, v1_rules
 from .server import Client, Server
@@ -37,3 +41,23 @@ def test_a_trip_known_by_its_subject_is_followed_and_one_known_by_nothing_is_cou
     assert missing_keys(client) == {("ABS-001", "entity_id"): 1.0}
     assert (f"event {anonymous['id']} from test://service: ABS-001 no-debrief: the event has "
             "no entity_id to group by") in server.log_text()
+    decisions = {d["event"]["id"]: d for d in client.get("/v1/decisions").json()["items"]}
+    assert decisions[anonymous["id"]]["missing_keys"] == [
+        "ABS-001 no-debrief: the event has no entity_id to group by"]
+    assert decisions[trip["id"]]["missing_keys"] == []
+
+
+def test_a_store_written_before_the_column_gains_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:  # as schema 1 left it
+        conn.execute("ALTER TABLE decisions DROP COLUMN missing_keys")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    store = Store(path)
+    try:
+        rows = store._w.execute("PRAGMA table_info(decisions)").fetchall()
+        assert "missing_keys" in {row[1] for row in rows}
+        assert store._w.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        store.close()
