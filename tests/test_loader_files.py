@@ -144,8 +144,9 @@ def test_aliases_within_the_limit_are_read(write_pack: Callable[..., Path]) -> N
 @pytest.mark.parametrize(("text", "code"), [
     ("pack: p\nrules: &r [*r]\n", "yaml-recursive"),
     ("pack: p\nrules: " + "[" * 150 + "]" * 150 + "\n", "yaml-too-deep"),
+    ("pack: p\nrules: " + "9" * 5000 + "\n", "missing-rules"),  # read as a text, not an error
 ])
-def test_recursive_and_deeply_nested_yaml_is_a_problem(write_pack: Callable[..., Path],
+def test_recursive_nested_or_overlong_yaml_is_a_problem(write_pack: Callable[..., Path],
                                                        text: str, code: str) -> None:
     root = write_pack({"good.yaml": GOOD, "odd.yaml": text})
     assert found(root) == {("odd.yaml", 2, code)}

@@ -64,7 +64,10 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     if text in ("false", "False", "FALSE"):
         return False
     if _INT.match(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # over Python's 4,300 digits: no number anyone means; a text
+            return text
     if _FLOAT.match(text) and any(c.isdigit() for c in text):
         return float(text)
     return text
