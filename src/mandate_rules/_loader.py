@@ -202,8 +202,8 @@ class _Loader:
             self.problem(1, "unreadable-file", f"cannot follow the path: {exc}")
             return None
         if not inside:
-            self.problem(1, "link-outside", f"{self.file} is a symbolic link that leads out of "
-                         f"{self.shown(home)}; it was not read. Put the file itself in the "
+            self.problem(1, "link-outside", f"{self.file} leads out of {self.shown(home)} "
+                         "through a symbolic link; it was not read. Put the file itself in the "
                          "directory")
             return None
         data = read_source(path, self.file, self.problems)
