@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from .helpers import RULES_DIR
+from .helpers import BUNDLE_YAML, RULES_DIR, pack
 
 EXE = shutil.which("mandate-rules") or str(Path(sys.executable).parent / "mandate-rules")
 
@@ -18,9 +19,13 @@ ESCORT = {"specversion": "1.0", "id": "e1", "source": "test://cli", "type": "esc
                    "provider": {"kind": "mission_military"}}}
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None,
+        columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    env = None
+    if columns is not None:
+        env = {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True,
-                          timeout=120, check=False)
+                          timeout=120, check=False, cwd=cwd, env=env)
 
 
 def test_evaluate_prints_one_json_advisory_per_line(tmp_path: Path) -> None:
@@ -114,3 +119,66 @@ def test_the_commands_work_without_the_test_tools() -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "advisories (" in done.stdout
+
+
+def test_check_warns_about_keys_an_event_type_does_not_require(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bundle.yaml").write_text(BUNDLE_YAML)
+    rule = """\
+  - id: TST-001
+    title: repeated trips
+    severity: advice
+    advice: a
+    actions: [a]
+    references: [{source: s, checked: U}]
+    triggers:
+      - name: repeated
+        on: [movement.request]
+        when: [status == completed]
+        count: {by: [BY], within: 30 days, at_least: 2}
+"""
+    (rules / "p.yaml").write_text(pack(rule.replace("BY", "route.id")))
+    done = run("check", str(rules))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("ok: 1 rules")
+    assert done.stdout.rstrip().endswith("; 1 warning(s)")
+    assert done.stderr.startswith(f"warning: {rules.name}/p.yaml:11: optional-key: TST-001 "
+                                  "'repeated' groups movement.request by route.id, which it "
+                                  "does not require")
+    (rules / "p.yaml").write_text(pack(rule.replace("BY", "org.id")))  # every event has it
+    done = run("check", str(rules))
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_rules_explain_and_check_read_the_rules_folder_being_edited(tmp_path: Path) -> None:
+    shutil.copytree(RULES_DIR, tmp_path / "rules")
+    pack = tmp_path / "rules" / "escorts.yaml"
+    pack.write_text(pack.read_text().replace(
+        "title: Escorted movement without debrief", "title: Trip not debriefed"))
+    for args in (["rules"], ["explain", "ESC-011"], ["check"]):
+        done = run(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(f"rules: rules{os.sep} (it holds bundle.yaml; "), args
+    assert "Trip not debriefed" in run("rules", cwd=tmp_path).stdout
+    assert run("explain", "ESC-011", cwd=tmp_path).stdout.startswith(
+        "ESC-011: Trip not debriefed")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shipped = run("explain", "ESC-011", cwd=elsewhere)
+    assert "(shipped with mandate-rules; --rules DIR for others)" in shipped.stderr
+    assert shipped.stdout.startswith("ESC-011: Escorted movement without debrief")
+    named = run("rules", "--rules", str(tmp_path / "rules"), cwd=elsewhere)
+    assert (named.stderr, "Trip not debriefed" in named.stdout) == ("", True)
+
+
+def test_the_rules_table_fits_a_100_column_terminal() -> None:
+    for columns in (100, 80):
+        done = run("rules", columns=columns)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert max(len(line) for line in lines) <= columns, columns
+        listed = {line.split()[0] for line in lines[2:] if line[:1].isupper()}
+        assert len(listed) == 39
+        # a rule on many event types wraps its events and title onto further lines
+        assert any(line.startswith(" " * 9) for line in lines)

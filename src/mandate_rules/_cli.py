@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -13,8 +15,10 @@ import click
 
 from ._engine import Engine, bundled_rules_dir
 from ._errors import EventValidationError, MandateRulesError, RulePackError, UnknownRuleError
-from ._loader import check_bundle, load_bundle
+from ._fields import field_reference_markdown, field_reference_text
+from ._loader import BUNDLE_FILE, check_bundle, key_warnings, load_bundle
 from ._models import Advisory, Event
+from ._problems import Problem
 from ._render import advisories_table, explain_rule, rules_table
 
 EXIT_PROBLEMS = 1
@@ -22,7 +26,8 @@ EXIT_BAD_INPUT = 2
 
 _rules_option = click.option(
     "--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Directory of rule packs (default: the packs shipped with mandate-rules).")
+    help="Directory of rule packs (default: ./rules when it holds bundle.yaml, else the packs "
+         "shipped with mandate-rules).")
 _contexts_option = click.option(
     "--contexts", "contexts_dir", type=click.Path(file_okay=False, path_type=Path),
     default=None, help="Directory of context profiles (default: RULES/contexts).")
@@ -58,11 +63,27 @@ def _parameters(params: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _engine(rules_dir: Path | None, contexts_dir: Path | None,
+def _rules_dir(given: Path | None) -> Path:
+    """The rules a command reads: those given, else ./rules when it holds a bundle (the packs
+    being edited), else those shipped with mandate-rules. Which, when not given, is said on
+    standard error, so that nobody reads the shipped packs believing they are their own."""
+    if given is not None:
+        return given
+    local = Path("rules")
+    if (local / BUNDLE_FILE).is_file():
+        click.echo(f"rules: {local}{os.sep} (it holds {BUNDLE_FILE}; --rules DIR for others)",
+                   err=True)
+        return local
+    shipped = bundled_rules_dir()
+    click.echo(f"rules: {shipped} (shipped with mandate-rules; --rules DIR for others)",
+               err=True)
+    return shipped
+
+
+def _engine(rules_dir: Path, contexts_dir: Path | None,
             params: tuple[str, ...] = ()) -> Engine:
     try:
-        return Engine.from_directory(rules_dir or bundled_rules_dir(), contexts_dir,
-                                     parameters=_parameters(params))
+        return Engine.from_directory(rules_dir, contexts_dir, parameters=_parameters(params))
     except RulePackError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -108,7 +129,7 @@ def evaluate(rules_dir: Path | None, contexts_dir: Path | None, params: tuple[st
             click.echo(message, err=True)
         click.echo(f"{len(bad)} invalid event(s) in {name}: nothing was evaluated", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    engine = _engine(rules_dir, contexts_dir, params)
+    engine = _engine(_rules_dir(rules_dir), contexts_dir, params)
     results: list[tuple[Event, tuple[Advisory, ...]]] = []
     for event in parsed:
         try:
@@ -131,27 +152,38 @@ def evaluate(rules_dir: Path | None, contexts_dir: Path | None, params: tuple[st
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def check(rules_dir: Path | None, contexts_dir: Path | None, fmt: str) -> None:
-    """Validate the rule packs in RULES_DIR (default: the shipped packs); report every problem."""
-    directory = rules_dir or bundled_rules_dir()
+    """Validate the rule packs in RULES_DIR; report every problem.
+
+    RULES_DIR defaults to ./rules when it holds bundle.yaml, else the shipped packs. Warnings
+    (on standard error, prefixed `warning:`) do not fail the check.
+    """
+    directory = _rules_dir(rules_dir)
     problems = check_bundle(directory, contexts_dir)
+    warnings: list[Problem] = []
+    bundle = None
     if not problems:  # the packs load: does the matching engine accept what they compile to?
         try:
-            Engine(load_bundle(directory, contexts_dir))
+            bundle = load_bundle(directory, contexts_dir)
+            Engine(bundle)
         except RulePackError as exc:
             problems = list(exc.problems)
+        else:
+            warnings = key_warnings(bundle)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         click.echo(json.dumps([p.to_json() for p in problems], indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
-    if problems:
+    if problems or bundle is None:
         if fmt == "text":
             click.echo(f"{len(problems)} problem(s) in {directory}", err=True)
         sys.exit(EXIT_PROBLEMS)
     if fmt == "text":
-        bundle = load_bundle(directory, contexts_dir)
         click.echo(f"ok: {len(bundle.rules)} rules in {len(bundle.files) - 1} pack(s), "
-                   f"{len(bundle.contexts)} context profile(s), version {bundle.version}")
+                   f"{len(bundle.contexts)} context profile(s), version {bundle.version}"
+                   + (f"; {len(warnings)} warning(s)" if warnings else ""))
 
 
 @main.command(name="rules")
@@ -160,7 +192,7 @@ def check(rules_dir: Path | None, contexts_dir: Path | None, fmt: str) -> None:
               show_default=True)
 def list_rules(rules_dir: Path | None, fmt: str) -> None:
     """List the loaded rules in catalogue order."""
-    engine = _engine(rules_dir, None)
+    engine = _engine(_rules_dir(rules_dir), None)
     if fmt == "json":
         click.echo(json.dumps([{"id": r.id, "title": r.title, "severity": r.severity.value,
                                 "on": list(r.on), "stateful": r.stateful, "pack": r.pack}
@@ -174,7 +206,7 @@ def list_rules(rules_dir: Path | None, fmt: str) -> None:
 @click.argument("rule_id")
 def explain(rules_dir: Path | None, rule_id: str) -> None:
     """Show RULE_ID in plain words, with its citations and how far each was checked."""
-    engine = _engine(rules_dir, None)
+    engine = _engine(_rules_dir(rules_dir), None)
     try:
         rule = engine.rule(rule_id.upper())
     except UnknownRuleError as exc:
@@ -188,8 +220,11 @@ def explain(rules_dir: Path | None, rule_id: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 def demo(rules_dir: Path | None, fmt: str) -> None:
-    """Run the bundled timeline of an integrated operation (Somalia-like) end to end."""
-    engine = _engine(rules_dir, None)
+    """Run the bundled timeline of an integrated operation (Somalia-like) end to end.
+
+    The timeline is written for the shipped packs, which it uses unless --rules is given.
+    """
+    engine = _engine(rules_dir or bundled_rules_dir(), None)
     timeline = resources.files("mandate_rules").joinpath("demo", "somalia.jsonl")
     with timeline.open("r", encoding="utf-8") as stream:
         events = []
@@ -213,6 +248,20 @@ def demo(rules_dir: Path | None, fmt: str) -> None:
             by_severity[advisory.severity.value] = by_severity.get(advisory.severity.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items()))
     click.echo(f"\n{total} advisories ({summary}). Try: mandate-rules explain ESC-004")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True, help="markdown: the page docs/event-fields.md is.")
+@click.option("--width", type=click.IntRange(40, 200), default=None,
+              help="Wrap the text to this many columns (default: the terminal's, at most 100).")
+def fields(fmt: str, width: int | None) -> None:
+    """Every event type's fields: kind, whether required, and the words each takes."""
+    if fmt == "markdown":
+        click.echo(field_reference_markdown(), nl=False)
+        return
+    columns = width or min(100, shutil.get_terminal_size((100, 20)).columns)
+    click.echo(field_reference_text(columns - 2), nl=False)
 
 
 # The commands of the sidecar, the adapters and the spec runner live beside their code; they

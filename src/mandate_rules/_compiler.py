@@ -21,6 +21,8 @@ from typing import Any
 import attrs
 
 from ._conditions import (
+    DATA,
+    EVENT,
     AnyItem,
     Compare,
     Group,
@@ -37,6 +39,11 @@ MAX_RULES_PER_RULESET = 100
 
 WHEN, UNTIL, PRIOR, ESCALATE, UPLIFT = "when", "until", "prior", "escalate", "uplift"
 TYPE_KEY = "type"  # the first test of every rule; the event's fields sit under "data"
+
+# A pattern that follows one record (`by: [entity_id]`) takes the CloudEvents `subject`, the
+# record's id in its source system (DESIGN.md), when the event's data carries no entity_id.
+ENTITY_ID = Path(DATA, ("entity_id",))
+KEY_FALLBACKS: Mapping[Path, Path] = {ENTITY_ID: Path(EVENT, ("subject",))}
 
 _OPPOSITE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _DURABLE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -90,16 +97,18 @@ def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) 
     for r_index, rule in enumerate(bundle.rules):
         for t_index, trigger in enumerate(rule.triggers):
             pattern = trigger.pattern
-            keys: tuple[Path, ...] = getattr(pattern, "by", ())
+            keys: tuple[Path, ...] = _with_fallbacks(getattr(pattern, "by", ()))
             deadline = [pattern.deadline] if isinstance(pattern, Absence) and pattern.deadline \
                 else []
             add(trigger.on, Label(WHEN, r_index, t_index), trigger.when, [*keys, *deadline])
             if isinstance(pattern, Absence):
                 until = pattern.until
-                add(until.on, Label(UNTIL, r_index, t_index), until.when, until.by)
+                add(until.on, Label(UNTIL, r_index, t_index), until.when,
+                    _with_fallbacks(until.by))
             elif isinstance(pattern, Lookback):
                 prior = pattern.prior
-                add(prior.on, Label(PRIOR, r_index, t_index), prior.when, prior.by)
+                add(prior.on, Label(PRIOR, r_index, t_index), prior.when,
+                    _with_fallbacks(prior.by))
         for e_index, escalation in enumerate(rule.escalations):
             add(escalation.on, Label(ESCALATE, r_index, e_index), escalation.when)
         if rule.uplift:
@@ -115,6 +124,11 @@ def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) 
         rulesets[type_] = tuple(chunks)
     projections = {t: projection_tree(paths) for t, paths in needed.items()}
     return Program(rulesets=rulesets, labels=labels, projections=projections)
+
+
+def _with_fallbacks(keys: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Key fields and what stands in for them when missing: both must reach the fact."""
+    return (*keys, *(KEY_FALLBACKS[k] for k in keys if k in KEY_FALLBACKS))
 
 
 # Splitting stops here: a rule with more alternatives than this stays one durable_rules rule.

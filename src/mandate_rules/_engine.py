@@ -17,7 +17,19 @@ from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path as FsPath
 from typing import Any, NamedTuple
 
-from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, Label, Program, compile_bundle
+import attrs
+
+from ._compiler import (
+    ESCALATE,
+    KEY_FALLBACKS,
+    PRIOR,
+    UNTIL,
+    UPLIFT,
+    WHEN,
+    Label,
+    Program,
+    compile_bundle,
+)
 from ._conditions import Path, lookup
 from ._context import ContextProfile, deep_merge
 from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
@@ -44,7 +56,7 @@ from ._snapshot import FORMAT as SNAPSHOT_FORMAT
 from ._snapshot import state_from_json, state_to_json
 from ._state import CountryState, Pending, TimedRefs
 
-__all__ = ["Engine", "bundled_rules_dir"]
+__all__ = ["Engine", "Evaluation", "MissingKey", "bundled_rules_dir"]
 
 _DAY = 86400.0
 _CONTEXT_CACHE_SIZE = 1024  # resolved (area -> values) per operation
@@ -61,6 +73,30 @@ def bundled_rules_dir() -> FsPath:
         if (candidate / "bundle.yaml").is_file():
             return candidate
     raise FileNotFoundError("no bundled rule packs found: pass a rules directory")
+
+
+@attrs.frozen
+class MissingKey:
+    """A stateful trigger matched an event that lacks a field the pattern groups by, so the
+    event started, counted, ended or found nothing for it (DESIGN.md: never silent)."""
+
+    rule_id: str
+    trigger: str
+    part: str  # "when" (the trigger itself), "until" (what ends a deadline) or "prior"
+    fields: tuple[str, ...]  # the key fields the event lacked, as written in the pack
+
+    def __str__(self) -> str:
+        side = "" if self.part == WHEN else f" ({self.part})"
+        return (f"{self.rule_id} {self.trigger}{side}: the event has no "
+                f"{', '.join(self.fields)} to group by")
+
+
+@attrs.frozen
+class Evaluation:
+    """What `Engine.evaluate_detailed()` found for one event."""
+
+    advisories: tuple[Advisory, ...]
+    missing_keys: tuple[MissingKey, ...] = ()
 
 
 class Engine:
@@ -80,6 +116,8 @@ class Engine:
         # What replay() matches with: only the rules that keep state, built when first needed.
         self._replaying: Reading | None = None
         self._lock = threading.RLock()
+        # Where `evaluate` notes missing keys, during `evaluate_detailed` only.
+        self._collecting: list[MissingKey] | None = None
         self._states: dict[str, CountryState] = {}
         self._unknown: dict[str, ContextProfile] = {}
         self._explainers = {(r_index, t_index): Explainer(trigger.when)
@@ -204,7 +242,18 @@ class Engine:
         if not event._validated:  # built directly rather than read by Event.from_json
             self._validate(event)
         with self._lock:
-            return self._evaluate(event)
+            return self._evaluate(event, missing=self._collecting)
+
+    def evaluate_detailed(self, event: Event) -> Evaluation:
+        """`evaluate(event)`, with the stateful triggers that matched the event but could not
+        group it because a key field was missing (`MissingKey`), for counting and logging."""
+        with self._lock:  # re-entrant: `evaluate` takes it again and fills the list
+            self._collecting = []
+            try:
+                advisories = self.evaluate(event)
+                return Evaluation(advisories, tuple(self._collecting))
+            finally:
+                self._collecting = None
 
     @staticmethod
     def _validate(event: Event) -> None:
@@ -277,7 +326,8 @@ class Engine:
                      type="clock.tick", time=to, country=country)
         return self.evaluate(tick)
 
-    def _evaluate(self, event: Event, replaying: Reading | None = None) -> tuple[Advisory, ...]:
+    def _evaluate(self, event: Event, replaying: Reading | None = None, *,
+                  missing: list[MissingKey] | None = None) -> tuple[Advisory, ...]:
         reading = replaying or self._full
         state = self._states.get(event.country)
         if state is not None and state.is_seen(event.key):
@@ -317,7 +367,7 @@ class Engine:
             out = self._expire(state, now)
             if fired:
                 out.extend(self._advise(event, state, reading.plan(fired), doc, profile,
-                                        context))
+                                        context, missing=missing))
             out.extend(self._expire(state, now))
         state.mark_seen(event.key, now)
         if state.next_sweep is None or now >= state.next_sweep:
@@ -371,9 +421,9 @@ class Engine:
 
     def _advise(self, event: Event, state: CountryState, plan: Plan, doc: dict[str, Any],
                 profile: ContextProfile, context: dict[str, Any], *,
-                quiet: bool = False) -> list[Advisory]:
+                quiet: bool = False, missing: list[MissingKey] | None = None) -> list[Advisory]:
         """The advisories of the rules that fired, and what they change in the state; with
-        `quiet`, only the changes (replay)."""
+        `quiet`, only the changes (replay). Keys an event lacks are noted in `missing`."""
         shown = _Shown(event, context)
         now = event.time.timestamp()
         # An event that satisfies a deadline is taken into account before any new one starts,
@@ -382,9 +432,11 @@ class Engine:
             rule = self._bundle.rules[label.rule]
             pattern = rule.triggers[label.index].pattern
             assert isinstance(pattern, Absence)
-            key = _key(doc, pattern.until.by)
-            if key is not None:
-                state.stop_deadline((label.rule, label.index, key))
+            ended = _key(doc, pattern.until.by)
+            if ended is not None:
+                state.stop_deadline((label.rule, label.index, ended))
+            elif missing is not None:
+                missing.append(self._missing(label, UNTIL, pattern.until.by, doc))
         out: list[Advisory] = []
         # One advisory per rule per event: the first trigger listed that speaks wins. Counts
         # and lookbacks still record the event in their windows when another trigger spoke.
@@ -395,8 +447,16 @@ class Engine:
             pattern = trigger.pattern
             # What each pattern records comes first; a verdict (severity, explanation) is only
             # worked out when there is something to say or a deadline to start.
+            key: tuple[Any, ...] = ()
+            if pattern is not None:  # a pattern follows its key; an event without one is noted
+                found = _key(doc, pattern.by)
+                if found is None:
+                    if missing is not None:
+                        missing.append(self._missing(label, WHEN, pattern.by, doc))
+                    continue
+                key = found
             if isinstance(pattern, Count):
-                held = self._counted(pattern, label, event, doc, now, state)
+                held = self._counted(pattern, label, event, key, now, state)
                 if quiet or len(held) < pattern.at_least or label.rule in spoken:
                     continue
                 spoken.add(label.rule)
@@ -406,15 +466,14 @@ class Engine:
             elif isinstance(pattern, Lookback):
                 if quiet or label.rule in spoken:
                     continue
-                earlier = self._earlier(pattern, label, event, doc, now, state)
+                earlier = self._earlier(pattern, label, event, key, now, state)
                 if earlier:
                     spoken.add(label.rule)
                     out.append(self._lookback(rule, trigger, pattern, earlier, event,
                                               self._verdict(label, rule, trigger, plan, profile,
                                                             state, shown, doc)))
             elif isinstance(pattern, Absence):
-                key = _key(doc, pattern.by)
-                if key is None or (label.rule, label.index, key) in state.pending:
+                if (label.rule, label.index, key) in state.pending:
                     continue  # nothing to start: the first start holds
                 self._start(pattern, label, event, doc, now, key,
                             self._verdict(label, rule, trigger, plan, profile, state, shown, doc))
@@ -426,9 +485,11 @@ class Engine:
         for label in plan.prior:
             pattern = self._bundle.rules[label.rule].triggers[label.index].pattern
             assert isinstance(pattern, Lookback)
-            key = _key(doc, pattern.prior.by)
-            if key is not None:
-                state.add(state.priors, (label.rule, label.index), key, now, event.ref())
+            prior = _key(doc, pattern.prior.by)
+            if prior is not None:
+                state.add(state.priors, (label.rule, label.index), prior, now, event.ref())
+            elif missing is not None:
+                missing.append(self._missing(label, PRIOR, pattern.prior.by, doc))
         return out
 
     def _severity(self, rule: Rule, trigger: Trigger, escalated: frozenset[int], uplifted: bool,
@@ -493,13 +554,16 @@ class Engine:
                         LazyItems(functools.partial(shown.explain, explainer, doc)),
                         profile, state, plan.escalated(label.rule), plan.uplifted)
 
+    def _missing(self, label: Label, part: str, paths: tuple[Path, ...],
+                 doc: Mapping[str, Any]) -> MissingKey:
+        rule = self._bundle.rules[label.rule]
+        return MissingKey(rule.id, rule.triggers[label.index].name, part,
+                          tuple(str(p) for p in paths if _value(doc, p) is None))
+
     @staticmethod
-    def _counted(pattern: Count, label: Label, event: Event, doc: dict[str, Any], now: float,
+    def _counted(pattern: Count, label: Label, event: Event, key: tuple[Any, ...], now: float,
                  state: CountryState) -> TimedRefs:
         """Record the event in its count window; what the window holds now."""
-        key = _key(doc, pattern.by)
-        if key is None:
-            return []
         slot = (label.rule, label.index)
         state.add(state.windows, slot, key, now, event.ref())
         return state.within(state.windows, slot, key, now - pattern.within_seconds, now)
@@ -522,12 +586,9 @@ class Engine:
                               base=base)
 
     @staticmethod
-    def _earlier(pattern: Lookback, label: Label, event: Event, doc: dict[str, Any],
+    def _earlier(pattern: Lookback, label: Label, event: Event, key: tuple[Any, ...],
                  now: float, state: CountryState) -> TimedRefs:
         """The earlier events the lookback finds for this one (not itself)."""
-        key = _key(doc, pattern.by)
-        if key is None:
-            return []
         return [(t, ref) for t, ref in state.within(
             state.priors, (label.rule, label.index), key, now - pattern.within_seconds, now)
             if ref.id != event.id or ref.source != event.source]
@@ -669,8 +730,17 @@ def _context_update(event: Event) -> tuple[str | None, dict[str, Any]]:
 
 
 def _key(doc: Mapping[str, Any], paths: tuple[Path, ...]) -> tuple[Any, ...] | None:
-    values = tuple(lookup(doc, p) for p in paths)
+    """The values of a pattern's key fields in `doc`; None when any is missing."""
+    values = tuple(_value(doc, p) for p in paths)
     return None if any(v is None for v in values) else values
+
+
+def _value(doc: Mapping[str, Any], path: Path) -> Any:
+    """One key field: `entity_id`, when the data lacks it, is read from the `subject`."""
+    value = lookup(doc, path)
+    if value is None and path in KEY_FALLBACKS:
+        return lookup(doc, KEY_FALLBACKS[path])
+    return value
 
 
 def _keys_text(paths: tuple[Path, ...]) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
+from ._compiler import ENTITY_ID
 from ._conditions import (
     CONTEXT,
     DATA,
@@ -64,9 +65,9 @@ from ._schema import (
     _validate_tree,
     load_schema,
 )
-from ._yamlsrc import item_line, key_line, plain, read_yaml
+from ._yamlsrc import decode_source, item_line, key_line, parse_yaml, plain, read_source
 
-__all__ = ["check_bundle", "load_bundle"]
+__all__ = ["check_bundle", "key_warnings", "load_bundle"]
 
 BUNDLE_FILE = "bundle.yaml"
 CONTEXTS_DIR = "contexts"
@@ -104,6 +105,54 @@ def check_bundle(rules_dir: str | FsPath, contexts_dir: str | FsPath | None = No
     return sorted(_load(FsPath(rules_dir), contexts_dir, parameters or {})[1])
 
 
+# The envelope attributes every event carries (CloudEvents and DESIGN.md): `subject` and `area`
+# are optional.
+_REQUIRED_ATTRIBUTES = ("id", "source", "type", "time", "country")
+
+
+def key_warnings(bundle: Bundle) -> list[Problem]:
+    """Patterns that group an event type by a field the type does not require: an event
+    without it is not followed (the engine reports it as a missing key). Warnings, not
+    problems: the pack loads and runs."""
+    schema = load_schema()
+    out: list[Problem] = []
+    for rule in bundle.rules:
+        for trigger in rule.triggers:
+            pattern = trigger.pattern
+            if pattern is None:
+                continue
+            sides = [(trigger.on, pattern.by)]
+            if isinstance(pattern, Absence):
+                sides.append((pattern.until.on, pattern.until.by))
+            elif isinstance(pattern, Lookback):
+                sides.append((pattern.prior.on, pattern.prior.by))
+            optional: dict[Path, list[str]] = {}  # field -> the types that may lack it
+            for types, paths in sides:
+                for path in paths:
+                    for type_ in types:
+                        if not _always_carried(schema, type_, path) and type_ not in \
+                                optional.get(path, []):
+                            optional.setdefault(path, []).append(type_)
+            where = trigger.where or rule.where
+            for path, lacking in optional.items():
+                also = " or a subject" if path == ENTITY_ID else ""
+                out.append(Problem(
+                    where.file if where else "", where.line if where else 0, "optional-key",
+                    f"{rule.id} {trigger.name!r} groups {', '.join(lacking)} by {path}, which "
+                    f"{'they do' if len(lacking) > 1 else 'it does'} not require; an event "
+                    f"without it{also} is not followed (it is counted as missing a key)"))
+    return sorted(out)
+
+
+def _always_carried(schema: Schema, event_type: str, path: Path) -> bool:
+    if path.scope == EVENT:
+        return path.dotted in _REQUIRED_ATTRIBUTES
+    if path.scope == DATA:
+        found = schema.event_type(event_type)
+        return found is not None and path.dotted in found.required
+    return True  # the context is the operation's, not the event's
+
+
 def _load(rules_dir: FsPath, contexts_dir: str | FsPath | None,
           overrides: Mapping[str, Mapping[str, Any]]) -> tuple[Bundle | None, list[Problem]]:
     problems: list[Problem] = []
@@ -126,6 +175,7 @@ class _Loader:
         self.sets: dict[str, tuple[str, ...]] = {}
         self.defined: dict[str, Where] = {}
         self.file = ""
+        self.sources: dict[FsPath, bytes] = {}  # the bytes read, for the content hash
 
     # ---------------------------------------------------------------- helpers
 
@@ -137,6 +187,33 @@ class _Loader:
             return str(path.relative_to(self.root.parent))
         except ValueError:
             return str(path)
+
+    def read(self, path: FsPath, home: FsPath, expected: str) -> Any:
+        """The YAML document in `path`, or None after recording why not.
+
+        A file (or a symbolic link) that leads out of `home` is refused unread: what lies
+        outside the rules directory is not a rule pack, and its content must not travel into
+        problems that `check` prints and the sidecar's reload returns.
+        """
+        self.file = self.shown(path)
+        try:
+            inside = path.resolve().is_relative_to(home.resolve())
+        except (OSError, RuntimeError) as exc:  # a loop of links
+            self.problem(1, "unreadable-file", f"cannot follow the path: {exc}")
+            return None
+        if not inside:
+            self.problem(1, "link-outside", f"{self.file} leads out of {self.shown(home)} "
+                         "through a symbolic link; it was not read. Put the file itself in the "
+                         "directory")
+            return None
+        data = read_source(path, self.file, self.problems)
+        if data is None:
+            return None
+        self.sources[path] = data
+        text = decode_source(data, self.file, self.problems)
+        if text is None:
+            return None
+        return parse_yaml(text, self.file, self.problems, expected=expected)
 
     def unknown_keys(self, node: Any, allowed: Sequence[str], line: int, what: str) -> None:
         for key in node:
@@ -179,8 +256,8 @@ class _Loader:
         files = [self.root / BUNDLE_FILE, *pack_files]
         digest = hashlib.sha256()
         for path in files:
-            if path.exists():
-                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+            if path in self.sources:
+                digest.update(path.name.encode() + b"\0" + self.sources[path] + b"\0")
         digest.update(json.dumps(self.overrides, sort_keys=True, default=str).encode())
         rules.sort(key=_catalogue_order)
         return Bundle(name=name, version=RulesVersion(version, digest.hexdigest()),
@@ -194,7 +271,7 @@ class _Loader:
             self.problem(0, "no-bundle-file",
                          f"expected {BUNDLE_FILE} (version, sets, uplift) in the rules directory")
             return "unnamed", "0", None
-        doc = read_yaml(path, self.file, self.problems)
+        doc = self.read(path, self.root, "the bundle's name, version, sets and uplift")
         if doc is None:
             return "unnamed", "0", None
         if not isinstance(doc, dict):
@@ -240,8 +317,8 @@ class _Loader:
     # ---------------------------------------------------------------- packs
 
     def load_pack(self, path: FsPath) -> list[Rule]:
-        self.file = self.shown(path)
-        doc = read_yaml(path, self.file, self.problems)
+        doc = self.read(path, self.root, "a rule pack (a mapping with 'pack', 'version' and "
+                        "'rules')")
         if doc is None:
             return []
         if not isinstance(doc, dict):
@@ -933,9 +1010,12 @@ class _Loader:
         profiles: dict[str, ContextProfile] = {}
         if not ctx_dir.is_dir():
             return profiles
+        # The profiles beside the packs must stay inside the rules directory; a contexts
+        # directory named on its own is trusted as named.
+        home = self.root if ctx_dir == self.root / CONTEXTS_DIR else ctx_dir
         for path in sorted(ctx_dir.glob("*.yaml")):
-            self.file = self.shown(path)
-            doc = read_yaml(path, self.file, self.problems)
+            doc = self.read(path, home, "a context profile (a mapping with 'country', "
+                            "'version' and 'profile')")
             if doc is None:
                 continue
             if not isinstance(doc, dict):

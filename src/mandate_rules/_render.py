@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ._models import Advisory, Event, format_time
 from ._rules import Absence, Count, Lookback, Rule, Trigger
@@ -14,22 +14,39 @@ _MARK_WORDS = {"V": "verified in the source", "S": "secondary summary",
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
-          wrap: int | None = None) -> str:
-    """A fixed-width table; the last column wraps to the terminal width."""
-    width = wrap or shutil.get_terminal_size((120, 20)).columns
+          wrap: int | None = None, caps: Mapping[int, int] | None = None) -> str:
+    """A fixed-width table `wrap` columns wide (default: the terminal's, else 100).
+
+    The last column wraps into what is left of the width, and so does each column given a
+    cap (column index -> most characters), so that a long cell never pushes a row past it.
+    """
+    width = wrap or shutil.get_terminal_size((100, 20)).columns
+    caps = caps or {}
     cols = len(headers)
-    sizes = [max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in range(cols - 1)]
+    sizes = [min(caps.get(i, width), max([len(headers[i]), *(len(r[i]) for r in rows)]))
+             for i in range(cols - 1)]
+    over = sum(sizes) + 2 * (cols - 1) + 20 - width  # the last column needs 20 at least
+    for i in caps:  # on a narrow terminal, capped columns give up room first
+        cut = max(0, min(over, sizes[i] - 16))
+        sizes[i] -= cut
+        over -= cut
     last = max(20, width - sum(sizes) - 2 * (cols - 1))
     lines = ["  ".join(h.ljust(s) for h, s in zip(headers[:-1], sizes, strict=True))
              + "  " + headers[-1]]
     lines.append("  ".join("-" * s for s in sizes) + "  " + "-" * min(last, 40))
     for row in rows:
-        wrapped = textwrap.wrap(row[-1], last) or [""]
-        lead = "  ".join(c.ljust(s) for c, s in zip(row[:-1], sizes, strict=True))
-        lines.append(lead + "  " + wrapped[0])
-        pad = " " * (len(lead) + 2)
-        lines.extend(pad + more for more in wrapped[1:])
+        cells = [_wrapped(cell, size) if i in caps else [cell]
+                 for i, (cell, size) in enumerate(zip(row[:-1], sizes, strict=True))]
+        cells.append(_wrapped(row[-1], last))
+        for k in range(max(len(c) for c in cells)):
+            parts = [c[k] if k < len(c) else "" for c in cells]
+            lines.append(("  ".join(p.ljust(s) for p, s in zip(parts[:-1], sizes, strict=True))
+                          + "  " + parts[-1]).rstrip())
     return "\n".join(lines)
+
+
+def _wrapped(text: str, size: int) -> list[str]:
+    return textwrap.wrap(text, size, break_on_hyphens=False) or [""]
 
 
 def advisories_table(pairs: Sequence[tuple[Event, Sequence[Advisory]]]) -> str:
@@ -52,7 +69,8 @@ def _severity_text(adv: Advisory) -> str:
 def rules_table(rules: Sequence[Rule]) -> str:
     rows = [[r.id, r.severity.value, "yes" if r.stateful else "no", ", ".join(r.on), r.title]
             for r in rules]
-    return table(["rule", "severity", "stateful", "events", "title"], rows)
+    # The events column wraps: a rule may look at half the event types.
+    return table(["rule", "severity", "stateful", "events", "title"], rows, caps={3: 30})
 
 
 def explain_rule(rule: Rule, width: int = 88) -> str:

@@ -150,10 +150,13 @@ class Metrics:
                                      "could not replay (for example after a schema change).")
         self.reloads = Counter(p + "reloads_total", "Rule-pack reloads, by result.",
                                ("result",))
+        self.missing_keys = Counter(p + "missing_keys_total", "Events a stateful rule "
+                                    "matched but could not follow, because a field it groups "
+                                    "by was missing, by rule and field.", ("rule", "field"))
         self._metrics: list[_Metric] = [
             self.events, self.advisories, self.shadow_advisories, self.errors, self.requests,
             self.latency, self.evaluation, self.commit, self.replayed, self.divergent,
-            self.replay_errors, self.reloads,
+            self.replay_errors, self.reloads, self.missing_keys,
         ]
 
     def add_gauge(self, name: str, help_text: str, labels: Sequence[str],

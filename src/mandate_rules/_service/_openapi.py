@@ -96,7 +96,9 @@ def _schemas() -> dict[str, Any]:
             "shadow": _nullable({"type": "object", "properties": {
                 "rules_version": _VERSION,
                 "advisory_ids": _nullable({"type": "array", "items": _TEXT}),
-                "error": _nullable(_TEXT)}})}}
+                "error": _nullable(_TEXT)}}),
+            "missing_keys": {"type": "array", "items": _TEXT, "description":
+                             "Stateful rules that matched the event but lacked a key field"}}}
     change = {
         "type": "object", "required": ["change", "rule_id", "event", "live", "candidate"],
         "properties": {

@@ -30,7 +30,7 @@ import attrs
 
 from .._models import RulesVersion
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: decisions.missing_keys
 
 _T = TypeVar("_T")
 
@@ -106,7 +106,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     shadow_version TEXT,
     shadow_hash TEXT,
     shadow_advisory_ids TEXT,
-    shadow_error TEXT
+    shadow_error TEXT,
+    -- JSON list: stateful rules that matched the event but lacked a key field (NULL: none)
+    missing_keys TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_by_tenant ON decisions (tenant, seq);
 
@@ -209,6 +211,7 @@ class Evaluated:
     advisories: tuple[AdvisoryRow, ...]
     duration_ms: float
     shadow: ShadowOutcome | None = None
+    missing_keys: tuple[str, ...] = ()  # see Engine.evaluate_detailed
 
 
 @attrs.frozen
@@ -294,6 +297,9 @@ class Store:
                 raise StoreError(f"{path} was written by a newer mandate-rules (schema "
                                  f"{version}; this one knows {SCHEMA_VERSION})")
             self._w.executescript(_SCHEMA)
+            columns = {row[1] for row in self._w.execute("PRAGMA table_info(decisions)")}
+            if "missing_keys" not in columns:  # written by schema 1
+                self._w.execute("ALTER TABLE decisions ADD COLUMN missing_keys TEXT")
             self._w.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: {exc}") from exc
@@ -476,9 +482,10 @@ class Store:
         now = dt.datetime.now(dt.UTC)
         recorded_at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         recorded_ts = now.timestamp()
-        for part in _chunks(entries, self._rows(16)):
+        for part in _chunks(entries, self._rows(17)):
             args: list[Any] = []
             for seq, entry in part:
+                missing = None
                 if isinstance(entry, Duplicate):
                     ref, outcome, version = entry.ref, "duplicate", entry.rules_version
                     ids, duration_ms, shadow = entry.advisory_ids, 0.0, None
@@ -486,6 +493,7 @@ class Store:
                     ref, outcome, version = entry.body, "evaluated", rules_version
                     ids = tuple(row.id for row in entry.advisories)
                     duration_ms, shadow = entry.duration_ms, entry.shadow
+                    missing = _text(entry.missing_keys) if entry.missing_keys else None
                 candidate = shadow.advisories if shadow is not None else None
                 args += (tenant, recorded_at, recorded_ts, seq, ref["source"], ref["id"],
                          ref["type"], outcome, version.version, version.hash, _text(ids),
@@ -493,12 +501,12 @@ class Store:
                          shadow.version.version if shadow else None,
                          shadow.version.hash if shadow else None,
                          _text([r.id for r in candidate]) if candidate is not None else None,
-                         shadow.error if shadow else None)
+                         shadow.error if shadow else None, missing)
             self._w.execute(
                 "INSERT INTO decisions (tenant, recorded_at, recorded_ts, event_seq, source, "
                 "event_id, type, outcome, rules_version, rules_hash, advisory_ids, "
-                "duration_ms, shadow_version, shadow_hash, shadow_advisory_ids, shadow_error) "
-                "VALUES " + _values(16, len(part)), args)
+                "duration_ms, shadow_version, shadow_hash, shadow_advisory_ids, shadow_error, "
+                "missing_keys) VALUES " + _values(17, len(part)), args)
 
     def insert_resolution(self, tenant: str, advisory_id: str, decision: str, text: str | None,
                           decided_by: str) -> dict[str, Any] | None:
@@ -753,4 +761,5 @@ def _decision(row: sqlite3.Row) -> dict[str, Any]:
             "outcome": row["outcome"],
             "rules_version": {"version": row["rules_version"], "hash": row["rules_hash"]},
             "advisory_ids": json.loads(row["advisory_ids"]), "duration_ms": row["duration_ms"],
-            "shadow": shadow}
+            "shadow": shadow,
+            "missing_keys": json.loads(row["missing_keys"]) if row["missing_keys"] else []}

@@ -589,7 +589,7 @@ class Worker:
                 where = f"[{index}]" if job.batch else None
                 started = time.perf_counter()
                 try:
-                    advisories = tenant.live.evaluate(event)
+                    advisories, missing = self._judge(tenant, event)
                 except EngineError as exc:
                     raise ApiError("engine-refused", str(exc), where, index=index) from exc
                 except Exception as exc:
@@ -601,7 +601,7 @@ class Worker:
                 changed = True
                 self._unsnapshotted[tenant.name] = self._unsnapshotted.get(tenant.name, 0) + 1
                 entry, shadow = self._evaluated(tenant, event, advisories,
-                                                time.perf_counter() - started)
+                                                time.perf_counter() - started, missing)
                 pending.first[event.key] = len(pending.entries)
                 pending.entries.append(entry)
                 counted.append((event, advisories, shadow))
@@ -644,12 +644,26 @@ class Worker:
                             seq, pending.rules_version,
                             tuple(row.id for row in entry.advisories))
 
+    def _judge(self, tenant: _Tenant, event: Event) -> tuple[tuple[Advisory, ...],
+                                                             tuple[str, ...]]:
+        """The live engine's advisories for `event`, and the stateful rules that matched it but
+        could not follow it (a key field missing): counted, logged and in its decision row."""
+        evaluation = tenant.live.evaluate_detailed(event)
+        for missing in evaluation.missing_keys:
+            for field in missing.fields:
+                self._metrics.missing_keys.inc(missing.rule_id, field)
+            log.info("tenant %s: event %s from %s: %s", tenant.name, event.id, event.source,
+                     missing)
+        return evaluation.advisories, tuple(str(m) for m in evaluation.missing_keys)
+
     def _evaluated(self, tenant: _Tenant, event: Event, advisories: tuple[Advisory, ...],
-                   elapsed: float) -> tuple[Evaluated, tuple[Advisory, ...]]:
+                   elapsed: float, missing_keys: tuple[str, ...] = (),
+                   ) -> tuple[Evaluated, tuple[Advisory, ...]]:
         """What to store for an event the live engine took, and the candidate's advisories."""
         self._metrics.evaluation.observe(elapsed)
         shadow = self._shadow(tenant, functools.partial(_evaluate, event=event))
-        entry = self._entry("event", event.to_json(), advisories, elapsed, shadow)
+        entry = self._entry("event", event.to_json(), advisories, elapsed, shadow,
+                            missing_keys)
         tenant.clocks[event.country] = max(tenant.clocks.get(event.country, event.time),
                                            event.time)
         return entry, shadow[0] or ()
@@ -676,7 +690,7 @@ class Worker:
 
     def _entry(self, kind: str, body: dict[str, Any], advisories: tuple[Advisory, ...],
                elapsed: float, shadow: tuple[tuple[Advisory, ...] | None, str | None],
-               ) -> Evaluated:
+               missing_keys: tuple[str, ...] = ()) -> Evaluated:
         """An evaluated event or tick, its advisories and the candidate's, ready to store."""
         outcome = None
         if self.shadow_bundle is not None:
@@ -687,7 +701,7 @@ class Worker:
                 error)
         return Evaluated(kind=kind, body=body, body_text=json_text(body),
                          advisories=tuple(advisory_row(a) for a in advisories),
-                         duration_ms=elapsed * 1000, shadow=outcome)
+                         duration_ms=elapsed * 1000, shadow=outcome, missing_keys=missing_keys)
 
     def _preview(self, job: Preview) -> ItemResult:
         tenant = self._tenant(job.tenant)

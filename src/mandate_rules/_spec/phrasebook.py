@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .._fields import field_reference_text
 from .tables import VALUE_FORMS
 
 __all__ = [
@@ -389,4 +390,5 @@ def render(width: int = 88) -> str:
         "passing scenario in which it is raised (Then X is raised...) or no passing near-miss "
         "scenario in which it is not (Then X is not raised).", width, initial_indent="  ",
         subsequent_indent="  "))
+    out.extend(["", *field_reference_text(width).splitlines()])  # what a table may fill
     return "\n".join(out) + "\n"
