@@ -161,3 +161,68 @@ def test_an_event_sent_twice_in_one_batch_is_stored_once(worker: Worker, store: 
         "SELECT outcome, COUNT(DISTINCT event_seq), COUNT(*) FROM decisions "
         "GROUP BY outcome ORDER BY outcome").fetchall()
     assert [tuple(r) for r in outcomes] == [("duplicate", 1, 2), ("evaluated", 1, 1)]
+
+
+def fail_once_with(monkeypatch: pytest.MonkeyPatch, target: Any, method: str,
+                   error: Exception) -> None:
+    original = getattr(target, method)
+    calls = []
+
+    def failing(*args: Any) -> Any:
+        if not calls:
+            calls.append(1)
+            raise error
+        return original(*args)
+
+    monkeypatch.setattr(target, method, failing)
+
+
+UNEXPECTED = [
+    # Not a database error: SQLite cannot encode a lone surrogate (what issue 10 found).
+    ("record", UnicodeEncodeError("utf-8", "x\ud800", 1, 2, "surrogates not allowed")),
+    ("commit", RuntimeError("injected: a bug in the write path")),
+    ("find_events", UnicodeEncodeError("utf-8", "x\ud800", 1, 2, "surrogates not allowed")),
+]
+
+
+@pytest.mark.parametrize(("method", "error"), UNEXPECTED, ids=[u[0] for u in UNEXPECTED])
+def test_an_unexpected_error_in_the_write_path_fails_that_request_not_the_thread(
+        worker: Worker, store: Store, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture, method: str, error: Exception) -> None:
+    fail_once_with(monkeypatch, store, method, error)
+    sent = [flight(org="org-u", time=at(0)), flight(org="org-u", time=at(1))]
+    if method == "find_events":  # the group's look-up failed: each job asks again
+        assert [r.duplicate for r in submit(worker, *sent)] == [False, False]
+    else:
+        with pytest.raises(ApiError) as caught:
+            submit(worker, *sent)
+        assert (caught.value.code, caught.value.status) == ("internal", 500)
+        error_id = caught.value.details["error_id"]
+        assert error_id in caught.value.message
+        assert any(error_id in record.getMessage() and record.exc_info
+                   for record in caplog.records)
+        assert stored(store) == 0
+    assert worker._thread.is_alive()
+    assert worker.healthy
+    (result,) = submit(worker, flight(org="org-u", time=at(2)))
+    assert not result.duplicate
+    # Nothing of a failed request stayed in the engine: the third flight is not counted.
+    assert rule_ids(result.to_json()) == ([] if method != "find_events" else ["CNT-001"])
+    assert worker._thread.is_alive()
+
+
+def test_an_unexpected_error_outside_any_request_leaves_the_thread_running(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A snapshot is written after every group here; taking it fails once.
+    worker = Worker(store, Metrics(), ["default"], queue_limit=10, snapshot_every=1)
+    worker.start(load_bundle(v1_rules(tmp_path / "rules")), None).result(60)
+    fail_once_with(monkeypatch, Engine, "snapshot", RuntimeError("injected"))
+    try:
+        submit(worker, flight(org="org-s", time=at(0)))
+        (later,) = submit(worker, flight(org="org-s", time=at(1)))
+        assert not later.duplicate
+        assert worker._thread.is_alive()
+        assert worker.healthy
+        assert stored(store) == 2
+    finally:
+        worker.stop()

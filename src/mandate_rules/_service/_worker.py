@@ -37,7 +37,7 @@ from .._engine import Engine
 from .._errors import EngineError
 from .._models import Advisory, Event, RulesVersion, format_time
 from .._rules import Bundle
-from ._errors import ApiError
+from ._errors import ApiError, internal_error
 from ._metrics import Metrics
 from ._store import (
     AdvisoryRow,
@@ -141,7 +141,19 @@ class _Tenant:
 
 
 class _StoreFailure(Exception):
-    """A write failed: the whole group is rolled back."""
+    """A write failed: the whole group is rolled back, and each of its jobs answered `error`."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _store_error(exc: BaseException) -> ApiError:
+    """What the jobs of a group whose write raised `exc` are answered."""
+    if isinstance(exc, sqlite3.Error):
+        return ApiError("store-unavailable", f"the database could not be written ({exc}); "
+                        "nothing was stored", None, headers={"Retry-After": "5"})
+    return internal_error(log, "writing to the store failed unexpectedly", exc)
 
 
 @attrs.define
@@ -262,11 +274,15 @@ class Worker:
                     except queue.Empty:
                         break
                 stop = next((j for j in group if isinstance(j, _Stop)), None)
-                self._process([j for j in group if not isinstance(j, _Stop)])
-                if stop is not None:  # stopping: every tenant's state as it is now
-                    self._snapshots(at_least=1)
-                elif self._snapshot_every:
-                    self._snapshots(at_least=self._snapshot_every)
+                jobs = [j for j in group if not isinstance(j, _Stop)]
+                try:
+                    self._process(jobs)
+                    if stop is not None:  # stopping: every tenant's state as it is now
+                        self._snapshots(at_least=1)
+                    elif self._snapshot_every:
+                        self._snapshots(at_least=self._snapshot_every)
+                except Exception as exc:  # one group's failure, not the thread's
+                    self._group_failed(jobs, exc)
                 if stop is not None:
                     stop.future.set_result(None)
                     self._drain("the server is stopping")
@@ -278,6 +294,23 @@ class Worker:
             raise
         finally:
             self._store.rollback()
+
+    def _group_failed(self, jobs: list[Job], exc: Exception) -> None:
+        """What escaped a group's own handling: its unanswered jobs fail, nothing of it is
+        kept (store or engines), and the thread goes on with the next group."""
+        error = internal_error(log, "the engine thread failed on a group of requests", exc)
+        self._pending.clear()
+        self._known = None
+        try:
+            self._store.rollback()
+        except Exception:  # the rebuild below reads what is committed
+            log.exception("rollback failed")
+        unanswered = [job for job in jobs if not job.future.done()]
+        for job in unanswered:
+            job.future.set_exception(error)
+        # An unanswered job's events may be in its tenant's engines but not in the store.
+        for name in sorted({job.tenant for job in unanswered if isinstance(job, Submit)}):
+            self._rebuild(name)
 
     def _drain(self, why: str) -> None:
         while True:
@@ -317,10 +350,10 @@ class Worker:
             except ApiError as exc:
                 job.future.set_exception(exc)
             except _StoreFailure as exc:
-                job.future.set_exception(self._store_failed(done, touched, exc))
-            except Exception as exc:
-                log.exception("unexpected error in the engine thread")
-                job.future.set_exception(ApiError("internal", f"unexpected error: {exc!r}"))
+                job.future.set_exception(self._store_failed(done, touched, exc.error))
+            except Exception as exc:  # this job fails; the others go on
+                job.future.set_exception(internal_error(
+                    log, "unexpected error in the engine thread", exc))
         self._commit(done, touched)
         self._known = None
 
@@ -333,16 +366,19 @@ class Worker:
         try:
             return {name: self._store.find_events(name, wanted)
                     for name, wanted in keys.items()}
-        except sqlite3.Error:
-            return None  # each job asks again, and fails on its own if the store does
+        except Exception:  # each job asks again, and fails on its own
+            return None
 
     def _commit(self, done: list[_Done], touched: set[str]) -> None:
         started = time.perf_counter()
         try:
             self._flush()
             self._store.commit()
-        except (sqlite3.Error, _StoreFailure) as exc:
-            self._store_failed(done, touched, exc)
+        except _StoreFailure as exc:
+            self._store_failed(done, touched, exc.error)
+            return
+        except Exception as exc:  # the group fails, the thread goes on
+            self._store_failed(done, touched, _store_error(exc))
             return
         self._metrics.commit.observe(time.perf_counter() - started)
         for future, result, after in done:
@@ -353,17 +389,16 @@ class Worker:
         touched.clear()
 
     def _store_failed(self, done: list[_Done], touched: set[str],
-                      exc: BaseException) -> ApiError:
-        """Roll the group back, fail its jobs, and rebuild the engines it touched."""
-        log.error("writing to the store failed; the group is rolled back: %s", exc)
+                      error: ApiError) -> ApiError:
+        """Roll the group back, fail its jobs with `error`, and rebuild the engines it
+        touched."""
+        log.error("writing to the store failed; the group is rolled back: %s", error.message)
         self._pending.clear()
         self._known = None
         try:
             self._store.rollback()
-        except sqlite3.Error:
+        except Exception:  # the rebuild below reads what is committed
             log.exception("rollback failed")
-        error = ApiError("store-unavailable", f"the database could not be written ({exc}); "
-                         "nothing was stored", None, headers={"Retry-After": "5"})
         for future, _, _ in done:
             future.set_exception(error)
         for name in sorted(touched):
@@ -393,7 +428,7 @@ class Worker:
         try:
             self._tenants[name] = self._build(name, self.live_bundle, self.shadow_bundle)
             self._dirty.discard(name)
-        except (sqlite3.Error, EngineError) as exc:
+        except Exception as exc:  # the tenant answers 503 until a rebuild succeeds
             log.error("cannot rebuild tenant %s from the store: %s", name, exc)
             self._dirty.add(name)
 
@@ -504,8 +539,8 @@ class Worker:
                     json_text({c: format_time(t) for c, t in sorted(tenant.clocks.items())}),
                     json_text(tenant.live.snapshot()))
                 self._store.commit()
-            except sqlite3.Error as exc:
-                log.warning("tenant %s: writing its snapshot failed: %s", name, exc)
+            except Exception as exc:  # the log still holds every event: a restart replays it
+                log.warning("tenant %s: writing its snapshot failed: %r", name, exc)
                 self._store.rollback()
                 continue
             self._unsnapshotted[name] = 0
@@ -594,10 +629,8 @@ class Worker:
                     raise ApiError("engine-refused", str(exc), where, index=index) from exc
                 except Exception as exc:
                     dirty = True
-                    log.exception("the engine failed on event %s from %s", event.id,
-                                  event.source)
-                    raise ApiError("engine-failure", f"the engine failed on this event "
-                                   f"({exc!r}); nothing was stored", where) from exc
+                    raise internal_error(log, f"the engine failed on event {event.id!r}",
+                                         exc, "engine-failure", where) from exc
                 changed = True
                 self._unsnapshotted[tenant.name] = self._unsnapshotted.get(tenant.name, 0) + 1
                 entry, shadow = self._evaluated(tenant, event, advisories,
@@ -703,9 +736,8 @@ class Worker:
         except EngineError as exc:
             raise ApiError("engine-refused", str(exc), None) from exc
         except Exception as exc:
-            log.exception("the engine failed on a dry run")
-            raise ApiError("engine-failure", f"the engine failed on this event ({exc!r})",
-                           None) from exc
+            raise internal_error(log, "the engine failed on a dry run", exc,
+                                 "engine-failure") from exc
         return ItemResult(_ref(job.event), False, self.live_bundle.version,
                           tuple(json_text(a.to_json()) for a in advisories))
 
@@ -760,10 +792,12 @@ class Worker:
         return applied, lambda: self._count(counted)
 
     def _write(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call` on the store; whatever it raises fails the whole group (`_StoreFailure`):
+        a write half done, or pending writes of other jobs lost, must never be answered."""
         try:
             return call(*args)
-        except sqlite3.Error as exc:
-            raise _StoreFailure(str(exc)) from exc
+        except Exception as exc:  # answered as the group's failure
+            raise _StoreFailure(_store_error(exc)) from exc
 
 
 def _settle() -> None:
