@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import json
 import math
 import re
@@ -181,6 +182,17 @@ def _number(value: float | int) -> str:
     return f"{value} (the number is beyond a double's range)"
 
 
+def content_hash(event_json: Mapping[str, Any]) -> str:
+    """The hash of an event's content: SHA-256 of its `to_json()` (every attribute, the
+    extensions and `data`) as canonical JSON: keys sorted, no spaces, UTF-8. So re-sending
+    an event with keys in another order or other spacing, or its time with ``Z`` for
+    ``+00:00``, is the same content; any other change (a value, a number written 1 or 1.0,
+    an attribute more or less) is other content."""
+    text = json.dumps(event_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @attrs.frozen
 class Event:
     """A CloudEvents 1.0 event (structured mode) with the catalogue's `data` for its type.
@@ -223,6 +235,11 @@ class Event:
     def key(self) -> tuple[str, str]:
         """What makes an event unique: its `source` and `id` (a retry carries the same pair)."""
         return (self.source, self.id)
+
+    def content_hash(self) -> str:
+        """The hash of this event's content (see `content_hash`): a re-delivery carries the
+        same `key` and the same hash; the same key with another hash is other content."""
+        return content_hash(self.to_json())
 
     def ref(self) -> EventRef:
         ref = self._ref

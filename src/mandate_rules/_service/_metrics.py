@@ -150,10 +150,13 @@ class Metrics:
                                      "could not replay (for example after a schema change).")
         self.reloads = Counter(p + "reloads_total", "Rule-pack reloads, by result.",
                                ("result",))
+        self.conflicts = Counter(p + "conflicting_redeliveries_total", "Events refused "
+                                 "because their source and id were already taken by other "
+                                 "content (409 conflicting-redelivery).")
         self._metrics: list[_Metric] = [
             self.events, self.advisories, self.shadow_advisories, self.errors, self.requests,
             self.latency, self.evaluation, self.commit, self.replayed, self.divergent,
-            self.replay_errors, self.reloads,
+            self.replay_errors, self.reloads, self.conflicts,
         ]
 
     def add_gauge(self, name: str, help_text: str, labels: Sequence[str],

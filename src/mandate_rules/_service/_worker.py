@@ -35,7 +35,7 @@ import attrs
 
 from .._engine import Engine
 from .._errors import EngineError
-from .._models import Advisory, Event, RulesVersion, format_time
+from .._models import Advisory, Event, RulesVersion, content_hash, format_time
 from .._rules import Bundle
 from ._errors import ApiError, internal_error
 from ._metrics import Metrics
@@ -594,6 +594,7 @@ class Worker:
         stored = known if known is not None else self._write(
             self._store.find_events, tenant.name,
             [e.key for e in job.events if e.key not in pending.first])
+        self._refuse_conflicts(job, stored, pending)
         results: list[ItemResult] = []
         counted: list[tuple[Event, tuple[Advisory, ...], tuple[Advisory, ...]]] = []
         changed = dirty = False
@@ -661,6 +662,44 @@ class Worker:
 
         return results, count
 
+    def _refuse_conflicts(self, job: Submit, stored: dict[tuple[str, str], StoredEvent],
+                          pending: _Pending) -> None:
+        """Refuse the whole job, before the engine sees any of it, if one of its events
+        takes the `source` and `id` of an event stored (or sent earlier) with other content.
+
+        A re-delivery of the same content is idempotent; other content under a key already
+        taken is a client's bug (two events given one id) that would otherwise be answered
+        with the first one's advisories and lost.
+        """
+        firsts: dict[tuple[str, str], tuple[int, Event]] = {}
+        for index, event in enumerate(job.events):
+            key = event.key
+            before: str | None = None
+            existing = stored.get(key)
+            if existing is not None:
+                before = existing.content_hash
+            elif key in pending.first:
+                earlier = pending.entries[pending.first[key]]
+                assert isinstance(earlier, Evaluated)
+                before = earlier.content_hash
+            elif key in firsts:
+                before = firsts[key][1].content_hash()
+            else:
+                firsts[key] = (index, event)
+                continue
+            sent = event.content_hash()
+            if before is not None and sent != before:
+                self._metrics.conflicts.inc()
+                details: dict[str, Any] = {"stored_hash": before, "sent_hash": sent}
+                if job.batch:
+                    details["index"] = index
+                raise ApiError(
+                    "conflicting-redelivery", f"an event from source {event.source!r} with id "
+                    f"{event.id!r} was already received with other content ({before}); this "
+                    f"one is {sent}. A re-delivery must carry the same content; a new event "
+                    "needs a new id. Nothing was stored",
+                    f"[{index}].id" if job.batch else "id", **details)
+
     def _flush(self) -> None:
         """Write every job of the group evaluated so far (it is committed with the group)."""
         while self._pending:
@@ -675,14 +714,16 @@ class Worker:
                     if isinstance(entry, Evaluated):
                         known[(entry.body["source"], entry.body["id"])] = StoredEvent(
                             seq, pending.rules_version,
-                            tuple(row.id for row in entry.advisories))
+                            tuple(row.id for row in entry.advisories),
+                            entry.content_hash or content_hash(entry.body))
 
     def _evaluated(self, tenant: _Tenant, event: Event, advisories: tuple[Advisory, ...],
                    elapsed: float) -> tuple[Evaluated, tuple[Advisory, ...]]:
         """What to store for an event the live engine took, and the candidate's advisories."""
         self._metrics.evaluation.observe(elapsed)
         shadow = self._shadow(tenant, functools.partial(_evaluate, event=event))
-        entry = self._entry("event", event.to_json(), advisories, elapsed, shadow)
+        body = event.to_json()
+        entry = self._entry("event", body, advisories, elapsed, shadow, content_hash(body))
         tenant.clocks[event.country] = max(tenant.clocks.get(event.country, event.time),
                                            event.time)
         return entry, shadow[0] or ()
@@ -709,7 +750,7 @@ class Worker:
 
     def _entry(self, kind: str, body: dict[str, Any], advisories: tuple[Advisory, ...],
                elapsed: float, shadow: tuple[tuple[Advisory, ...] | None, str | None],
-               ) -> Evaluated:
+               digest: str | None = None) -> Evaluated:
         """An evaluated event or tick, its advisories and the candidate's, ready to store."""
         outcome = None
         if self.shadow_bundle is not None:
@@ -720,7 +761,7 @@ class Worker:
                 error)
         return Evaluated(kind=kind, body=body, body_text=json_text(body),
                          advisories=tuple(advisory_row(a) for a in advisories),
-                         duration_ms=elapsed * 1000, shadow=outcome)
+                         duration_ms=elapsed * 1000, shadow=outcome, content_hash=digest)
 
     def _preview(self, job: Preview) -> ItemResult:
         tenant = self._tenant(job.tenant)
@@ -728,6 +769,8 @@ class Worker:
         existing = self._write(self._store.find_events, tenant.name,
                                [job.event.key]).get(job.event.key)
         if existing is not None:
+            self._refuse_conflicts(Submit(tenant=job.tenant, events=(job.event,), batch=False),
+                                   {job.event.key: existing}, _Pending(existing.rules_version))
             texts = self._write(self._store.advisory_texts, tenant.name,
                                 existing.advisory_ids)
             return ItemResult(_ref(job.event), True, existing.rules_version, texts)
