@@ -12,6 +12,7 @@ import pytest
 
 from mandate_rules import Engine, Event, load_bundle
 from mandate_rules._errors import EngineError
+from mandate_rules._service import _worker
 from mandate_rules._service._errors import ApiError
 from mandate_rules._service._metrics import Metrics
 from mandate_rules._service._store import Store
@@ -226,3 +227,40 @@ def test_an_unexpected_error_outside_any_request_leaves_the_thread_running(
         assert stored(store) == 2
     finally:
         worker.stop()
+
+
+def refuse_id(monkeypatch: pytest.MonkeyPatch, refused: str) -> None:
+    evaluate = Engine.evaluate
+
+    def refusing(engine: Engine, event: Event) -> Any:
+        if event.id == refused:
+            raise EngineError("refused for the test")
+        return evaluate(engine, event)
+
+    monkeypatch.setattr(Engine, "evaluate", refusing)
+
+
+@pytest.mark.parametrize("failure", ["refused half-way", "write failed"])
+def test_a_failed_request_replays_only_the_events_after_the_tenants_baseline(
+        worker: Worker, store: Store, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    monkeypatch.setattr(_worker, "BASELINE_EVERY", 10)
+    for hour in range(23):
+        submit(worker, escort(time=at(hours=hour)))
+    # Stored after the last baseline (taken after the 20th event): they must stay counted.
+    submit(worker, flight(org="org-b", time=at(1)))
+    submit(worker, flight(org="org-b", time=at(2)))
+    replayed = worker._metrics.replayed.value()
+    refused = [flight(org="org-b", time=at(3)), flight(org="org-b", id="refused", time=at(4))]
+    if failure == "refused half-way":
+        refuse_id(monkeypatch, "refused")
+    else:
+        fail_once(monkeypatch, store, "record")
+    with pytest.raises(ApiError):
+        submit(worker, *refused)
+    # The two stored flights are in the state, the refused batch's are not: the third.
+    (third,) = submit(worker, flight(org="org-b", time=at(5)))
+    assert rule_ids(third.to_json()) == ["CNT-001"]
+    # Five events follow the baseline: three escorts and two flights; not the whole log.
+    assert worker._metrics.replayed.value() - replayed == 5
+    assert stored(store) == 26
+    assert worker.healthy

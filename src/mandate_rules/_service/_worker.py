@@ -9,7 +9,9 @@ decision-log rows together (a few statements per group, not per event) and commi
 * the engines are never entered by two threads (durable_rules' C core is not re-entrant);
 * an answered event is on disk, with its advisories, exactly once;
 * an engine's state never holds an event the store does not: when a write fails, or a
-  batch is refused half-way, the tenant's engine is rebuilt by replaying the stored log.
+  batch is refused half-way, the tenant's engines go back to their baseline (their state
+  as of a recent committed event, kept in memory) and replay only the events stored
+  after it, never the whole log.
 
 Each tenant has its own engines (live, and the candidate in shadow mode), so no tenant's
 events can reach another's windows or deadlines.
@@ -58,6 +60,10 @@ MAX_GROUP = 128
 # On start, the last stored events of a tenant are evaluated again and their advisories
 # compared with those stored (a check that state and rules still agree); the rest is replayed.
 VERIFY_TAIL = 1_000
+# Each tenant's baseline (see `_Baseline`) is taken again once this many events or ticks
+# were evaluated after it: recovering from a failed request replays at most about this
+# many stored events, and taking one costs an `Engine.snapshot()` (scripts/recovery_cost.py).
+BASELINE_EVERY = 10_000
 
 
 @attrs.frozen
@@ -132,12 +138,27 @@ class _Stop(Job):
     """Tells the engine thread to finish the jobs before it and stop."""
 
 
+@attrs.frozen
+class _Baseline:
+    """A tenant's engines' state holding every committed event of it up to `seq`: what
+    recovery restores, so that a failed request costs a replay of the events after `seq`
+    rather than of the whole log. Held as JSON text, so that no restored state shares an
+    object with it and it can be restored again."""
+
+    seq: int
+    live: str
+    shadow: str | None
+    clocks: tuple[tuple[str, dt.datetime], ...]
+
+
 @attrs.define
 class _Tenant:
     name: str
     live: Engine
     shadow: Engine | None
     clocks: dict[str, dt.datetime]  # the latest event or tick time, per operation
+    baseline: _Baseline | None = None
+    since: int = 0  # events and ticks evaluated after the baseline
 
 
 class _StoreFailure(Exception):
@@ -281,6 +302,7 @@ class Worker:
                         self._snapshots(at_least=1)
                     elif self._snapshot_every:
                         self._snapshots(at_least=self._snapshot_every)
+                    self._baselines()
                 except Exception as exc:  # one group's failure, not the thread's
                     self._group_failed(jobs, exc)
                 if stop is not None:
@@ -424,13 +446,55 @@ class Worker:
         return tenant
 
     def _rebuild(self, name: str) -> None:
+        """Bring `name`'s engines back to what the store holds: from the tenant's baseline
+        when it has one (the events stored after it are replayed), else from the store."""
         assert self.live_bundle is not None
+        current = self._tenants.get(name)
         try:
+            if current is not None and current.baseline is not None:
+                try:
+                    self._tenants[name] = self._recover(current, current.baseline)
+                    self._dirty.discard(name)
+                    return
+                except Exception as exc:  # the store's log is still there to rebuild from
+                    log.warning("tenant %s: recovering from its baseline failed (%r); "
+                                "rebuilding from the store", name, exc)
             self._tenants[name] = self._build(name, self.live_bundle, self.shadow_bundle)
             self._dirty.discard(name)
         except Exception as exc:  # the tenant answers 503 until a rebuild succeeds
             log.error("cannot rebuild tenant %s from the store: %s", name, exc)
             self._dirty.add(name)
+
+    def _recover(self, current: _Tenant, baseline: _Baseline) -> _Tenant:
+        """`current`'s engines, their state put back to `baseline`, then the tenant's events
+        stored after it replayed (those of the group being written included)."""
+        if (current.shadow is None) != (baseline.shadow is None):
+            raise ValueError("the baseline was taken with other engines")
+        tenant = _Tenant(current.name, current.live, current.shadow, dict(baseline.clocks),
+                         baseline)
+        tenant.live.restore(json.loads(baseline.live))
+        if tenant.shadow is not None and baseline.shadow is not None:
+            tenant.shadow.restore(json.loads(baseline.shadow))
+        tenant.since = self._replay(tenant, baseline.seq, baseline.seq, None)
+        log.info("tenant %s: state put back to its baseline at stored event %d, %d events "
+                 "after it replayed", tenant.name, baseline.seq, tenant.since)
+        return tenant
+
+    def _baselines(self) -> None:
+        """Take the baseline of each tenant that has none or has evaluated `BASELINE_EVERY`
+        events since its last; called between groups, when every write is committed."""
+        for tenant in list(self._tenants.values()):
+            if tenant.name in self._dirty or (tenant.baseline is not None
+                                              and tenant.since < BASELINE_EVERY):
+                continue
+            try:
+                tenant.baseline = _Baseline(
+                    self._store.last_seq(tenant.name), json_text(tenant.live.snapshot()),
+                    json_text(tenant.shadow.snapshot()) if tenant.shadow is not None else None,
+                    tuple(sorted(tenant.clocks.items())))
+                tenant.since = 0
+            except Exception as exc:  # recovery then rebuilds from the store instead
+                log.warning("tenant %s: taking its baseline failed: %r", tenant.name, exc)
 
     def _build(self, name: str, live_bundle: Bundle, shadow_bundle: Bundle | None) -> _Tenant:
         """New engines for `name`, their state rebuilt from the store.
@@ -444,11 +508,19 @@ class Worker:
         """
         tenant = _Tenant(name, Engine(live_bundle),
                          Engine(shadow_bundle) if shadow_bundle else None, {})
-        live_hash = live_bundle.version.hash
-        restored = self._restore(tenant, live_hash)
-        verify_from = self._store.last_seq(name, VERIFY_TAIL - 1)
-        replayed = divergent = failed = 0
+        restored = self._restore(tenant, live_bundle.version.hash)
         after = 0 if tenant.shadow is not None else restored
+        self._unsnapshotted[name] = self._replay(
+            tenant, restored, after, self._store.last_seq(name, VERIFY_TAIL - 1))
+        return tenant
+
+    def _replay(self, tenant: _Tenant, restored: int, after: int,
+                verify_from: int | None) -> int:
+        """Replay the tenant's stored events after seq `after` (the live engine those after
+        `restored`); from seq `verify_from` on, evaluate and compare them with the stored
+        advisories instead (None: never). Returns how many the live engine replayed."""
+        name, live_hash = tenant.name, tenant.live.bundle.version.hash
+        replayed = divergent = failed = 0
         for row in self._store.log(name, after=after):
             when = dt.datetime.fromisoformat(row.time)
             event = None if row.kind == "tick" else self._stored_event(name, row)
@@ -469,7 +541,8 @@ class Worker:
             try:
                 if event is None:
                     out: tuple[Advisory, ...] | None = tenant.live.advance(row.country, when)
-                elif row.seq >= verify_from and row.rules_hash == live_hash:
+                elif verify_from is not None and row.seq >= verify_from \
+                        and row.rules_hash == live_hash:
                     out = tenant.live.evaluate(event)
                 else:
                     tenant.live.replay(event)
@@ -492,8 +565,7 @@ class Worker:
         if replayed or failed or restored:
             log.info("tenant %s: replayed %d stored events (%d divergent, %d failed)",
                      name, replayed, divergent, failed)
-        self._unsnapshotted[name] = replayed
-        return tenant
+        return replayed
 
     def _stored_event(self, name: str, row: LogRow) -> Event | None:
         try:
@@ -634,6 +706,7 @@ class Worker:
                                          exc, "engine-failure", where) from exc
                 changed = True
                 self._unsnapshotted[tenant.name] = self._unsnapshotted.get(tenant.name, 0) + 1
+                tenant.since += 1
                 entry, shadow = self._evaluated(tenant, event, advisories,
                                                 time.perf_counter() - started)
                 pending.first[event.key] = len(pending.entries)
@@ -829,6 +902,7 @@ class Worker:
                 _, (new,) = self._write(self._store.record, tenant.name,
                                         self.live_bundle.version, [entry])
                 tenant.clocks[country] = now
+                tenant.since += 1
                 applied += 1
                 counted.append(("clock.tick", "tick", new, list(advisories),
                                 list(shadow[0] or ())))
