@@ -416,6 +416,12 @@ class ExplanationItem:
     value: Any = attrs.field(default=None, converter=freeze)
     field: str | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ExplanationItem:
+        # Immutable all the way down (`value` is frozen), so a copy is itself; copying would
+        # fail on the read-only mappings `freeze` makes. `Engine.preview` deep-copies an
+        # operation's state, which holds these once restored from a snapshot.
+        return self
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"condition": self.condition, "held": self.held,
                                "value": thaw(self.value)}
