@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import requests
 
+from mandate_rules._service._errors import ApiError
+
 from .packs import at, escort, v1_rules
 from .server import Client, Server
 
@@ -201,3 +203,12 @@ def test_a_charset_other_than_utf8_is_refused_naming_it(client: Client) -> None:
                                data=json.dumps(escort()).encode(),
                                headers={"Content-Type": 'application/json; charset="UTF-8"'})
     assert fine.status_code == 200, fine.text
+
+
+def test_an_error_quoting_a_lone_surrogate_is_still_sent_as_json() -> None:
+    # Were a message to quote what the client sent as is, encoding the answer must not
+    # fail (and turn a 422 into a 500): the surrogate goes out as a JSON escape.
+    error = ApiError("invalid-event", "bad: x\ud800", "data.x\ud800")
+    body = bytes(error.response().body)
+    assert b"\\ud800" in body
+    assert json.loads(body)["error"]["path"] == "data.x\ud800"
