@@ -148,9 +148,28 @@ def name_problem(value: str) -> str | None:
 _MAX_DOUBLE = 1.7976931348623157e308
 
 
+def _clean(value: Any) -> bool:
+    """Whether `content_problems` would find nothing: the same walk without paths, which
+    every event pays for (the paths are worked out only for content that has a problem)."""
+    cls = value.__class__
+    if cls is str:
+        return _SURROGATE_RE.search(value) is None
+    if cls is float:
+        return math.isfinite(value)
+    if cls is int:
+        return abs(value) <= _MAX_DOUBLE
+    if cls is dict or isinstance(value, Mapping):
+        return all(_SURROGATE_RE.search(str(k)) is None and _clean(v) for k, v in value.items())
+    if cls is list or isinstance(value, (list, tuple)):
+        return all(_clean(v) for v in value)
+    return True
+
+
 def content_problems(value: Any, path: str) -> list[tuple[str, str]]:
     """Every text (key or value) of JSON-like `value` that is no valid Unicode, and every
     number that is not a finite double (JSON's ``1e400`` parses to infinity), by path."""
+    if _clean(value):
+        return []
     problems: list[tuple[str, str]] = []
     pending: list[tuple[str, Any]] = [(path, value)]
     while pending:
