@@ -157,7 +157,7 @@ def _clean(value: Any) -> bool:
     if cls is float:
         return math.isfinite(value)
     if cls is int:
-        return abs(value) <= _MAX_DOUBLE
+        return bool(abs(value) <= _MAX_DOUBLE)
     if cls is dict or isinstance(value, Mapping):
         return all(_SURROGATE_RE.search(str(k)) is None and _clean(v) for k, v in value.items())
     if cls is list or isinstance(value, (list, tuple)):
