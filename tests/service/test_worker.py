@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from mandate_rules import Engine, Event, load_bundle
@@ -264,3 +265,20 @@ def test_a_failed_request_replays_only_the_events_after_the_tenants_baseline(
     assert worker._metrics.replayed.value() - replayed == 5
     assert stored(store) == 26
     assert worker.healthy
+
+
+def test_an_event_the_store_cannot_encode_fails_alone_and_the_thread_goes_on(
+        worker: Worker, store: Store) -> None:
+    # Built directly, as an embedder or an adapter could, past `Event.from_json`'s checks:
+    # a real fault, SQLite's own UnicodeEncodeError, which once ended the engine thread.
+    good = Event.from_json(escort(time=at(0)))
+    bad = attrs.evolve(good, id="x\ud800")
+    with pytest.raises(ApiError) as caught:
+        worker.submit(Submit(tenant="default", events=(bad,), batch=False)).result(60)
+    assert caught.value.status == 500
+    assert caught.value.details["error_id"] in caught.value.message
+    assert worker._thread.is_alive()
+    assert worker.healthy
+    (result,) = worker.submit(Submit(tenant="default", events=(good,), batch=False)).result(60)
+    assert not result.duplicate
+    assert stored(store) == 1
