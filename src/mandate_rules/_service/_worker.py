@@ -666,7 +666,7 @@ class Worker:
         stored = known if known is not None else self._write(
             self._store.find_events, tenant.name,
             [e.key for e in job.events if e.key not in pending.first])
-        self._refuse_conflicts(job, stored, pending)
+        self._refuse_conflicts(job.events, job.batch, stored, pending)
         results: list[ItemResult] = []
         counted: list[tuple[Event, tuple[Advisory, ...], tuple[Advisory, ...]]] = []
         changed = dirty = False
@@ -735,23 +735,25 @@ class Worker:
 
         return results, count
 
-    def _refuse_conflicts(self, job: Submit, stored: dict[tuple[str, str], StoredEvent],
-                          pending: _Pending) -> None:
-        """Refuse the whole job, before the engine sees any of it, if one of its events
-        takes the `source` and `id` of an event stored (or sent earlier) with other content.
+    def _refuse_conflicts(self, events: Sequence[Event], batch: bool,
+                          stored: dict[tuple[str, str], StoredEvent],
+                          pending: _Pending | None) -> None:
+        """Refuse a job's `events` whole, before the engine sees any of them, if one takes
+        the `source` and `id` of an event stored, or sent earlier in the group (`pending`)
+        or in the job, with other content.
 
         A re-delivery of the same content is idempotent; other content under a key already
         taken is a client's bug (two events given one id) that would otherwise be answered
         with the first one's advisories and lost.
         """
         firsts: dict[tuple[str, str], tuple[int, Event]] = {}
-        for index, event in enumerate(job.events):
+        for index, event in enumerate(events):
             key = event.key
             before: str | None = None
             existing = stored.get(key)
             if existing is not None:
                 before = existing.content_hash
-            elif key in pending.first:
+            elif pending is not None and key in pending.first:
                 earlier = pending.entries[pending.first[key]]
                 assert isinstance(earlier, Evaluated)
                 before = earlier.content_hash
@@ -764,14 +766,14 @@ class Worker:
             if before is not None and sent != before:
                 self._metrics.conflicts.inc()
                 details: dict[str, Any] = {"stored_hash": before, "sent_hash": sent}
-                if job.batch:
+                if batch:
                     details["index"] = index
                 raise ApiError(
                     "conflicting-redelivery", f"an event from source {event.source!r} with id "
                     f"{event.id!r} was already received with other content ({before}); this "
                     f"one is {sent}. A re-delivery must carry the same content; a new event "
                     "needs a new id. Nothing was stored",
-                    f"[{index}].id" if job.batch else "id", **details)
+                    f"[{index}].id" if batch else "id", **details)
 
     def _flush(self) -> None:
         """Write every job of the group evaluated so far (it is committed with the group)."""
@@ -842,8 +844,7 @@ class Worker:
         existing = self._write(self._store.find_events, tenant.name,
                                [job.event.key]).get(job.event.key)
         if existing is not None:
-            self._refuse_conflicts(Submit(tenant=job.tenant, events=(job.event,), batch=False),
-                                   {job.event.key: existing}, _Pending(existing.rules_version))
+            self._refuse_conflicts((job.event,), False, {job.event.key: existing}, None)
             texts = self._write(self._store.advisory_texts, tenant.name,
                                 existing.advisory_ids)
             return ItemResult(_ref(job.event), True, existing.rules_version, texts)
