@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -34,6 +36,16 @@ __all__ = [
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
 MIN_YEAR, MAX_YEAR = 1900, 2999
+# Envelope attributes name things (an event, a system, a subject): a name longer than this
+# is a mistake or an attack, and SQLite, durable_rules and every log line would carry it.
+MAX_ATTRIBUTE_LENGTH = 1024
+# A lone UTF-16 surrogate (JSON lets `\ud800` through) is no Unicode text: neither SQLite
+# nor durable_rules can encode it, so it is refused before anything stores or matches it.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# C0 and C1 control characters and DEL: never part of a name, and a line break in an id or
+# a source forges lines in logs and exports.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+_DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ENVELOPE = ("specversion", "id", "source", "type", "time", "subject", "country", "area", "data")
 
 
@@ -100,6 +112,106 @@ def thaw(value: Any) -> Any:
     return value
 
 
+def shown(text: str) -> str:
+    """`text` with lone surrogates and control characters written as escapes, so that a
+    message or a path naming a bad key can itself be encoded and read."""
+    if _SURROGATE_RE.search(text) or _CONTROL_RE.search(text):
+        return text.encode("unicode_escape").decode("ascii")
+    return text
+
+
+def text_problem(value: str) -> str | None:
+    """What makes `value` no valid Unicode text (a lone surrogate), or None."""
+    found = _SURROGATE_RE.search(value)
+    if found is None:
+        return None
+    return (f"holds a lone UTF-16 surrogate (U+{ord(found.group()):04X}) at character "
+            f"{found.start()}; expected valid Unicode text")
+
+
+def name_problem(value: str) -> str | None:
+    """What makes `value` unfit as a name (an id, a source, a person): a lone surrogate, a
+    control character, or more than `MAX_ATTRIBUTE_LENGTH` characters; else None."""
+    problem = text_problem(value)
+    if problem is not None:
+        return problem
+    found = _CONTROL_RE.search(value)
+    if found is not None:
+        return (f"holds the control character U+{ord(found.group()):04X} at character "
+                f"{found.start()}; names may not hold control characters")
+    if len(value) > MAX_ATTRIBUTE_LENGTH:
+        return f"expected at most {MAX_ATTRIBUTE_LENGTH} characters, got {len(value)}"
+    return None
+
+
+# The largest finite double: a JSON integer beyond it cannot be compared with a number.
+_MAX_DOUBLE = 1.7976931348623157e308
+
+
+def _clean(value: Any) -> bool:
+    """Whether `content_problems` would find nothing: the same walk without paths, which
+    every event pays for (the paths are worked out only for content that has a problem)."""
+    cls = value.__class__
+    if cls is str:
+        return _SURROGATE_RE.search(value) is None
+    if cls is float:
+        return math.isfinite(value)
+    if cls is int:
+        return bool(abs(value) <= _MAX_DOUBLE)
+    if cls is dict or isinstance(value, Mapping):
+        return all(_SURROGATE_RE.search(str(k)) is None and _clean(v) for k, v in value.items())
+    if cls is list or isinstance(value, (list, tuple)):
+        return all(_clean(v) for v in value)
+    return True
+
+
+def content_problems(value: Any, path: str) -> list[tuple[str, str]]:
+    """Every text (key or value) of JSON-like `value` that is no valid Unicode, and every
+    number that is not a finite double (JSON's ``1e400`` parses to infinity), by path."""
+    if _clean(value):
+        return []
+    problems: list[tuple[str, str]] = []
+    pending: list[tuple[str, Any]] = [(path, value)]
+    while pending:
+        where, item = pending.pop()
+        cls = item.__class__
+        if cls is str:
+            problem = text_problem(item)
+            if problem is not None:
+                problems.append((where, problem))
+        elif cls is float or (cls is int and abs(item) > _MAX_DOUBLE):
+            if cls is int or not math.isfinite(item):
+                problems.append((where, f"expected a finite number, got {_number(item)}"))
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                name = str(key)
+                problem = text_problem(name)
+                child_path = f"{where}.{shown(name)}" if where else shown(name)
+                if problem is not None:
+                    problems.append((child_path, f"the key {problem}"))
+                pending.append((child_path, child))
+        elif isinstance(item, (list, tuple)):
+            pending.extend((f"{where}[{index}]", child) for index, child in enumerate(item))
+    return sorted(problems)
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, int):
+        return f"an integer of {value.bit_length()} bits (beyond a double's range)"
+    return f"{value} (the number is beyond a double's range)"
+
+
+def content_hash(event_json: Mapping[str, Any]) -> str:
+    """The hash of an event's content: SHA-256 of its `to_json()` (every attribute, the
+    extensions and `data`) as canonical JSON: keys sorted, no spaces, UTF-8. So re-sending
+    an event with keys in another order or other spacing, or its time with ``Z`` for
+    ``+00:00``, is the same content; any other change (a value, a number written 1 or 1.0,
+    an attribute more or less) is other content."""
+    text = json.dumps(event_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @attrs.frozen
 class Event:
     """A CloudEvents 1.0 event (structured mode) with the catalogue's `data` for its type.
@@ -142,6 +254,11 @@ class Event:
     def key(self) -> tuple[str, str]:
         """What makes an event unique: its `source` and `id` (a retry carries the same pair)."""
         return (self.source, self.id)
+
+    def content_hash(self) -> str:
+        """The hash of this event's content (see `content_hash`): a re-delivery carries the
+        same `key` and the same hash; the same key with another hash is other content."""
+        return content_hash(self.to_json())
 
     def ref(self) -> EventRef:
         ref = self._ref
@@ -191,6 +308,10 @@ class Event:
             if not isinstance(value, str) or not value:
                 problems.append((name, f"expected a non-empty text, got {value!r}"))
                 return None
+            problem = None if stored else name_problem(value)
+            if problem is not None:
+                problems.append((name, problem))
+                return None
             return value
 
         specversion = text("specversion")
@@ -200,9 +321,11 @@ class Event:
         raw_time, country = text("time"), text("country")
         subject, area = text("subject", required=False), text("area", required=False)
         when = parse_time(raw_time) if raw_time is not None else None
+        if raw_time is not None and not stored and _DATE_ONLY_RE.match(raw_time):
+            when = None  # RFC 3339 (and CloudEvents) `time` is a date-time, never a date
         if raw_time is not None and when is None:
             problems.append(("time", f"expected an RFC 3339 date-time with a time zone, "
-                                     f"got {raw_time!r}"))
+                                     f"such as 2026-11-20T08:00:00Z, got {raw_time!r}"))
         elif when is not None and not MIN_YEAR <= when.year <= MAX_YEAR:
             # Windows and deadlines add up to years to an event's time; the calendar ends at 9999.
             problems.append(("time", f"expected a year from {MIN_YEAR} to {MAX_YEAR}, "
@@ -220,6 +343,10 @@ class Event:
             problems.extend(schema.validate_data(type_, data))
         if stored and data is not None and not isinstance(data, Mapping):
             problems.append(("data", f"expected an object, got {type(data).__name__}"))
+        extensions = {k: v for k, v in obj.items() if k not in _ENVELOPE}
+        if not stored:  # what neither SQLite nor the matcher can take, named by its path
+            problems.extend(content_problems(data, "data"))
+            problems.extend(content_problems(extensions, ""))
         if problems:
             raise EventValidationError(problems, where)
         assert event_id is not None
@@ -227,7 +354,6 @@ class Event:
         assert type_ is not None
         assert when is not None
         assert country is not None
-        extensions = {k: v for k, v in obj.items() if k not in _ENVELOPE}
         event = cls(id=event_id, source=source, type=type_, time=when, country=country,
                     data=dict(data or {}), subject=subject, area=area, extensions=extensions,
                     specversion="1.0")
@@ -308,6 +434,12 @@ class ExplanationItem:
     held: bool
     value: Any = attrs.field(default=None, converter=freeze)
     field: str | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ExplanationItem:
+        # Immutable all the way down (`value` is frozen), so a copy is itself; copying would
+        # fail on the read-only mappings `freeze` makes. `Engine.preview` deep-copies an
+        # operation's state, which holds these once restored from a snapshot.
+        return self
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"condition": self.condition, "held": self.held,

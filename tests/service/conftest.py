@@ -24,7 +24,11 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         return server.start()
 
     yield start
-    for server in servers:
-        if server.proc is not None and server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(30)
+    try:
+        for server in servers:
+            server.assert_engine_alive()
+    finally:
+        for server in servers:
+            if server.proc is not None and server.proc.poll() is None:
+                server.proc.kill()
+                server.proc.wait(30)

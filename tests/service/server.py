@@ -144,10 +144,22 @@ class Server:
         raise AssertionError(f"the server was not ready in {START_TIMEOUT} s:\n"
                              f"{self.log_text()}")
 
+    def assert_engine_alive(self) -> None:
+        """The engine thread survived whatever the test sent: /readyz still answers 200.
+
+        Called before every stop, so no test can leave a server whose engine died behind
+        an answer that looked right (issue 10: one request's content stopped the thread)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        response = self.client().get("/readyz")
+        assert response.status_code == 200, \
+            f"/readyz answered {response.status_code}: {response.text}\n{self.log_text()[-4000:]}"
+
     def stop(self) -> None:
         """SIGTERM, as an orchestrator would; wait for a graceful shutdown."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.assert_engine_alive()
         self.proc.send_signal(signal.SIGTERM)
         try:
             code = self.proc.wait(60)

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from mandate_rules._service import ServiceConfig, create_app
 from mandate_rules._service._openapi import openapi_document
 
-from .packs import v1_rules
+from .packs import escort, v1_rules
 from .server import RULES_DIR, Server, token, tokens_env
 
 MAX_EXAMPLES = 8  # per operation and phase
@@ -44,6 +44,10 @@ def test_a_fuzz_run_against_the_document_finds_no_server_error(
     assert client.get("/v1/openapi.json").json() == json.loads(json.dumps(openapi_document()))
     env = {k: v for k, v in os.environ.items()
            if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    # Hostile bodies (lone surrogates, integers beyond a double) among the generated ones.
+    env["SCHEMATHESIS_HOOKS"] = "hostile_hooks"
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent),
+                                         env.get("PYTHONPATH", "")])
     run = subprocess.run(
         [str(Path(sys.executable).with_name("st")), "run", f"{server.url}/v1/openapi.json",
          "--header", f"Authorization: Bearer {admin}",
@@ -56,5 +60,14 @@ def test_a_fuzz_run_against_the_document_finds_no_server_error(
     assert " passed" in run.stdout
     assert " failed" not in run.stdout
     assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
     assert "Traceback" not in server.log_text()
+    # JSON numbers that parse to infinity, which no generated body (json.dumps) can carry.
+    for route in ("/v1/events", "/v1/evaluate"):
+        for member in ('"location": {"lat": 1e400}', '"version": -1e999'):
+            body = json.dumps(escort()).replace('"armed": true', f'"armed": true, {member}')
+            response = client.post(route, data=body.encode(),
+                                   headers={"Authorization": f"Bearer {admin}"})
+            assert response.status_code == 422, response.text
+    assert client.get("/readyz").status_code == 200
     assert server.rows("PRAGMA integrity_check") == [("ok",)]

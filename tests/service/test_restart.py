@@ -102,3 +102,21 @@ def test_a_deadline_started_before_a_restart_expires_once_after_it(
     assert server.rows("SELECT COUNT(*) FROM advisories WHERE rule_id = 'ABS-001'") == [(1,)]
     metrics = client.get("/metrics").text
     assert "mandate_rules_replay_divergence_total 0" in metrics
+
+
+def test_a_dry_run_after_a_restart_from_the_snapshot_answers_as_before_it(
+        start_server: Callable[..., Server]) -> None:
+    # The restored state holds its deadlines' explanations as frozen items, which the dry
+    # run's copy of an operation's state once failed on (a 500 for nearly every event).
+    timeline = demo_events()
+    server = start_server(rules=RULES_DIR)
+    client = server.client()
+    assert client.events(timeline).status_code == 200
+    again = [e | {"id": e["id"] + "-dry"} for e in timeline]
+    before = [client.post("/v1/evaluate", e).json()["advisories"] for e in again]
+    server.restart()
+    assert "restored the snapshot" in server.log_text().rsplit("--- start", 1)[1]
+    for event, expected in zip(again, before, strict=True):
+        response = client.post("/v1/evaluate", event)
+        assert response.status_code == 200, response.text
+        assert response.json()["advisories"] == expected

@@ -27,10 +27,11 @@ from starlette.routing import Route
 
 from .._adapters.receivers import adapter_hub
 from .._errors import RulePackError
+from .._models import name_problem, shown, text_problem
 from ._auth import Authenticator, Principal
 from ._bundles import Bundles, load_bundles
 from ._config import ServiceConfig
-from ._errors import ApiError
+from ._errors import ApiError, internal_error
 from ._http import (
     CLOUDEVENT,
     CLOUDEVENT_BATCH,
@@ -122,8 +123,8 @@ class Service:
                                                f"be read ({exc})", None,
                                                headers={"Retry-After": "5"}))
             except Exception as exc:
-                log.exception("unexpected error on %s %s", request.method, path)
-                response = self.error(ApiError("internal", f"unexpected error: {exc!r}"))
+                response = self.error(internal_error(
+                    log, f"unexpected error on {request.method} {path}", exc))
             self.metrics.requests.inc(request.method, path, str(response.status_code))
             self.metrics.latency.observe(time.perf_counter() - started, request.method, path)
             return response
@@ -237,7 +238,11 @@ class Service:
         if not isinstance(by, str) or not by.strip() or len(by) > 200:
             raise ApiError("invalid-resolution", "by must name who decided (a text of 1 to 200 "
                            "characters)", "by")
-        unknown = sorted(set(doc) - {"decision", "text", "by"})
+        for name, problem in (("text", text_problem(text) if text is not None else None),
+                              ("by", name_problem(by))):
+            if problem is not None:
+                raise ApiError("invalid-resolution", f"{name} {problem}", name)
+        unknown = sorted(shown(str(key)) for key in set(doc) - {"decision", "text", "by"})
         if unknown:
             raise ApiError("invalid-resolution", f"unknown field(s): {', '.join(unknown)}",
                            unknown[0])

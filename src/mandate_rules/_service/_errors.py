@@ -12,6 +12,9 @@ the request (``body``, ``header.content-type``) at fault. Some codes carry more 
 
 from __future__ import annotations
 
+import json
+import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +40,8 @@ CODES: Mapping[str, tuple[int, str]] = {
     "invalid-resolution": (422, "the resolution is not one of the allowed decisions"),
     "engine-refused": (422, "the matching engine refused the event; nothing was stored"),
     "rule-pack-invalid": (422, "the new rule packs have problems; the running ones stay"),
+    "conflicting-redelivery": (409, "an event with this source and id is stored with other "
+                               "content; nothing was stored"),
     "engine-failure": (500, "the engine failed on this event; nothing was stored"),
     "reload-failed": (500, "rebuilding state for the new rule packs failed; nothing changed"),
     "internal": (500, "an unexpected error; nothing half-done was kept"),
@@ -67,4 +72,26 @@ class ApiError(Exception):
         return {"error": error}
 
     def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+        return _ErrorResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+class _ErrorResponse(JSONResponse):
+    """JSONResponse, but a message or path that quotes a lone surrogate the client sent is
+    written as a JSON escape rather than failing to encode (and turning a 422 into a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                              separators=(",", ":")).encode("ascii")
+
+
+def internal_error(log: logging.Logger, what: str, exc: BaseException,
+                   code: str = "internal", path: str | None = None) -> ApiError:
+    """A 5xx for an unexpected failure, with an error id that is also in the log (with the
+    traceback), so an operator can find what a client saw."""
+    error_id = secrets.token_hex(8)
+    log.error("error %s: %s: %r", error_id, what, exc, exc_info=exc)
+    return ApiError(code, f"{what} (error id {error_id}; the server log has the details); "
+                    "nothing was stored", path, error_id=error_id)

@@ -22,13 +22,29 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+def charset(request: Request) -> str | None:
+    """The `charset` parameter of the Content-Type, unquoted, or None."""
+    for param in request.headers.get("content-type", "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"')
+    return None
+
+
 def require_media_type(request: Request, allowed: Collection[str]) -> str:
+    """The request's media type if it is one of `allowed`, in UTF-8 (the only charset JSON
+    is read in here: any other is refused rather than read as UTF-8 regardless)."""
     found = media_type(request)
     if found not in allowed:
         shown = f"{found!r}" if found else "none"
         raise ApiError("unsupported-media-type",
                        f"Content-Type {shown} is not read here; send one of: "
                        + ", ".join(sorted(allowed)), "header.content-type")
+    declared = charset(request)
+    if declared is not None and declared.lower() not in ("utf-8", "utf8"):
+        raise ApiError("unsupported-media-type", f"charset {declared!r} is not read here; "
+                       "send the body in UTF-8 (charset=utf-8, or no charset)",
+                       "header.content-type")
     return found
 
 

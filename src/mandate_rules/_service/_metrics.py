@@ -153,10 +153,13 @@ class Metrics:
         self.missing_keys = Counter(p + "missing_keys_total", "Events a stateful rule "
                                     "matched but could not follow, because a field it groups "
                                     "by was missing, by rule and field.", ("rule", "field"))
+        self.conflicts = Counter(p + "conflicting_redeliveries_total", "Events refused "
+                                 "because their source and id were already taken by other "
+                                 "content (409 conflicting-redelivery).")
         self._metrics: list[_Metric] = [
             self.events, self.advisories, self.shadow_advisories, self.errors, self.requests,
             self.latency, self.evaluation, self.commit, self.replayed, self.divergent,
-            self.replay_errors, self.reloads, self.missing_keys,
+            self.replay_errors, self.reloads, self.missing_keys, self.conflicts,
         ]
 
     def add_gauge(self, name: str, help_text: str, labels: Sequence[str],

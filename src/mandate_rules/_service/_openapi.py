@@ -315,13 +315,13 @@ def openapi_document() -> dict[str, Any]:
                 "source and id again returns the same advisories and stores nothing.",
                 {"200": {**_json({"anyOf": [_ref("EventResult"), _ref("BatchResult")]},
                                  "The advisories each event raised"), "links": _ADVISORY_LINKS},
-                 **_errors(400, 413, 415, 422, 500, 503)},
+                 **_errors(400, 409, 413, 415, 422, 500, 503)},
                 body=event_body, tags=("events",))},
             "/v1/evaluate": {"post": _operation(
                 "evaluate", "Dry run: the advisories this event would raise now; stores "
                 "nothing and changes no state.",
                 {"200": _json(_ref("DryRunResult"), "What the event would raise"),
-                 **_errors(400, 413, 415, 422, 500, 503)},
+                 **_errors(400, 409, 413, 415, 422, 500, 503)},
                 body=single_body, tags=("events",))},
             "/v1/advisories": {"get": _operation(
                 "listAdvisories", "Stored advisories, oldest first, filtered and paginated.",

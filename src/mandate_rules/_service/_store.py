@@ -28,9 +28,11 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .._models import RulesVersion
+from .._models import RulesVersion, content_hash
 
-SCHEMA_VERSION = 2  # 2: decisions.missing_keys
+# 2: events.content_hash and decisions.missing_keys (a file of schema 1 gets both
+# columns when opened; see `_migrate`).
+SCHEMA_VERSION = 2
 
 _T = TypeVar("_T")
 
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS events (
     rules_version TEXT NOT NULL,
     rules_hash TEXT NOT NULL,
     advisory_ids TEXT NOT NULL,
+    content_hash TEXT,
     UNIQUE (tenant, source, id)
 );
 CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant, seq);
@@ -145,6 +148,24 @@ class StoreError(Exception):
     """The database cannot be opened or written."""
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a file written by an older schema up to this one, in place.
+
+    Schema 1 had no `events.content_hash`: the column is added, and left empty for the
+    events already stored; their hash is worked out from the stored body when a
+    re-delivery needs it (`Store.find_events`), which gives the same hash. Nor had it
+    `decisions.missing_keys`, added empty.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "content_hash" not in columns:
+        conn.execute("ALTER TABLE events ADD COLUMN content_hash TEXT")
+    # Nor `decisions.missing_keys` (the stateful rules an event matched without a key
+    # field); the rows written before it name none.
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
+    if "missing_keys" not in columns:
+        conn.execute("ALTER TABLE decisions ADD COLUMN missing_keys TEXT")
+
+
 # The encoding of Starlette's JSONResponse, so that texts encoded here can be stored and
 # then spliced into a response unchanged. Values come from `to_json()` methods, which build
 # trees, never cycles: skipping the cycle check saves a quarter of the time.
@@ -212,6 +233,7 @@ class Evaluated:
     duration_ms: float
     shadow: ShadowOutcome | None = None
     missing_keys: tuple[str, ...] = ()  # see Engine.evaluate_detailed
+    content_hash: str | None = None  # an event's (`Event.content_hash`); None for a tick
 
 
 @attrs.frozen
@@ -231,6 +253,7 @@ class StoredEvent:
     seq: int
     rules_version: RulesVersion
     advisory_ids: tuple[str, ...]
+    content_hash: str
 
 
 @attrs.frozen
@@ -297,9 +320,7 @@ class Store:
                 raise StoreError(f"{path} was written by a newer mandate-rules (schema "
                                  f"{version}; this one knows {SCHEMA_VERSION})")
             self._w.executescript(_SCHEMA)
-            columns = {row[1] for row in self._w.execute("PRAGMA table_info(decisions)")}
-            if "missing_keys" not in columns:  # written by schema 1
-                self._w.execute("ALTER TABLE decisions ADD COLUMN missing_keys TEXT")
+            _migrate(self._w)
             self._w.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: {exc}") from exc
@@ -356,14 +377,17 @@ class Store:
             # A join, not `(source, id) IN (VALUES ...)`: SQLite plans that one as a scan
             # of the tenant's events once there are two pairs.
             rows = self._w.execute(
-                "SELECT e.seq, e.source, e.id, e.rules_version, e.rules_hash, e.advisory_ids "
+                "SELECT e.seq, e.source, e.id, e.rules_version, e.rules_hash, e.advisory_ids, "
+                "e.content_hash, CASE WHEN e.content_hash IS NULL THEN e.body END AS body "
                 "FROM (VALUES " + _values(2, len(part)) + ") AS k JOIN events e "
                 "ON e.tenant = ? AND e.source = k.column1 AND e.id = k.column2",
                 [*(v for key in part for v in key), tenant]).fetchall()
             for row in rows:
+                # Stored before schema 2: the hash of the body, which is the event's to_json.
+                digest = row["content_hash"] or content_hash(json.loads(row["body"]))
                 found[(row["source"], row["id"])] = StoredEvent(
                     row["seq"], RulesVersion(row["rules_version"], row["rules_hash"]),
-                    tuple(json.loads(row["advisory_ids"])))
+                    tuple(json.loads(row["advisory_ids"])), digest)
         return found
 
     def record(self, tenant: str, rules_version: RulesVersion,
@@ -418,18 +442,18 @@ class Store:
                        entries: Sequence[tuple[int, Evaluated]]) -> None:
         # `seq` is given, not left to SQLite: `RETURNING` costs more than the insert itself.
         received_at = now_text()
-        for part in _chunks(entries, self._rows(13)):
+        for part in _chunks(entries, self._rows(14)):
             args: list[Any] = []
             for seq, entry in part:
                 body = entry.body
                 args += (seq, tenant, entry.kind, body["source"], body["id"], body["type"],
                          body["country"], body["time"], received_at, entry.body_text,
                          rules_version.version, rules_version.hash,
-                         _text([row.id for row in entry.advisories]))
+                         _text([row.id for row in entry.advisories]), entry.content_hash)
             self._w.execute(
                 "INSERT INTO events (seq, tenant, kind, source, id, type, country, time, "
-                "received_at, body, rules_version, rules_hash, advisory_ids) VALUES "
-                + _values(13, len(part)), args)
+                "received_at, body, rules_version, rules_hash, advisory_ids, content_hash) "
+                "VALUES " + _values(14, len(part)), args)
 
     def _insert_advisories(self, tenant: str,
                            rows: Sequence[tuple[int, AdvisoryRow]]) -> set[str]:

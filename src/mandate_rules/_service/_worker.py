@@ -9,7 +9,9 @@ decision-log rows together (a few statements per group, not per event) and commi
 * the engines are never entered by two threads (durable_rules' C core is not re-entrant);
 * an answered event is on disk, with its advisories, exactly once;
 * an engine's state never holds an event the store does not: when a write fails, or a
-  batch is refused half-way, the tenant's engine is rebuilt by replaying the stored log.
+  batch is refused half-way, the tenant's engines go back to their baseline (their state
+  as of a recent committed event, kept in memory) and replay only the events stored
+  after it, never the whole log.
 
 Each tenant has its own engines (live, and the candidate in shadow mode), so no tenant's
 events can reach another's windows or deadlines.
@@ -35,9 +37,9 @@ import attrs
 
 from .._engine import Engine
 from .._errors import EngineError
-from .._models import Advisory, Event, RulesVersion, format_time
+from .._models import Advisory, Event, RulesVersion, content_hash, format_time
 from .._rules import Bundle
-from ._errors import ApiError
+from ._errors import ApiError, internal_error
 from ._metrics import Metrics
 from ._store import (
     AdvisoryRow,
@@ -58,6 +60,10 @@ MAX_GROUP = 128
 # On start, the last stored events of a tenant are evaluated again and their advisories
 # compared with those stored (a check that state and rules still agree); the rest is replayed.
 VERIFY_TAIL = 1_000
+# Each tenant's baseline (see `_Baseline`) is taken again once this many events or ticks
+# were evaluated after it: recovering from a failed request replays at most about this
+# many stored events, and taking one costs an `Engine.snapshot()` (scripts/recovery_cost.py).
+BASELINE_EVERY = 10_000
 
 
 @attrs.frozen
@@ -132,16 +138,43 @@ class _Stop(Job):
     """Tells the engine thread to finish the jobs before it and stop."""
 
 
+@attrs.frozen
+class _Baseline:
+    """A tenant's engines' state holding every committed event of it up to `seq`: what
+    recovery restores, so that a failed request costs a replay of the events after `seq`
+    rather than of the whole log. Held as JSON text, so that no restored state shares an
+    object with it and it can be restored again."""
+
+    seq: int
+    live: str
+    shadow: str | None
+    clocks: tuple[tuple[str, dt.datetime], ...]
+
+
 @attrs.define
 class _Tenant:
     name: str
     live: Engine
     shadow: Engine | None
     clocks: dict[str, dt.datetime]  # the latest event or tick time, per operation
+    baseline: _Baseline | None = None
+    since: int = 0  # events and ticks evaluated after the baseline
 
 
 class _StoreFailure(Exception):
-    """A write failed: the whole group is rolled back."""
+    """A write failed: the whole group is rolled back, and each of its jobs answered `error`."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _store_error(exc: BaseException) -> ApiError:
+    """What the jobs of a group whose write raised `exc` are answered."""
+    if isinstance(exc, sqlite3.Error):
+        return ApiError("store-unavailable", f"the database could not be written ({exc}); "
+                        "nothing was stored", None, headers={"Retry-After": "5"})
+    return internal_error(log, "writing to the store failed unexpectedly", exc)
 
 
 @attrs.define
@@ -262,11 +295,16 @@ class Worker:
                     except queue.Empty:
                         break
                 stop = next((j for j in group if isinstance(j, _Stop)), None)
-                self._process([j for j in group if not isinstance(j, _Stop)])
-                if stop is not None:  # stopping: every tenant's state as it is now
-                    self._snapshots(at_least=1)
-                elif self._snapshot_every:
-                    self._snapshots(at_least=self._snapshot_every)
+                jobs = [j for j in group if not isinstance(j, _Stop)]
+                try:
+                    self._process(jobs)
+                    if stop is not None:  # stopping: every tenant's state as it is now
+                        self._snapshots(at_least=1)
+                    elif self._snapshot_every:
+                        self._snapshots(at_least=self._snapshot_every)
+                    self._baselines()
+                except Exception as exc:  # one group's failure, not the thread's
+                    self._group_failed(jobs, exc)
                 if stop is not None:
                     stop.future.set_result(None)
                     self._drain("the server is stopping")
@@ -278,6 +316,23 @@ class Worker:
             raise
         finally:
             self._store.rollback()
+
+    def _group_failed(self, jobs: list[Job], exc: Exception) -> None:
+        """What escaped a group's own handling: its unanswered jobs fail, nothing of it is
+        kept (store or engines), and the thread goes on with the next group."""
+        error = internal_error(log, "the engine thread failed on a group of requests", exc)
+        self._pending.clear()
+        self._known = None
+        try:
+            self._store.rollback()
+        except Exception:  # the rebuild below reads what is committed
+            log.exception("rollback failed")
+        unanswered = [job for job in jobs if not job.future.done()]
+        for job in unanswered:
+            job.future.set_exception(error)
+        # An unanswered job's events may be in its tenant's engines but not in the store.
+        for name in sorted({job.tenant for job in unanswered if isinstance(job, Submit)}):
+            self._rebuild(name)
 
     def _drain(self, why: str) -> None:
         while True:
@@ -317,10 +372,10 @@ class Worker:
             except ApiError as exc:
                 job.future.set_exception(exc)
             except _StoreFailure as exc:
-                job.future.set_exception(self._store_failed(done, touched, exc))
-            except Exception as exc:
-                log.exception("unexpected error in the engine thread")
-                job.future.set_exception(ApiError("internal", f"unexpected error: {exc!r}"))
+                job.future.set_exception(self._store_failed(done, touched, exc.error))
+            except Exception as exc:  # this job fails; the others go on
+                job.future.set_exception(internal_error(
+                    log, "unexpected error in the engine thread", exc))
         self._commit(done, touched)
         self._known = None
 
@@ -333,16 +388,19 @@ class Worker:
         try:
             return {name: self._store.find_events(name, wanted)
                     for name, wanted in keys.items()}
-        except sqlite3.Error:
-            return None  # each job asks again, and fails on its own if the store does
+        except Exception:  # each job asks again, and fails on its own
+            return None
 
     def _commit(self, done: list[_Done], touched: set[str]) -> None:
         started = time.perf_counter()
         try:
             self._flush()
             self._store.commit()
-        except (sqlite3.Error, _StoreFailure) as exc:
-            self._store_failed(done, touched, exc)
+        except _StoreFailure as exc:
+            self._store_failed(done, touched, exc.error)
+            return
+        except Exception as exc:  # the group fails, the thread goes on
+            self._store_failed(done, touched, _store_error(exc))
             return
         self._metrics.commit.observe(time.perf_counter() - started)
         for future, result, after in done:
@@ -353,17 +411,16 @@ class Worker:
         touched.clear()
 
     def _store_failed(self, done: list[_Done], touched: set[str],
-                      exc: BaseException) -> ApiError:
-        """Roll the group back, fail its jobs, and rebuild the engines it touched."""
-        log.error("writing to the store failed; the group is rolled back: %s", exc)
+                      error: ApiError) -> ApiError:
+        """Roll the group back, fail its jobs with `error`, and rebuild the engines it
+        touched."""
+        log.error("writing to the store failed; the group is rolled back: %s", error.message)
         self._pending.clear()
         self._known = None
         try:
             self._store.rollback()
-        except sqlite3.Error:
+        except Exception:  # the rebuild below reads what is committed
             log.exception("rollback failed")
-        error = ApiError("store-unavailable", f"the database could not be written ({exc}); "
-                         "nothing was stored", None, headers={"Retry-After": "5"})
         for future, _, _ in done:
             future.set_exception(error)
         for name in sorted(touched):
@@ -389,13 +446,55 @@ class Worker:
         return tenant
 
     def _rebuild(self, name: str) -> None:
+        """Bring `name`'s engines back to what the store holds: from the tenant's baseline
+        when it has one (the events stored after it are replayed), else from the store."""
         assert self.live_bundle is not None
+        current = self._tenants.get(name)
         try:
+            if current is not None and current.baseline is not None:
+                try:
+                    self._tenants[name] = self._recover(current, current.baseline)
+                    self._dirty.discard(name)
+                    return
+                except Exception as exc:  # the store's log is still there to rebuild from
+                    log.warning("tenant %s: recovering from its baseline failed (%r); "
+                                "rebuilding from the store", name, exc)
             self._tenants[name] = self._build(name, self.live_bundle, self.shadow_bundle)
             self._dirty.discard(name)
-        except (sqlite3.Error, EngineError) as exc:
+        except Exception as exc:  # the tenant answers 503 until a rebuild succeeds
             log.error("cannot rebuild tenant %s from the store: %s", name, exc)
             self._dirty.add(name)
+
+    def _recover(self, current: _Tenant, baseline: _Baseline) -> _Tenant:
+        """`current`'s engines, their state put back to `baseline`, then the tenant's events
+        stored after it replayed (those of the group being written included)."""
+        if (current.shadow is None) != (baseline.shadow is None):
+            raise ValueError("the baseline was taken with other engines")
+        tenant = _Tenant(current.name, current.live, current.shadow, dict(baseline.clocks),
+                         baseline)
+        tenant.live.restore(json.loads(baseline.live))
+        if tenant.shadow is not None and baseline.shadow is not None:
+            tenant.shadow.restore(json.loads(baseline.shadow))
+        tenant.since = self._replay(tenant, baseline.seq, baseline.seq, None)
+        log.info("tenant %s: state put back to its baseline at stored event %d, %d events "
+                 "after it replayed", tenant.name, baseline.seq, tenant.since)
+        return tenant
+
+    def _baselines(self) -> None:
+        """Take the baseline of each tenant that has none or has evaluated `BASELINE_EVERY`
+        events since its last; called between groups, when every write is committed."""
+        for tenant in list(self._tenants.values()):
+            if tenant.name in self._dirty or (tenant.baseline is not None
+                                              and tenant.since < BASELINE_EVERY):
+                continue
+            try:
+                tenant.baseline = _Baseline(
+                    self._store.last_seq(tenant.name), json_text(tenant.live.snapshot()),
+                    json_text(tenant.shadow.snapshot()) if tenant.shadow is not None else None,
+                    tuple(sorted(tenant.clocks.items())))
+                tenant.since = 0
+            except Exception as exc:  # recovery then rebuilds from the store instead
+                log.warning("tenant %s: taking its baseline failed: %r", tenant.name, exc)
 
     def _build(self, name: str, live_bundle: Bundle, shadow_bundle: Bundle | None) -> _Tenant:
         """New engines for `name`, their state rebuilt from the store.
@@ -409,11 +508,19 @@ class Worker:
         """
         tenant = _Tenant(name, Engine(live_bundle),
                          Engine(shadow_bundle) if shadow_bundle else None, {})
-        live_hash = live_bundle.version.hash
-        restored = self._restore(tenant, live_hash)
-        verify_from = self._store.last_seq(name, VERIFY_TAIL - 1)
-        replayed = divergent = failed = 0
+        restored = self._restore(tenant, live_bundle.version.hash)
         after = 0 if tenant.shadow is not None else restored
+        self._unsnapshotted[name] = self._replay(
+            tenant, restored, after, self._store.last_seq(name, VERIFY_TAIL - 1))
+        return tenant
+
+    def _replay(self, tenant: _Tenant, restored: int, after: int,
+                verify_from: int | None) -> int:
+        """Replay the tenant's stored events after seq `after` (the live engine those after
+        `restored`); from seq `verify_from` on, evaluate and compare them with the stored
+        advisories instead (None: never). Returns how many the live engine replayed."""
+        name, live_hash = tenant.name, tenant.live.bundle.version.hash
+        replayed = divergent = failed = 0
         for row in self._store.log(name, after=after):
             when = dt.datetime.fromisoformat(row.time)
             event = None if row.kind == "tick" else self._stored_event(name, row)
@@ -434,7 +541,8 @@ class Worker:
             try:
                 if event is None:
                     out: tuple[Advisory, ...] | None = tenant.live.advance(row.country, when)
-                elif row.seq >= verify_from and row.rules_hash == live_hash:
+                elif verify_from is not None and row.seq >= verify_from \
+                        and row.rules_hash == live_hash:
                     out = tenant.live.evaluate(event)
                 else:
                     tenant.live.replay(event)
@@ -457,8 +565,7 @@ class Worker:
         if replayed or failed or restored:
             log.info("tenant %s: replayed %d stored events (%d divergent, %d failed)",
                      name, replayed, divergent, failed)
-        self._unsnapshotted[name] = replayed
-        return tenant
+        return replayed
 
     def _stored_event(self, name: str, row: LogRow) -> Event | None:
         try:
@@ -504,8 +611,8 @@ class Worker:
                     json_text({c: format_time(t) for c, t in sorted(tenant.clocks.items())}),
                     json_text(tenant.live.snapshot()))
                 self._store.commit()
-            except sqlite3.Error as exc:
-                log.warning("tenant %s: writing its snapshot failed: %s", name, exc)
+            except Exception as exc:  # the log still holds every event: a restart replays it
+                log.warning("tenant %s: writing its snapshot failed: %r", name, exc)
                 self._store.rollback()
                 continue
             self._unsnapshotted[name] = 0
@@ -559,6 +666,7 @@ class Worker:
         stored = known if known is not None else self._write(
             self._store.find_events, tenant.name,
             [e.key for e in job.events if e.key not in pending.first])
+        self._refuse_conflicts(job.events, job.batch, stored, pending)
         results: list[ItemResult] = []
         counted: list[tuple[Event, tuple[Advisory, ...], tuple[Advisory, ...]]] = []
         changed = dirty = False
@@ -594,12 +702,11 @@ class Worker:
                     raise ApiError("engine-refused", str(exc), where, index=index) from exc
                 except Exception as exc:
                     dirty = True
-                    log.exception("the engine failed on event %s from %s", event.id,
-                                  event.source)
-                    raise ApiError("engine-failure", f"the engine failed on this event "
-                                   f"({exc!r}); nothing was stored", where) from exc
+                    raise internal_error(log, f"the engine failed on event {event.id!r}",
+                                         exc, "engine-failure", where) from exc
                 changed = True
                 self._unsnapshotted[tenant.name] = self._unsnapshotted.get(tenant.name, 0) + 1
+                tenant.since += 1
                 entry, shadow = self._evaluated(tenant, event, advisories,
                                                 time.perf_counter() - started, missing)
                 pending.first[event.key] = len(pending.entries)
@@ -628,6 +735,46 @@ class Worker:
 
         return results, count
 
+    def _refuse_conflicts(self, events: Sequence[Event], batch: bool,
+                          stored: dict[tuple[str, str], StoredEvent],
+                          pending: _Pending | None) -> None:
+        """Refuse a job's `events` whole, before the engine sees any of them, if one takes
+        the `source` and `id` of an event stored, or sent earlier in the group (`pending`)
+        or in the job, with other content.
+
+        A re-delivery of the same content is idempotent; other content under a key already
+        taken is a client's bug (two events given one id) that would otherwise be answered
+        with the first one's advisories and lost.
+        """
+        firsts: dict[tuple[str, str], tuple[int, Event]] = {}
+        for index, event in enumerate(events):
+            key = event.key
+            before: str | None = None
+            existing = stored.get(key)
+            if existing is not None:
+                before = existing.content_hash
+            elif pending is not None and key in pending.first:
+                earlier = pending.entries[pending.first[key]]
+                assert isinstance(earlier, Evaluated)
+                before = earlier.content_hash
+            elif key in firsts:
+                before = firsts[key][1].content_hash()
+            else:
+                firsts[key] = (index, event)
+                continue
+            sent = event.content_hash()
+            if before is not None and sent != before:
+                self._metrics.conflicts.inc()
+                details: dict[str, Any] = {"stored_hash": before, "sent_hash": sent}
+                if batch:
+                    details["index"] = index
+                raise ApiError(
+                    "conflicting-redelivery", f"an event from source {event.source!r} with id "
+                    f"{event.id!r} was already received with other content ({before}); this "
+                    f"one is {sent}. A re-delivery must carry the same content; a new event "
+                    "needs a new id. Nothing was stored",
+                    f"[{index}].id" if batch else "id", **details)
+
     def _flush(self) -> None:
         """Write every job of the group evaluated so far (it is committed with the group)."""
         while self._pending:
@@ -642,7 +789,8 @@ class Worker:
                     if isinstance(entry, Evaluated):
                         known[(entry.body["source"], entry.body["id"])] = StoredEvent(
                             seq, pending.rules_version,
-                            tuple(row.id for row in entry.advisories))
+                            tuple(row.id for row in entry.advisories),
+                            entry.content_hash or content_hash(entry.body))
 
     def _judge(self, tenant: _Tenant, event: Event) -> tuple[tuple[Advisory, ...],
                                                              tuple[str, ...]]:
@@ -662,7 +810,8 @@ class Worker:
         """What to store for an event the live engine took, and the candidate's advisories."""
         self._metrics.evaluation.observe(elapsed)
         shadow = self._shadow(tenant, functools.partial(_evaluate, event=event))
-        entry = self._entry("event", event.to_json(), advisories, elapsed, shadow,
+        body = event.to_json()
+        entry = self._entry("event", body, advisories, elapsed, shadow, content_hash(body),
                             missing_keys)
         tenant.clocks[event.country] = max(tenant.clocks.get(event.country, event.time),
                                            event.time)
@@ -690,7 +839,8 @@ class Worker:
 
     def _entry(self, kind: str, body: dict[str, Any], advisories: tuple[Advisory, ...],
                elapsed: float, shadow: tuple[tuple[Advisory, ...] | None, str | None],
-               missing_keys: tuple[str, ...] = ()) -> Evaluated:
+               digest: str | None = None, missing_keys: tuple[str, ...] = (),
+               ) -> Evaluated:
         """An evaluated event or tick, its advisories and the candidate's, ready to store."""
         outcome = None
         if self.shadow_bundle is not None:
@@ -701,7 +851,8 @@ class Worker:
                 error)
         return Evaluated(kind=kind, body=body, body_text=json_text(body),
                          advisories=tuple(advisory_row(a) for a in advisories),
-                         duration_ms=elapsed * 1000, shadow=outcome, missing_keys=missing_keys)
+                         duration_ms=elapsed * 1000, shadow=outcome, content_hash=digest,
+                         missing_keys=missing_keys)
 
     def _preview(self, job: Preview) -> ItemResult:
         tenant = self._tenant(job.tenant)
@@ -709,6 +860,7 @@ class Worker:
         existing = self._write(self._store.find_events, tenant.name,
                                [job.event.key]).get(job.event.key)
         if existing is not None:
+            self._refuse_conflicts((job.event,), False, {job.event.key: existing}, None)
             texts = self._write(self._store.advisory_texts, tenant.name,
                                 existing.advisory_ids)
             return ItemResult(_ref(job.event), True, existing.rules_version, texts)
@@ -717,9 +869,8 @@ class Worker:
         except EngineError as exc:
             raise ApiError("engine-refused", str(exc), None) from exc
         except Exception as exc:
-            log.exception("the engine failed on a dry run")
-            raise ApiError("engine-failure", f"the engine failed on this event ({exc!r})",
-                           None) from exc
+            raise internal_error(log, "the engine failed on a dry run", exc,
+                                 "engine-failure") from exc
         return ItemResult(_ref(job.event), False, self.live_bundle.version,
                           tuple(json_text(a.to_json()) for a in advisories))
 
@@ -768,16 +919,19 @@ class Worker:
                 _, (new,) = self._write(self._store.record, tenant.name,
                                         self.live_bundle.version, [entry])
                 tenant.clocks[country] = now
+                tenant.since += 1
                 applied += 1
                 counted.append(("clock.tick", "tick", new, list(advisories),
                                 list(shadow[0] or ())))
         return applied, lambda: self._count(counted)
 
     def _write(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call` on the store; whatever it raises fails the whole group (`_StoreFailure`):
+        a write half done, or pending writes of other jobs lost, must never be answered."""
         try:
             return call(*args)
-        except sqlite3.Error as exc:
-            raise _StoreFailure(str(exc)) from exc
+        except Exception as exc:  # answered as the group's failure
+            raise _StoreFailure(_store_error(exc)) from exc
 
 
 def _settle() -> None:
