@@ -628,3 +628,37 @@ Feature: Armed escorts (ESC)
       | debrief.incidents    | checkpoint at km 40 |
     And 4 days pass
     Then ESC-011 is not raised
+
+  Scenario: A trip known only by its subject, as KoboToolbox sends it, gets no debrief in 72 hours
+    Given an operation in SOM
+    And a movement request "kobo-mov-77" is recorded with its id only in the subject:
+      | field             | value     |
+      | route.id          | MGQ-BDW   |
+      | escort.requested  | yes       |
+      | escort.request_id | esc-1     |
+      | status            | completed |
+      | completed_at      | now       |
+    When 79 hours pass
+    Then ESC-011 is raised once
+    And ESC-011 is raised as advice
+
+  Scenario: Near miss - the debrief arrives the next day, under the same subject only
+    Given an operation in SOM
+    And a movement request "kobo-mov-77" is recorded with its id only in the subject:
+      | field             | value     |
+      | route.id          | MGQ-BDW   |
+      | escort.requested  | yes       |
+      | escort.request_id | esc-1     |
+      | status            | completed |
+      | completed_at      | now       |
+    And 1 day passes
+    When a movement request "kobo-mov-77" is recorded with its id only in the subject:
+      | field                | value               |
+      | route.id             | MGQ-BDW             |
+      | escort.requested     | yes                 |
+      | escort.request_id    | esc-1               |
+      | status               | completed           |
+      | debrief.submitted_at | now                 |
+      | debrief.incidents    | checkpoint at km 40 |
+    And 55 hours pass
+    Then ESC-011 is not raised

@@ -54,6 +54,33 @@ def test_named_records_get_rising_versions_and_unnamed_ones_are_new_records(
     assert len({e.id for e in (first, second, other, *loose)}) == 5
 
 
+TRIP = rows(("escort.requested", "yes"), ("status", "completed"), ("completed_at", "now"))
+
+
+def test_a_record_with_its_id_only_in_the_subject_has_no_entity_id(spec_bundle: Bundle) -> None:
+    s = story(spec_bundle)
+    s.set_operation("SOM", 1)
+    first = s.record("a movement request", "kobo-mov-77", TRIP, acting=False, line=2,
+                     subject_only=True)
+    assert first.subject == "kobo-mov-77"
+    assert "entity_id" not in first.data
+    assert first.data["version"] == 1
+    assert first.data["org"] == {"id": "org-1", "kind": "ingo"}
+    # the same record, next written with its entity_id: its next version
+    second = s.record("a movement request", "kobo-mov-77", TRIP, acting=False, line=3)
+    assert (second.subject, second.data["entity_id"], second.data["version"]) == (
+        "kobo-mov-77", "kobo-mov-77", 2)
+
+
+def test_a_deadline_follows_a_record_known_only_by_its_subject(spec_bundle: Bundle) -> None:
+    s = story(spec_bundle)
+    s.set_operation("SOM", 1)
+    s.record("a movement request", "kobo-mov-77", TRIP, acting=False, line=2, subject_only=True)
+    s.advance_by(79, "hours", acting=True, line=3)
+    s.expect_raised("ESC-011", severity="advice", count=1)
+    assert [r.advisory.subject for r in s.batch()] == ["kobo-mov-77"]
+
+
 def test_a_table_can_set_the_envelope_and_the_organisation(spec_bundle: Bundle) -> None:
     s = story(spec_bundle)
     event = s.record("an escort request", None, [
@@ -158,6 +185,19 @@ def test_the_context_is_set_before_the_first_event(spec_bundle: Bundle) -> None:
                         line=1), "an escort request is not a valid event:\n    armed: required"),
     (lambda s: s.record("an escort request", " ", ESCORT, acting=True, line=1),
      "the record's name in quotes is empty"),
+    (lambda s: s.record("a movement request", "kobo-1", [*TRIP, Row(4, 7, "entity_id", "m-1")],
+                        acting=True, line=1, subject_only=True),
+     "row 4 of the table (line 7), `entity_id`: this event carries its record's id only in the "
+     "subject, as the name in quotes; remove the row, or leave out `with its id only in the "
+     "subject`"),
+    (lambda s: s.record("a movement request", "kobo-1",
+                        [*TRIP, Row(4, 7, "event.subject", "k-2")], acting=True, line=1,
+                        subject_only=True), "row 4 of the table (line 7), `event.subject`: this "
+                                            "event carries its record's id only in the subject"),
+    (lambda s: s.record("a context update", "ctx-1", [], acting=True, line=1,
+                        subject_only=True),
+     "a context update is about no record, so it has no id to put in the subject; leave out "
+     "`with its id only in the subject`"),
     (lambda s: s.expect_raised("ESC-099"), "ESC-099 is not a rule in rules; did you mean "
                                            "ESC-009?"),
     (lambda s: s.expect_not_raised("ESC-4"), "ESC-4 is not a rule in rules (rule ids look like "

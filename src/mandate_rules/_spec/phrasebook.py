@@ -196,6 +196,18 @@ SENTENCES: tuple[Sentence, ...] = (
                 "A name in quotes makes later events with the same name the next versions of "
                 "the same record (same entity_id and subject, version 1, 2, 3, ...); without a "
                 "name each event is a new record."),
+    Sentence(
+        key="event_by_subject", section="events", kinds=("given", "when"),
+        pattern=r"(?P<kind>an? [a-z][a-z ]*?) \"(?P<name>[^\"]*)\" is recorded with its id only "
+                r"in the subject:?",
+        examples=('a movement request "kobo-mov-77" is recorded with its id only in the '
+                  'subject:',),
+        table="optional",
+        meaning="An event as above, but the record's name goes only in the event's subject: it "
+                "has no entity_id, as some field systems (KoboToolbox) send it. Rules that "
+                "follow a record by its entity_id then follow it by its subject. Later events "
+                "with the same name, written either way, are the next versions of the record. "
+                "A table row for entity_id or event.subject stops the scenario."),
     # ------------------------------------------------------------------ time
     Sentence(
         key="time_passes", section="time", kinds=("given", "when"),

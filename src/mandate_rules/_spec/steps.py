@@ -212,6 +212,13 @@ def event(policy_story: Scene, kind: str, name: str | None = None) -> None:
     scene.story.record(kind, name, scene.rows(), acting=scene.acting, line=scene.line)
 
 
+@_bind("event_by_subject")
+def event_by_subject(policy_story: Scene, kind: str, name: str) -> None:
+    scene = policy_story
+    scene.story.record(kind, name, scene.rows(), acting=scene.acting, line=scene.line,
+                       subject_only=True)
+
+
 @_bind("time_passes")
 def time_passes(policy_story: Scene, amount: str, unit: str) -> None:
     scene = policy_story

@@ -172,7 +172,12 @@ class Story:
     # ------------------------------------------------------------------ events and time
 
     def record(self, kind: str, name: str | None, rows: Sequence[Row], *, acting: bool,
-               line: int | None) -> Event:
+               line: int | None, subject_only: bool = False) -> Event:
+        """Record an event of `kind`, the record `name` (a new one when None).
+
+        With `subject_only` the record's id goes only in the CloudEvents `subject`, with no
+        `data.entity_id`, as some field systems (KoboToolbox) send it.
+        """
         event_type = EVENT_KINDS.get(kind)
         if event_type is None:
             close = did_you_mean(kind, EVENT_KINDS)
@@ -182,6 +187,8 @@ class Story:
         if name is not None and not name.strip():
             raise SpecError('the record\'s name in quotes is empty; write a name such as '
                             '"esc-1", or leave out the quotes')
+        if subject_only:
+            _check_subject_only(kind, EVENT_KINDS[kind], rows)
         schema = load_schema()
         table = read_table(rows, schema.types[event_type].tree, kind, self.now, envelope=True)
         number = next(self._ids)
@@ -192,6 +199,8 @@ class Story:
             self._versions[record] = version
             data = {"org": {"id": self.org_id, "kind": self.org_kind}, "entity_id": record,
                     "version": version}
+            if subject_only:
+                del data["entity_id"]
             subject: str | None = record
         else:
             subject = name
@@ -456,6 +465,19 @@ def _reset(engine: Engine) -> bool:
     engine.reset()
     return engine.state_size() == {"operations": 0}
 
+
+
+def _check_subject_only(kind: str, event_type: str, rows: Sequence[Row]) -> None:
+    """Refuse what contradicts "with its id only in the subject": a context update (it is
+    about no record), or a table row that sets `entity_id` or `event.subject`."""
+    if event_type in _NO_DATA:
+        raise SpecError(f"{kind} is about no record, so it has no id to put in the subject; "
+                        "leave out `with its id only in the subject`")
+    for row in rows:
+        if row.field in ("entity_id", "event.subject") and row.value:
+            raise SpecError(f"{row.where}: this event carries its record's id only in the "
+                            "subject, as the name in quotes; remove the row, or leave out "
+                            "`with its id only in the subject`")
 
 
 def _field(path: str) -> str:
