@@ -341,7 +341,8 @@ class FakeCommCare(FakeServer):
     def settings(self, **extra: Any) -> dict[str, Any]:
         return {"base_url": self.base_url, "domain": COMMCARE_DOMAIN,
                 "case_type": "movement_request", "username": COMMCARE_USER,
-                "api_key_env": "COMMCARE_KEY", **extra}
+                "api_key_env": "COMMCARE_KEY",
+                "write_back": {"mode": "case", "owner_id": "owner-field-team-1"}, **extra}
 
     def handle(self, seen: Seen) -> Reply:
         if seen.headers.get("authorization") != f"ApiKey {COMMCARE_USER}:{COMMCARE_KEY}":
