@@ -62,10 +62,15 @@ class SyncReport:
 def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Event]], None], *,
          progress: Callable[[SyncProgress], None] | None = None, full: bool = False,
          max_pages: int | None = None) -> SyncReport:
-    """Pull every page after the stored cursor (from the start when `full`), handing new
-    events to `deliver`. A `SourceError` ends the run early with what was done kept."""
+    """Pull every page after the stored cursor, moved back by the adapter's overlap window
+    (`Adapter.rewind`; from the start when `full`), handing new events to `deliver`. A
+    `SourceError` ends the run early with what was done kept."""
     name, source = adapter.name, adapter.source
     cursor = None if full else store.cursor(name, source)
+    if cursor is not None:
+        # The overlap: records that became readable below the cursor since the last run
+        # are read again with the window; those already seen come out unchanged.
+        cursor = adapter.rewind(cursor)
     totals = SyncProgress()
     while max_pages is None or totals.pages < max_pages:
         try:
