@@ -178,6 +178,9 @@ class CommCareAdapter(Adapter):
             start = later(start, self.since) or start
         return write_cursor({"indexed_on": start, "next": None, "high": high})
 
+    def remap(self, record: Mapping[str, Any]) -> Batch:
+        return self.mapping.map_batch([record], source=self.source, system=self.name)
+
     def write_back(self, advisory: Advisory) -> WriteResult:
         if advisory.source != self.source:
             raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "

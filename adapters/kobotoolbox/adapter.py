@@ -190,6 +190,9 @@ class KoboAdapter(Adapter):
         return write_cursor({**state, "after_id": None,
                              "window": {"to_id": last_id, "from_time": from_time}})
 
+    def remap(self, record: Mapping[str, Any]) -> Batch:
+        return self.mapping.map_batch([record], source=self.source, system=self.name)
+
     def write_back(self, advisory: Advisory) -> WriteResult:
         if advisory.source != self.source:
             raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "

@@ -187,6 +187,9 @@ class PrimeroAdapter(Adapter):
             since = later(since, self.since) or since
         return write_cursor({"since": since, "page": 1, "ids": [], "high": high})
 
+    def remap(self, record: Mapping[str, Any]) -> Batch:
+        return self.mapping.map_batch([record], source=self.source, system=self.name)
+
     def write_back(self, advisory: Advisory) -> WriteResult:
         if advisory.source != self.source:
             raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from mandate_rules._cli import main
 from mandate_rules.adapters.testing import FakeKobo, Reply, kobo_submission
 
+from ..helpers import ROOT
 from .conftest import ENV, kobo_settings
 
 
@@ -147,3 +148,45 @@ def test_settings_for_another_adapter_are_refused(config: Path) -> None:
     result = _run("primero", "--config", config)
     assert result.exit_code == 2
     assert "for 'kobotoolbox', not 'primero'" in result.stderr
+
+
+def test_a_fixed_mapping_brings_rejected_records_back(config: Path, tmp_path: Path) -> None:
+    bundled = (ROOT / "adapters" / "kobotoolbox" / "mapping.yaml").read_text("utf-8")
+    mapping = tmp_path / "mapping.yaml"
+    # A typo in the escort rule: every escort request is rejected.
+    mapping.write_text(bundled.replace("equals: escort}", "equals: escrot}"), "utf-8")
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "mapping": "mapping.yaml"}))
+    broken = _run("kobotoolbox", "--config", config, "--evaluate", "--quiet")
+    assert broken.exit_code == 0, broken.stderr
+    assert not any(json.loads(line)["subject"] == "3001" for line in broken.stdout.splitlines())
+    listed = _run("kobotoolbox", "--config", config, "--rejected").stdout.splitlines()
+    assert {json.loads(line)["record_id"] for line in listed} >= {"3001", "3002"}
+
+    mapping.write_text(bundled, "utf-8")  # fixed; no --full
+    fixed = _run("kobotoolbox", "--config", config, "--evaluate")
+    assert fixed.exit_code == 0, fixed.stderr
+    assert "2 record(s) kept as rejected map with the current mapping" in fixed.stderr
+    assert "ESC-001" in {json.loads(line)["rule_id"] for line in fixed.stdout.splitlines()
+                         if json.loads(line)["subject"] == "3001"}
+    still = [json.loads(line) for line in
+             _run("kobotoolbox", "--config", config, "--rejected").stdout.splitlines()]
+    assert len(still) == 7  # the other form's submissions: they never map
+    assert {r["record_id"] for r in still}.isdisjoint({"3001", "3002"})
+    again = _run("kobotoolbox", "--config", config, "--evaluate", "--quiet")
+    assert again.stdout == ""  # recovered once, not on every run
+
+
+def test_rejected_lists_todays_reason(config: Path, tmp_path: Path) -> None:
+    bundled = (ROOT / "adapters" / "kobotoolbox" / "mapping.yaml").read_text("utf-8")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(bundled.replace("equals: escort}", "equals: escrot}"), "utf-8")
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "mapping": "mapping.yaml"}))
+    assert _run("kobotoolbox", "--config", config, "--evaluate", "--quiet").exit_code == 0
+    mapping.write_text(bundled.replace("equals: escort}", "equals: escorted}"), "utf-8")
+    listed = [json.loads(line) for line in
+              _run("kobotoolbox", "--config", config, "--rejected").stdout.splitlines()]
+    reasons = {r["reason"] for r in listed if r["record_id"] == "3001"}
+    assert len(reasons) == 1
+    assert "escorted" in reasons.pop()

@@ -103,8 +103,14 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
     store = AdapterStore(":memory:" if looking and not state_path.exists() else state_path)
     try:
         if show_rejected:
-            for item in store.rejected(adapter.source):
-                output.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
+            # Listed as the current mapping sees them: a record it now maps is not listed
+            # (the next --evaluate run takes it), and the reason is today's.
+            for kept in store.rejected(adapter.source):
+                outcome = adapter.remap(kept.record)
+                if outcome is not None and not outcome.rejected:
+                    continue
+                today = outcome.rejected[0] if outcome is not None else kept
+                output.write(json.dumps(today.to_json(), ensure_ascii=False) + "\n")
             return
         engine = Engine.from_directory(rules_dir or bundled_rules_dir()) if evaluate else None
         outbox = Outbox(store.conn) if write_back else None
@@ -134,6 +140,9 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
                 click.echo(f"{adapter.name}: write-back: {done.written} written, "
                            f"{done.failed} failed, {done.pending} waiting (retried on the next "
                            f"run)", err=True)
+        if report.recovered and not quiet:
+            click.echo(f"{adapter.name}: {report.recovered} record(s) kept as rejected map "
+                       f"with the current mapping: handed on", err=True)
         if looking and not quiet:
             for item in report.rejected:
                 click.echo(f"{adapter.name}: record {item.record_id} could not be mapped: "
@@ -145,10 +154,10 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
             click.echo(f"{adapter.name}: {report.progress.rejected} record(s) could not be "
                        f"mapped; kept in {state_path} (see --rejected)", err=True)
         if not report.complete:
-            kept = ("nothing was kept (a look)" if looking
-                    else "what was read is kept, run again to resume")
-            _fail(f"{adapter.name}: stopped after {report.progress}: {report.error}; {kept}",
-                  EXIT_INCOMPLETE)
+            what_then = ("nothing was kept (a look)" if looking
+                         else "what was read is kept, run again to resume")
+            _fail(f"{adapter.name}: stopped after {report.progress}: {report.error}; "
+                  f"{what_then}", EXIT_INCOMPLETE)
     except AdapterError as exc:
         _fail(f"{adapter.name}: {exc}")
     finally:

@@ -143,6 +143,12 @@ class Adapter(abc.ABC):
     def write_back(self, advisory: Advisory) -> WriteResult:
         """Put `advisory` on its record; calling it twice for one advisory writes it once."""
 
+    def remap(self, record: Mapping[str, Any]) -> Batch | None:
+        """`record` (one kept as rejected) mapped again with the current mapping, or None
+        when this adapter cannot (the default). Each run retries the rejected records this
+        way, so fixing a mapping brings them back without re-reading the source."""
+        return None
+
     def rewind(self, cursor: str) -> str:
         """The cursor a new run starts from, given the one the last run saved (default: the
         same).

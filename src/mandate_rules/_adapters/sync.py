@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from .._models import Event
-from .contract import Adapter, Pulled, Rejected
+from .contract import Adapter, Batch, Rejected
 from .errors import AdapterError, SourceError
 from .store import AdapterStore, Admitted, event_fingerprint
 
@@ -59,6 +59,8 @@ class SyncReport:
     error_type: str | None = None
     #: A dry run keeps no rejected record in the store: they are here instead.
     rejected: tuple[Rejected, ...] = ()
+    #: Records kept as rejected that the current mapping maps: handed on before the pull.
+    recovered: int = 0
 
 
 def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Event]], None], *,
@@ -81,10 +83,24 @@ def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Even
     totals = SyncProgress()
     looked: dict[tuple[str, str], str] = {}  # a dry run's own memory of what it handed on
     rejected: list[Rejected] = []
+    # Records kept as rejected are mapped again first: a mapping fixed since the last run
+    # brings them back without --full.
+    if dry_run:
+        retried = store.retry_rejected(source, adapter.remap, write=False)
+        recovered = _look(store, Batch(retried.events), looked)
+        if recovered.new:
+            deliver(recovered.new)
+    else:
+        with store.transaction():
+            retried = store.retry_rejected(source, adapter.remap)
+            recovered = store.admit(name, Batch(retried.events))
+            if recovered.new:
+                deliver(recovered.new)
 
     def report(complete: bool, error: str | None = None,
                error_type: str | None = None) -> SyncReport:
-        return SyncReport(totals, complete, error, error_type, tuple(rejected))
+        return SyncReport(totals, complete, error, error_type, tuple(rejected),
+                          len(recovered.new))
 
     while max_pages is None or totals.pages < max_pages:
         try:
@@ -93,7 +109,7 @@ def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Even
             log.warning("sync %s (%s) stopped after %s: %s", name, source, totals, exc)
             return report(False, str(exc), type(exc).__name__)
         if dry_run:
-            admitted = _look(store, pulled.events, looked, pulled)
+            admitted = _look(store, pulled, looked)
             rejected.extend(pulled.rejected)
             if admitted.new:
                 deliver(admitted.new)
@@ -117,11 +133,10 @@ def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Even
     return report(False, f"stopped after {max_pages} page(s) as asked")
 
 
-def _look(store: AdapterStore, events: Sequence[Event], looked: dict[tuple[str, str], str],
-          pulled: Pulled) -> Admitted:
-    """What `store.admit` would say of a page, with nothing written: the store's memory of
-    earlier runs, and `looked`, this dry run's memory of its earlier pages."""
-    fresh, unchanged = store.fresh(events)
+def _look(store: AdapterStore, batch: Batch, looked: dict[tuple[str, str], str]) -> Admitted:
+    """What `store.admit` would say of a batch, with nothing written: the store's memory of
+    earlier runs, and `looked`, this dry run's memory of what it already handed on."""
+    fresh, unchanged = store.fresh(batch.events)
     new: list[Event] = []
     for event in fresh:
         key = (event.source, event.subject or event.id)
@@ -131,4 +146,4 @@ def _look(store: AdapterStore, events: Sequence[Event], looked: dict[tuple[str, 
             continue
         looked[key] = fingerprint
         new.append(event)
-    return Admitted(tuple(new), unchanged, len(pulled.rejected), len(pulled.ignored))
+    return Admitted(tuple(new), unchanged, len(batch.rejected), len(batch.ignored))
