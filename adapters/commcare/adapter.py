@@ -156,7 +156,9 @@ class CommCareAdapter(Adapter):
         cases, following = self.client.cases(next_url=next_url, case_type=self.case_type,
                                              indexed_from=indexed_from, limit=self.page_size)
         stamps = [str(c["indexed_on"]) for c in cases if c.get("indexed_on")]
-        latest = max([*stamps, *([indexed_from] if indexed_from else [])], default=None)
+        latest = indexed_from
+        for stamp in stamps:  # compared as times: the window's start is written by us
+            latest = later(latest, stamp)
         batch = self.mapping.map_batch(cases, source=self.source, system=self.name)
         return Pulled(batch.events, batch.rejected, batch.ignored,
                       cursor=write_cursor({"indexed_on": latest, "next": following,
