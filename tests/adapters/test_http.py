@@ -24,9 +24,9 @@ from mandate_rules._adapters import (
     is_loopback_host,
     loopback_only,
 )
+from mandate_rules.adapters.testing import FakeServer, Reply, Seen
 
 from .conftest import FAST_RETRY, EgressAttempt
-from .fakes import FakeServer, Reply, Seen
 
 SECRET = "fake-secret-value-never-shown"
 
