@@ -24,6 +24,7 @@ from mandate_rules._adapters import (
     is_loopback_host,
     loopback_only,
 )
+from mandate_rules._adapters.http import RETRY_AFTER_CAP
 
 from .conftest import FAST_RETRY, EgressAttempt
 from .fakes import FakeServer, Reply, Seen
@@ -76,8 +77,36 @@ def test_retry_after_seconds_and_date_are_honoured(server: Scripted) -> None:
     with pytest.raises(SourceUnavailableError) as caught:  # 2099 is beyond max_retry_after
         client.get_json("x")
     assert waits == [pytest.approx(2, abs=0.01)]
-    assert caught.value.retry_after is not None
-    assert caught.value.retry_after > 1e6
+    # Years ahead is read as the cap (a day), so no retry is scheduled in 2099.
+    assert caught.value.retry_after == RETRY_AFTER_CAP
+
+
+def test_decimal_retry_after_of_commcare_is_honoured(server: Scripted) -> None:
+    """CommCare's API throttle answers 429 with the rate limiter's float, e.g. ``1.5``."""
+    client, waits = _client(server)
+    server.fail(Reply.json(429, {}, **{"Retry-After": "1.5"}))
+    server.fail(Reply.json(429, {}, **{"Retry-After": " 0.25 "}))
+    assert client.get_json("x") == {"ok": True, "path": "/x"}
+    # The source's figure, not the client's own backoff (0.01 s, then 0.02 s at most).
+    assert waits == [pytest.approx(1.5, abs=1e-9), pytest.approx(0.25, abs=1e-9)]
+
+
+@pytest.mark.parametrize("value", ["-1", "1e3", "nan", "inf", "1.5.2", "1,5", "soon", ""])
+def test_unreadable_retry_after_falls_back_to_backoff(server: Scripted, value: str) -> None:
+    client, waits = _client(server, backoff=0.01)
+    server.fail(Reply.json(503, {}, **{"Retry-After": value}))
+    assert client.get_json("x") == {"ok": True, "path": "/x"}
+    assert len(waits) == 1
+    assert waits[0] <= 0.01
+
+
+def test_huge_decimal_retry_after_is_bounded(server: Scripted) -> None:
+    client, waits = _client(server)
+    server.fail(Reply.json(429, {}, **{"Retry-After": "999999999999.5"}))
+    with pytest.raises(SourceUnavailableError) as caught:  # beyond max_retry_after: stop now
+        client.get_json("x")
+    assert waits == []
+    assert caught.value.retry_after == RETRY_AFTER_CAP
 
 
 def test_retries_run_out(server: Scripted) -> None:

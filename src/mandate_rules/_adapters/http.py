@@ -8,12 +8,14 @@ and error messages name the method, the URL path and the status, never a header.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import ipaddress
 import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,6 +34,7 @@ from .errors import (
 
 __all__ = [
     "LOOPBACK_ENV",
+    "RETRY_AFTER_CAP",
     "BasicAuth",
     "HeaderAuth",
     "HttpClient",
@@ -48,6 +51,12 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Statuses that mean the request was not acted on: safe to resend even a POST.
 _NOT_PROCESSED = frozenset({429, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Delay-seconds as the sources send them: whole (RFC 9110) or decimal (CommCare's rate limiter
+# computes a float and sends it as it is, e.g. ``1.5``). No sign, exponent, nan or inf.
+_DELAY_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+#: The longest wait a ``Retry-After`` is taken to ask for (a day); a longer one, or a date
+#: further off, is read as this, so a retry is never scheduled years ahead.
+RETRY_AFTER_CAP = 86400.0
 
 
 def loopback_only(env: Mapping[str, str] | None = None) -> bool:
@@ -114,7 +123,8 @@ class HttpClient:
 
     `timeout` is (connect, read) seconds. Requests that fail with 429 or 5xx, or cannot
     connect, are tried again up to `retries` times, waiting `backoff` * 2^n seconds (with
-    jitter, at most `max_backoff`), or the ``Retry-After`` the source asked for when that
+    jitter, at most `max_backoff`), or the ``Retry-After`` the source asked for (whole or
+    decimal seconds, or a date; read as at most a day) when that
     is longer; a ``Retry-After`` beyond `max_retry_after` ends the attempts at once with a
     `SourceUnavailableError` carrying it. A POST or PATCH is resent only after an answer that
     says it was not processed (429, 502, 503, 504) or when no connection was made.
@@ -246,17 +256,20 @@ class HttpClient:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delay-seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header: delay-seconds, whole or decimal (``1.5``), or an
+    HTTP date; between 0 and `RETRY_AFTER_CAP`. None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), RETRY_AFTER_CAP)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, float(when.timestamp()) - time.time())
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses without a zone
+        when = when.replace(tzinfo=dt.UTC)
+    return min(max(0.0, float(when.timestamp()) - time.time()), RETRY_AFTER_CAP)
 
 
 def _summary(response: requests.Response) -> str:
