@@ -19,9 +19,17 @@ import uvicorn
 
 from mandate_rules._adapters.receivers import ADAPTERS_ENV
 from mandate_rules._service import ServiceConfig, create_app
+from mandate_rules._service._config import TokenSpec, token_digest
 
 from .conftest import ENV, commcare_settings, kobo_settings, primero_settings
-from .derived import DERIVED, commcare_case, kobo_submission, primero_case, primero_webhook
+from .derived import (
+    DERIVED,
+    commcare_case,
+    fixture_bytes,
+    kobo_submission,
+    primero_case,
+    primero_webhook,
+)
 from .fakes import FakeCommCare, FakeKobo, FakePrimero, Reply
 
 SECRET = ENV["PUSH_SECRET"]
@@ -31,11 +39,11 @@ KOBO_HEADERS = {"Content-Type": "application/json",
 
 
 class Sidecar:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, tokens: tuple[TokenSpec, ...] = ()) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        app = create_app(ServiceConfig(db_path=db, tick_interval=0))
+        app = create_app(ServiceConfig(db_path=db, tick_interval=0, tokens=tokens))
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -71,9 +79,8 @@ class Sidecar:
         self.thread.join(30)
 
 
-@pytest.fixture
-def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
-            primero: FakePrimero, commcare: FakeCommCare) -> Iterator[Sidecar]:
+def _connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+                 primero: FakePrimero, commcare: FakeCommCare) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     connections = {
@@ -85,7 +92,35 @@ def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
     path.write_text(json.dumps({"outbox": {"first_retry_seconds": 0.3, "poll_seconds": 0.1},
                                 "connections": connections}))
     monkeypatch.setenv(ADAPTERS_ENV, str(path))
+
+
+@pytest.fixture
+def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+            primero: FakePrimero, commcare: FakeCommCare) -> Iterator[Sidecar]:
+    _connections(tmp_path, monkeypatch, kobo, primero, commcare)
     server = Sidecar(tmp_path / "sidecar.db").start()
+    yield server
+    server.stop()
+
+
+# Made-up bearer tokens of the sidecar's callers: the connections feed tenant "default".
+TOKENS = {"reader": ("default", "read"), "admin": ("default", "admin"),
+          "metrics": ("default", "metrics"), "other-reader": ("other", "read"),
+          "other-admin": ("other", "admin")}
+
+
+def _bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer test-token-{name}-0123456789"}
+
+
+@pytest.fixture
+def secured_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+                    primero: FakePrimero, commcare: FakeCommCare) -> Iterator[Sidecar]:
+    _connections(tmp_path, monkeypatch, kobo, primero, commcare)
+    tokens = tuple(TokenSpec(tenant, frozenset({role}),
+                             token_digest(_bearer(name)["Authorization"][7:]))
+                   for name, (tenant, role) in TOKENS.items())
+    server = Sidecar(tmp_path / "sidecar.db", tokens).start()
     yield server
     server.stop()
 
@@ -194,3 +229,69 @@ def test_commcare_case_forwarding_and_advisory_case_echo(sidecar: Sidecar,
                         headers)
     assert back.json()["new"] == []
     assert "advisory case" in back.json()["ignored"][0]["reason"]
+
+
+def test_a_refused_write_back_is_dead_visible_and_retried_by_hand(
+        secured_sidecar: Sidecar, primero: FakePrimero) -> None:
+    sidecar = secured_sidecar
+    # Primero refuses the flag with its validation error (case_patch_422_response.json);
+    # nothing about this request will change by sending it again.
+    refusal = json.loads(fixture_bytes("primero", "case_patch_422_response.json"))
+    primero.fail(Reply.json(422, refusal), when=lambda s: s.method == "POST", times=1000)
+    case = primero_case(11, "2026-11-21T09:00:00.000Z")
+    answer = sidecar.push("primero", primero_webhook(case),
+                          {"Content-Type": "application/json", "x-api-key": SECRET})
+    assert answer.status_code == 200, answer.text
+    raised = sorted(answer.json()["advisories"])
+    assert raised
+
+    def outbox(token: str, query: str = "") -> requests.Response:
+        return sidecar.session.get(f"{sidecar.base}/v1/outbox{query}", headers=_bearer(token),
+                                   timeout=10)
+
+    _wait(lambda: len(outbox("reader", "?status=dead").json()["items"]) == len(raised),
+          "the refusals")
+    time.sleep(0.8)  # longer than the retry delay: a dead row is not tried again
+    posts = [r for r in primero.requests if r.method == "POST"]
+    assert len(posts) == len(raised)
+    dead = outbox("reader", "?status=dead").json()["items"]
+    assert sorted(r["advisory_id"] for r in dead) == raised
+    assert all(r["status"] == "dead" and r["attempts"] == 1 and r["subject"] == case["id"]
+               and "422" in r["last_error"]
+               and "Please enter the date in a valid format (dd-mmm-yyyy) (registration_date)"
+               in r["last_error"] for r in dead)
+    assert outbox("reader", "?status=pending").json()["items"] == []
+    # Tenant-scoped and role-checked like the rest of the API.
+    assert outbox("other-reader").json() == {"items": [], "next_cursor": None}
+    assert outbox("metrics").status_code == 403
+    assert sidecar.session.get(f"{sidecar.base}/v1/outbox", timeout=10).status_code == 401
+    bad = outbox("reader", "?status=lost")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["path"] == "query.status"
+    page = outbox("reader", "?limit=1").json()
+    if len(raised) > 1:
+        assert outbox("reader", f"?limit=1&cursor={page['next_cursor']}").json()[
+            "items"][0]["advisory_id"] != page["items"][0]["advisory_id"]
+    metrics = sidecar.session.get(f"{sidecar.base}/metrics", headers=_bearer("metrics"),
+                                  timeout=10).text
+    source = dead[0]["source"]
+    assert (f'mandate_rules_adapter_outbox_rows{{source="{source}",status="dead"}} '
+            f"{len(raised)}") in metrics
+    assert f'mandate_rules_adapter_outbox_rows{{source="{source}",status="done"}} 0' in metrics
+
+    def retry(token: str, query: str = "") -> requests.Response:
+        return sidecar.session.post(f"{sidecar.base}/v1/admin/outbox/retry{query}",
+                                    headers=_bearer(token), timeout=10)
+
+    assert retry("reader").status_code == 403
+    assert retry("other-admin").json() == {"retried": []}  # not that tenant's rows
+    missing = retry("admin", "?advisory_id=nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "outbox-row-not-found"
+    primero.failures.clear()  # the form was fixed
+    assert retry("admin", f"?advisory_id={raised[0]}").json() == {"retried": [raised[0]]}
+    assert retry("admin").json() == {"retried": raised[1:]}
+    _wait(lambda: all(r["status"] == "done" for r in outbox("reader").json()["items"]),
+          "the retried write-backs")
+    assert len(primero.flags[case["id"]]) == len(raised)
+    assert all(r["attempts"] == 2 for r in outbox("reader").json()["items"])

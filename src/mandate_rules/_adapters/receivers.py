@@ -51,7 +51,7 @@ from .._models import Advisory
 from .config import load_settings
 from .contract import Adapter
 from .errors import AdapterError, PayloadError
-from .outbox import Outbox
+from .outbox import STATUSES, Outbox
 from .registry import load_adapter_class
 from .store import AdapterStore
 
@@ -145,7 +145,26 @@ class AdapterHub:
         return self._outbox
 
     def routes(self) -> list[Route]:
-        return [Route("/v1/adapters/{connection}/push", self.push, methods=["POST"])]
+        return [Route("/v1/adapters/{connection}/push", self.push, methods=["POST"]),
+                Route("/v1/outbox", self.list_outbox, methods=["GET"]),
+                Route("/v1/admin/outbox/retry", self.retry_outbox, methods=["POST"])]
+
+    def watch(self, metrics: Any) -> None:
+        """Publish the outbox in the sidecar's Prometheus metrics: rows by source and status
+        (a dead row is a write-back the source refused, waiting to be put back by hand)."""
+        if not self.connections:
+            return
+
+        def read() -> list[tuple[tuple[str, ...], float]]:
+            counts = self.outbox.counts()
+            for connection in self.connections.values():  # a zero is a value worth plotting
+                for status in STATUSES:
+                    counts.setdefault((connection.adapter.source, status), 0)
+            return [((source, status), float(n)) for (source, status), n in counts.items()]
+
+        metrics.add_gauge("adapter_outbox_rows", "Advisories in the write-back outbox, by "
+                          "source and status (pending, done, dead: refused by the source, "
+                          "not retried until put back by hand).", ("source", "status"), read)
 
     def resolve(self, source: str) -> Adapter | None:
         for connection in self.connections.values():
@@ -207,6 +226,54 @@ class AdapterHub:
         if queued and self._wake is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    # ---------------------------------------------------------------- the outbox, by hand
+
+    def _caller(self, request: Request, role: str) -> Any:
+        """The sidecar's caller, as for its own routes (bearer token, tenant, role)."""
+        principal = self.service.auth.authenticate(request.headers.get("authorization"))
+        principal.require(role)
+        return principal
+
+    def _sources(self, tenant: str) -> list[str]:
+        return sorted({c.adapter.source for c in self.connections.values()
+                       if c.tenant == tenant})
+
+    async def list_outbox(self, request: Request) -> Response:
+        """``GET /v1/outbox``: the caller's tenant's write-backs, oldest first; ``status``
+        (pending, done, dead; comma-separated), ``limit``, ``cursor``."""
+        from .._service._http import (  # noqa: PLC0415 - the sidecar imports this module
+            decode_cursor,
+            encode_cursor,
+            query_choices,
+            query_int,
+        )
+        principal = self._caller(request, "read")
+        statuses = query_choices(request, "status", STATUSES)
+        limit = query_int(request, "limit", 100, 1, 1000)
+        after = decode_cursor(request)
+        sources = self._sources(principal.tenant)
+        rows = await run_in_threadpool(self.outbox.rows, statuses=statuses, sources=sources,
+                                       after=after, limit=limit) if sources else []
+        return JSONResponse({"items": [row.to_json() for row in rows],
+                             "next_cursor": encode_cursor(rows[-1].seq)
+                             if len(rows) == limit else None})
+
+    async def retry_outbox(self, request: Request) -> Response:
+        """``POST /v1/admin/outbox/retry``: put the tenant's dead write-backs (or the one
+        ``advisory_id`` names) back in the queue, due now."""
+        from .._service._http import query_text  # noqa: PLC0415 - as above
+        principal = self._caller(request, "admin")
+        advisory_id = query_text(request, "advisory_id")
+        sources = self._sources(principal.tenant)
+        retried = await run_in_threadpool(self.outbox.retry, advisory_id=advisory_id,
+                                          sources=sources) if sources else []
+        if advisory_id is not None and not retried:
+            return _error(404, "outbox-row-not-found", f"no dead write-back of advisory "
+                          f"{advisory_id!r} for this tenant (see GET /v1/outbox?status=dead)")
+        if retried and self._wake is not None:
+            self._wake.set()
+        return JSONResponse({"retried": retried})
+
     # ---------------------------------------------------------------- write-back loop
 
     async def start(self) -> None:
@@ -249,8 +316,10 @@ def adapter_hub(service: Any, env: Mapping[str, str] | None = None) -> AdapterHu
     if not path:
         return AdapterHub(service, {}, Path(config.db_path))
     outbox = load_settings(Path(path)).section("outbox")
-    return AdapterHub(service, load_connections(Path(path), env, config.tenants[0]),
-                      Path(config.db_path),
-                      retry_interval=outbox.number("poll_seconds", 5.0),
-                      base_delay=outbox.number("first_retry_seconds", 5.0),
-                      max_delay=outbox.number("max_retry_seconds", 3600.0))
+    hub = AdapterHub(service, load_connections(Path(path), env, config.tenants[0]),
+                     Path(config.db_path),
+                     retry_interval=outbox.number("poll_seconds", 5.0),
+                     base_delay=outbox.number("first_retry_seconds", 5.0),
+                     max_delay=outbox.number("max_retry_seconds", 3600.0))
+    hub.watch(service.metrics)
+    return hub
