@@ -39,11 +39,13 @@ KOBO_HEADERS = {"Content-Type": "application/json",
 
 
 class Sidecar:
-    def __init__(self, db: Path, tokens: tuple[TokenSpec, ...] = ()) -> None:
+    def __init__(self, db: Path, tokens: tuple[TokenSpec, ...] = (),
+                 queue_limit: int = 10_000) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        app = create_app(ServiceConfig(db_path=db, tick_interval=0, tokens=tokens))
+        app = create_app(ServiceConfig(db_path=db, tick_interval=0, tokens=tokens,
+                                       queue_limit=queue_limit))
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -80,7 +82,7 @@ class Sidecar:
 
 
 def _connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
-                 primero: FakePrimero, commcare: FakeCommCare) -> None:
+                 primero: FakePrimero, commcare: FakeCommCare, **sections: Any) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     connections = {
@@ -90,7 +92,7 @@ def _connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo
     }
     path = tmp_path / "adapters.yaml"
     path.write_text(json.dumps({"outbox": {"first_retry_seconds": 0.3, "poll_seconds": 0.1},
-                                "connections": connections}))
+                                "connections": connections, **sections}))
     monkeypatch.setenv(ADAPTERS_ENV, str(path))
 
 
@@ -295,3 +297,68 @@ def test_a_refused_write_back_is_dead_visible_and_retried_by_hand(
           "the retried write-backs")
     assert len(primero.flags[case["id"]]) == len(raised)
     assert all(r["attempts"] == 2 for r in outbox("reader").json()["items"])
+
+
+def _send_like_kobo(sidecar: Sidecar, body: bytes, attempts: int = 50) -> requests.Response:
+    """A REST Service delivery: tried again only after 502, 503 or 504 (kpi
+    ``kobo/apps/hook/``), here sooner than Kobo's countdown so the test stays short."""
+    for _ in range(attempts):
+        answer = sidecar.push("kobo", body, KOBO_HEADERS)
+        if answer.status_code not in (502, 503, 504):
+            return answer
+        assert "Retry-After" in answer.headers
+        time.sleep(0.1)
+    raise AssertionError(f"still {answer.status_code} after {attempts} attempts")
+
+
+@pytest.fixture
+def impatient_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+                      primero: FakePrimero, commcare: FakeCommCare) -> Iterator[Sidecar]:
+    """Answers a push within 1 s, and queues at most one job for the engine."""
+    _connections(tmp_path, monkeypatch, kobo, primero, commcare,
+                 push={"answer_within_seconds": 1})
+    server = Sidecar(tmp_path / "sidecar.db", queue_limit=1).start()
+    yield server
+    server.stop()
+
+
+def test_transient_push_failures_are_503_with_retry_after_and_nothing_is_lost(
+        impatient_sidecar: Sidecar, kobo: FakeKobo) -> None:
+    """KoboToolbox retries a REST Service call only on 502/503/504: a busy store, a backlog
+    and a full queue must answer 503 (never 4xx/500), and the retry must raise and write
+    each advisory once."""
+    sidecar = impatient_sidecar
+    bodies = [json.dumps(kobo_submission(n)).encode() for n in (3101, 3102, 3103)]
+    # Another process holds the store's write lock (a backup, a sync on the same file).
+    lock = sqlite3.connect(sidecar.db, isolation_level=None, timeout=0)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        busy = sidecar.push("kobo", bodies[0], KOBO_HEADERS)  # the engine waits for the lock
+        backlog = sidecar.push("kobo", bodies[1], KOBO_HEADERS)  # waits in the queue
+        full = sidecar.push("kobo", bodies[2], KOBO_HEADERS)  # the queue is full
+    finally:
+        lock.rollback()
+        lock.close()
+    for answer, code in ((busy, "busy"), (backlog, "busy"), (full, "overloaded")):
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == code
+        assert int(answer.headers["Retry-After"]) >= 1
+    assert sidecar.outbox() == []
+    # Kobo sends each again: every record is evaluated (once) and its advisories queued.
+    raised: list[str] = []
+    for body in bodies:
+        again = _send_like_kobo(sidecar, body)
+        assert again.status_code == 200, again.text
+        assert len(again.json()["new"]) == 1
+        raised += again.json()["advisories"]
+    assert raised
+    stored = sidecar.session.get(sidecar.base + "/v1/advisories?limit=1000",
+                                 timeout=10).json()["items"]
+    assert sorted(a["id"] for a in stored) == sorted(raised)
+    _wait(lambda: len(sidecar.outbox()) == len(raised)
+          and all(r["status"] == "done" for r in sidecar.outbox()), "the write-backs")
+    assert kobo.statuses == {str(n): "validation_status_on_hold" for n in (3101, 3102, 3103)}
+    patches = [r for r in kobo.requests if r.method == "PATCH"]
+    assert len(patches) == len(raised)  # each advisory written once
+    for body in bodies:  # and a late retry of the same submissions changes nothing
+        assert sidecar.push("kobo", body, KOBO_HEADERS).json()["unchanged"] == 1
