@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from mandate_rules._adapters import LOOPBACK_ENV, load_adapter_class
-
-from .fakes import (
+from mandate_rules.adapters.testing import (
     COMMCARE_DOMAIN,
     COMMCARE_KEY,
     COMMCARE_USER,

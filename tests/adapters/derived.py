@@ -1,78 +1,12 @@
-"""Builders of the derived payloads described in derived/README.md (labelled: not captures)."""
+"""Where the tests find the real payloads: the repository's verbatim copy and the shared
+original it copies (test_fixtures_contract checks the copy is still verbatim). The builders of
+derived payloads live in the test kit, `mandate_rules.adapters.testing`."""
 
 from __future__ import annotations
 
-import copy
-import json
-import uuid
-from pathlib import Path
-from typing import Any
-
 from ..helpers import ROOT
 
-DERIVED = Path(__file__).resolve().parent / "derived"
 # The real payloads of ../shared/fixtures/external, copied verbatim into the repository so that
-# the tests run on a clean clone (test_fixtures_contract checks the copy is still verbatim).
+# the tests run on a clean clone.
 FIXTURES = ROOT / "tests" / "fixtures" / "external"
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "external"
-
-
-def fixture(system: str, name: str) -> Any:
-    return json.loads((FIXTURES / system / name).read_text("utf-8"))
-
-
-def fixture_bytes(system: str, name: str) -> bytes:
-    return (FIXTURES / system / name).read_bytes()
-
-
-def kobo_submission(number: int = 3001, *, submitted: str = "2026-11-20T04:52:44",
-                    **answers: Any) -> dict[str, Any]:
-    """An escort-request submission with `_id` `number` (answers override by key)."""
-    base = json.loads((DERIVED / "kobotoolbox_escort_submission.json").read_text("utf-8"))
-    ident = str(uuid.UUID(int=number))
-    base.update({"_id": number, "_uuid": ident, "meta/instanceID": f"uuid:{ident}",
-                 "meta/rootUuid": f"uuid:{ident}", "_submission_time": submitted})
-    base.update({k.replace("__", "/"): v for k, v in answers.items()})
-    return base
-
-
-INFO_SHARE = {
-    "info_share_direction": "outgoing",
-    "info_share_counterparty": "peacekeepers",
-    "info_share_counterparty_id": "Sector East J2",
-    "info_share_categories": ["personal_data", "locations"],
-    "info_share_granularity": "individual",
-    "info_share_purpose": "military_planning",
-    "info_share_country": "SSD",
-}
-
-
-def primero_case(number: int, updated: str, **fields: Any) -> dict[str, Any]:
-    """The OpenFn case with a new id and update time, carrying an information-sharing request."""
-    case = copy.deepcopy(fixture("primero", "openfn_primero-progres_case_583069e.json"))
-    case.update(INFO_SHARE)
-    case.update({"id": str(uuid.UUID(int=number)), "last_updated_at": updated})
-    case.update(fields)
-    return dict(case)
-
-
-def primero_webhook(case: dict[str, Any], hostname: str = "primero.example.org") -> bytes:
-    """The webhook body Primero would POST for `case` (see the fixtures README)."""
-    data = {"record_id": case["id"], "record_type": "case", "hostname": hostname}
-    data.update({k: v for k, v in case.items() if k != "id"})
-    return json.dumps({"data": data}).encode("utf-8")
-
-
-def commcare_case(number: int, indexed_on: str, **properties: Any) -> dict[str, Any]:
-    """The v2 single-case fixture as a movement request."""
-    case = copy.deepcopy(fixture("commcare", "case_v2_single.json"))
-    props = {"org_id": "ngo-342", "org_type": "ingo", "country": "SOM", "admin1": "SO22",
-             "mode": "road", "route_id": "MSR-BAI-03", "origin": "Baidoa", "destination": "Dinsoor",
-             "window_start": "2026-11-22", "escort_requested": "yes",
-             "transport_provider": "own_fleet", "request_status": "requested"}
-    props.update(properties)
-    case.update({"case_id": str(uuid.UUID(int=number)), "case_type": "movement_request",
-                 "case_name": f"Movement request {number}", "indexed_on": indexed_on,
-                 "server_last_modified": indexed_on, "last_modified": indexed_on,
-                 "properties": props, "indices": {}})
-    return dict(case)

@@ -11,11 +11,19 @@ import pytest
 
 from mandate_rules import Advisory
 from mandate_rules._adapters import AdapterConfigError, AdapterStore, SourceUnavailableError, sync
-from mandate_rules._adapters.testing import AdapterContract, pull_all, sample_advisory
+from mandate_rules.adapters.testing import (
+    COMMCARE_DOMAIN,
+    AdapterContract,
+    FakeCommCare,
+    Reply,
+    commcare_case,
+    fixture,
+    fixture_bytes,
+    pull_all,
+    sample_advisory,
+)
 
 from .conftest import commcare_settings
-from .derived import commcare_case, fixture, fixture_bytes
-from .fakes import COMMCARE_DOMAIN, FakeCommCare, Reply
 
 
 def _cases(count: int) -> list[dict[str, Any]]:

@@ -25,9 +25,9 @@ from mandate_rules._adapters import (
     loopback_only,
 )
 from mandate_rules._adapters.http import RETRY_AFTER_CAP
+from mandate_rules.adapters.testing import FakeServer, Reply, Seen
 
 from .conftest import FAST_RETRY, EgressAttempt
-from .fakes import FakeServer, Reply, Seen
 
 SECRET = "fake-secret-value-never-shown"
 

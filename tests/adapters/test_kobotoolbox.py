@@ -17,11 +17,19 @@ from mandate_rules._adapters import (
     SourceRejectedError,
     sync,
 )
-from mandate_rules._adapters.testing import AdapterContract, pull_all, sample_advisory
+from mandate_rules.adapters.testing import (
+    DERIVED,
+    KOBO_ASSET,
+    AdapterContract,
+    FakeKobo,
+    Reply,
+    fixture,
+    kobo_submission,
+    pull_all,
+    sample_advisory,
+)
 
 from .conftest import kobo_settings
-from .derived import DERIVED, fixture, kobo_submission
-from .fakes import KOBO_ASSET, FakeKobo, Reply
 
 
 def _escorts(count: int) -> list[dict[str, Any]]:

@@ -11,8 +11,7 @@ import pytest
 
 from mandate_rules import Event
 from mandate_rules._adapters import Ignored, MappingError, Rejected, load_mapping
-
-from .derived import kobo_submission
+from mandate_rules.adapters.testing import kobo_submission
 
 ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
 

@@ -11,10 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from mandate_rules._cli import main
+from mandate_rules.adapters.testing import FakeKobo, Reply, kobo_submission
 
 from .conftest import ENV, kobo_settings
-from .derived import kobo_submission
-from .fakes import FakeKobo, Reply
 
 
 @pytest.fixture

@@ -17,11 +17,21 @@ from mandate_rules._adapters import (
     advisory_marker,
     sync,
 )
-from mandate_rules._adapters.testing import AdapterContract, pull_all, sample_advisory
+from mandate_rules.adapters.testing import (
+    PRIMERO_FORBIDDEN_USER,
+    PRIMERO_PASSWORD,
+    AdapterContract,
+    FakePrimero,
+    Reply,
+    fixture,
+    fixture_bytes,
+    primero_case,
+    primero_webhook,
+    pull_all,
+    sample_advisory,
+)
 
 from .conftest import primero_settings
-from .derived import fixture, fixture_bytes, primero_case, primero_webhook
-from .fakes import PRIMERO_FORBIDDEN_USER, PRIMERO_PASSWORD, FakePrimero, Reply
 
 
 def _cases(count: int, *, same_time_from: int | None = None) -> list[dict[str, Any]]:

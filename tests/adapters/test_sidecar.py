@@ -20,17 +20,20 @@ import uvicorn
 from mandate_rules._adapters.receivers import ADAPTERS_ENV
 from mandate_rules._service import ServiceConfig, create_app
 from mandate_rules._service._config import TokenSpec, token_digest
-
-from .conftest import ENV, commcare_settings, kobo_settings, primero_settings
-from .derived import (
+from mandate_rules.adapters.testing import (
     DERIVED,
+    FakeCommCare,
+    FakeKobo,
+    FakePrimero,
+    Reply,
     commcare_case,
     fixture_bytes,
     kobo_submission,
     primero_case,
     primero_webhook,
 )
-from .fakes import FakeCommCare, FakeKobo, FakePrimero, Reply
+
+from .conftest import ENV, commcare_settings, kobo_settings, primero_settings
 
 SECRET = ENV["PUSH_SECRET"]
 KOBO_HEADERS = {"Content-Type": "application/json",

@@ -3,8 +3,9 @@
 An adapter subclasses `Adapter`, maps records with a `FieldMapping`, talks to its source
 through `HttpClient`, translates foreign failures into the errors below (``raise … from
 exc``), and registers itself under the entry-point group ``mandate_rules.adapters``
-(`ENTRY_POINT_GROUP`). `mandate_rules.adapters.testing` holds the contract test suite any
-adapter can run against itself. See docs/writing-an-adapter.md.
+(`ENTRY_POINT_GROUP`). `mandate_rules.adapters.testing` (imported on its own, never by this
+module) is the test kit: loopback fakes of the sources and the contract test suite any adapter
+can run against itself. See docs/writing-an-adapter.md.
 """
 
 from .._adapters import (
@@ -40,7 +41,6 @@ from .._adapters import (
     load_adapter_class,
     load_mapping,
 )
-from . import testing
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -74,5 +74,4 @@ __all__ = [
     "is_loopback_host",
     "load_adapter_class",
     "load_mapping",
-    "testing",
 ]

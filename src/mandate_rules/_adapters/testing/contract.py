@@ -2,7 +2,7 @@
 
 Subclass `AdapterContract` in a test module and provide three fixtures::
 
-    from mandate_rules._adapters.testing import AdapterContract
+    from mandate_rules.adapters.testing import AdapterContract
 
     class TestMyAdapter(AdapterContract):
         @pytest.fixture
@@ -21,56 +21,23 @@ The suite checks what every adapter promises: a registered name, a source URI, p
 payloads that become valid events (the same ids when delivered again), foreign payloads
 refused with `PayloadError`, a pull that pages to the end without repeating an event and
 resumes from any cursor, and a write-back that writes one advisory once however often it is
-called. It needs pytest (a test dependency, not a runtime one).
+called. It needs pytest (a test dependency, not a runtime one); the rest of the kit does not.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
-from .._models import Advisory, Event, EventRef, ExplanationItem, Reference, RulesVersion, Severity
-from .contract import Adapter, Batch, Pulled, WriteResult
-from .errors import PayloadError
-from .registry import available_adapters
+from ..._models import Advisory, Event
+from ..contract import Adapter, Batch, WriteResult
+from ..errors import PayloadError
+from ..registry import available_adapters
+from .support import pull_all, sample_advisory
 
-__all__ = ["AdapterContract", "pull_all", "sample_advisory"]
-
-_MAX_PAGES = 1000
-
-
-def sample_advisory(event: Event, *, rule_id: str = "TST-001") -> Advisory:
-    """An advisory about `event`'s record, as the engine would raise it (for write-back tests)."""
-    return Advisory(
-        id=f"adv-{rule_id.lower()}-"
-           + hashlib.sha256(f"{event.source}\0{event.id}".encode()).hexdigest()[:24],
-        rule_id=rule_id, title="Contract test advisory", severity=Severity.WARNING,
-        base_severity=Severity.WARNING, advice="Written by the adapter contract test suite.",
-        actions=("Nothing to do: this is a test.",),
-        references=(Reference(source="mandate-rules adapter contract", checked="U"),),
-        subject=event.subject, source=event.source, country=event.country, area=event.area,
-        evidence=(EventRef(source=event.source, id=event.id, type=event.type, time=event.time),),
-        explanation=(ExplanationItem(condition="a test", held=True, value=None),),
-        rules_version=RulesVersion(version="0.0.0", hash="0" * 64),
-        raised_at=event.time if event.time.tzinfo else event.time.replace(tzinfo=dt.UTC))
-
-
-def pull_all(adapter: Adapter, cursor: str | None = None) -> list[Pulled]:
-    """Every page from `cursor` to the end."""
-    pages = []
-    for _ in range(_MAX_PAGES):
-        page = adapter.pull(cursor)
-        pages.append(page)
-        if not page.more:
-            return pages
-        assert page.cursor != cursor, "more pages reported but the cursor did not move"
-        cursor = page.cursor
-    raise AssertionError(f"the pull did not end within {_MAX_PAGES} pages")
-
+__all__ = ["AdapterContract"]
 
 def _ids(pages: Sequence[Batch]) -> list[str]:
     return [e.id for page in pages for e in page.events]

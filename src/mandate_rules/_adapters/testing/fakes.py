@@ -1,6 +1,8 @@
 """Loopback fakes of the three source systems: real HTTP over a real socket on 127.0.0.1,
-serving the fixture payloads with each system's paging and auth mechanics, and recording
-every request. Failures are injected per request (`fail`), or by stopping the server."""
+serving the sources' real payloads with each system's paging and auth mechanics, and
+recording every request. Failures are injected per request (`fail`), or by stopping the
+server. Standard library only (no pytest): tests, and an integrator at the command line
+(``python -m mandate_rules.adapters.testing``), use the same fakes."""
 
 from __future__ import annotations
 
@@ -8,18 +10,38 @@ import base64
 import copy
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import attrs
 
-from .derived import fixture, fixture_bytes
+from .payloads import fixture, fixture_bytes
+
+__all__ = [
+    "COMMCARE_DOMAIN",
+    "COMMCARE_KEY",
+    "COMMCARE_USER",
+    "KOBO_ASSET",
+    "KOBO_TOKEN",
+    "PRIMERO_FORBIDDEN_USER",
+    "PRIMERO_PASSWORD",
+    "PRIMERO_TOKEN",
+    "PRIMERO_USER",
+    "FakeCommCare",
+    "FakeKobo",
+    "FakePrimero",
+    "FakeServer",
+    "Reply",
+    "Seen",
+]
 
 
 @attrs.define
 class Seen:
+    """One request the fake received."""
+
     method: str
     path: str
     query: dict[str, str]
@@ -28,25 +50,35 @@ class Seen:
 
     @property
     def json(self) -> Any:
+        """The body parsed as JSON (None when empty)."""
         return json.loads(self.body) if self.body else None
 
 
 @attrs.define
 class Reply:
+    """An answer the fake sends."""
+
     status: int
     body: bytes = b""
     headers: dict[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def json(cls, status: int, obj: Any, **headers: str) -> Reply:
+        """A JSON answer."""
         return cls(status, json.dumps(obj).encode(), {"Content-Type": "application/json",
                                                        **headers})
 
 
 class FakeServer:
-    """A threaded HTTP server on 127.0.0.1 whose answers come from `handle`."""
+    """A threaded HTTP server on 127.0.0.1 whose answers come from `handle`.
 
-    def __init__(self) -> None:
+    `adapter` names the adapter that reads it; `settings` and `env` are that adapter's
+    settings and credentials' environment pointed at this server."""
+
+    adapter = ""
+    env: Mapping[str, str] = {}
+
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[Seen] = []
         self.failures: list[tuple[Callable[[Seen], bool], Reply]] = []
         self._lock = threading.Lock()
@@ -74,7 +106,7 @@ class FakeServer:
                 pass
 
         self._handler = Handler
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/"
         self._serve()
@@ -109,13 +141,20 @@ class FakeServer:
         return self.handle(seen)
 
     def handle(self, seen: Seen) -> Reply:
+        """The answer to `seen` (the source's behaviour)."""
+        raise NotImplementedError
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        """The adapter's settings pointed at this server (`extra` added or overriding)."""
         raise NotImplementedError
 
     def stop(self) -> None:
+        """Stop listening and close the socket."""
         self.httpd.shutdown()
         self.httpd.server_close()
 
     def writes(self) -> list[Seen]:
+        """The requests that change something (write-back)."""
         return [r for r in self.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
 
 
@@ -129,12 +168,19 @@ class FakeKobo(FakeServer):
     """KPI v2: ``Authorization: Token``, ``query``/``sort``/``start``/``limit`` with absolute
     ``next`` links, validation status and bulk edit."""
 
-    def __init__(self, submissions: list[dict[str, Any]] | None = None) -> None:
-        super().__init__()
+    adapter = "kobotoolbox"
+    env: Mapping[str, str] = {"KOBO_TOKEN": KOBO_TOKEN}
+
+    def __init__(self, submissions: list[dict[str, Any]] | None = None, port: int = 0) -> None:
+        super().__init__(port)
         self.submissions = submissions if submissions is not None else copy.deepcopy(
             fixture("kobotoolbox", "formpack_or_other_data_submissions.json"))
         self.statuses: dict[str, str] = {}
         self.fields: dict[str, dict[str, Any]] = {}
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        return {"base_url": self.base_url, "asset_uid": KOBO_ASSET, "token_env": "KOBO_TOKEN",
+                **extra}
 
     def handle(self, seen: Seen) -> Reply:
         if seen.headers.get("authorization") != f"Token {KOBO_TOKEN}":
@@ -147,7 +193,7 @@ class FakeKobo(FakeServer):
             return self._list(seen)
         if seen.method == "PATCH" and rest.endswith("/validation_status/"):
             ident = rest.split("/")[0]
-            uid = (seen.json or {}).get("validation_status.uid")
+            uid = str((seen.json or {}).get("validation_status.uid"))
             self.statuses[ident] = uid
             return Reply.json(200, {"timestamp": 1763614364, "uid": uid, "by_whom": "api_user",
                                     "label": "On Hold"})
@@ -189,12 +235,20 @@ class FakePrimero(FakeServer):
     """Primero v2: Basic or bearer auth, ``page``/``per`` with ``metadata``, ``order_by``,
     ``last_updated_at`` ranges, ``fields``, flags and PATCH; error bodies from the fixtures."""
 
-    def __init__(self, cases: list[dict[str, Any]] | None = None) -> None:
-        super().__init__()
+    adapter = "primero"
+    env: Mapping[str, str] = {"PRIMERO_USER": PRIMERO_USER, "PRIMERO_PASSWORD": PRIMERO_PASSWORD}
+
+    def __init__(self, cases: list[dict[str, Any]] | None = None, port: int = 0) -> None:
+        super().__init__(port)
         self.cases = cases or []
         self.flags: dict[str, list[dict[str, Any]]] = {}
         self.notes: dict[str, list[dict[str, Any]]] = {}
         self.serve_doc_list = False
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        return {"base_url": self.base_url,
+                "auth": {"type": "basic", "user_env": "PRIMERO_USER",
+                         "password_env": "PRIMERO_PASSWORD"}, **extra}
 
     def _auth(self, seen: Seen) -> Reply | None:
         header = seen.headers.get("authorization", "")
@@ -274,12 +328,21 @@ class FakeCommCare(FakeServer):
     """Case API v2: ``ApiKey`` auth, ``indexed_on`` order with a base64 ``cursor`` in absolute
     ``next`` links, ``limit``, and create/update/upsert by external id."""
 
-    def __init__(self, cases: list[dict[str, Any]] | None = None) -> None:
-        super().__init__()
+    adapter = "commcare"
+    env: Mapping[str, str] = {"COMMCARE_KEY": COMMCARE_KEY}
+
+    def __init__(self, cases: list[dict[str, Any]] | None = None, port: int = 0) -> None:
+        super().__init__(port)
         self.cases = cases if cases is not None else [
             fixture("commcare", "case_v2_single.json"),
             *fixture("commcare", "case_v2_list_response.json")["cases"]]
         self.by_external: dict[str, dict[str, Any]] = {}
+
+    def settings(self, **extra: Any) -> dict[str, Any]:
+        return {"base_url": self.base_url, "domain": COMMCARE_DOMAIN,
+                "case_type": "movement_request", "username": COMMCARE_USER,
+                "api_key_env": "COMMCARE_KEY",
+                "write_back": {"mode": "case", "owner_id": "owner-field-team-1"}, **extra}
 
     def handle(self, seen: Seen) -> Reply:
         if seen.headers.get("authorization") != f"ApiKey {COMMCARE_USER}:{COMMCARE_KEY}":
