@@ -13,8 +13,9 @@ outbox --retry``, ``POST /v1/admin/outbox/retry``). Failures that may pass (no a
 429/5xx, 401/403 until the credential is fixed, no adapter configured) keep being retried.
 Should a process die after the source took a write but before the row was marked done, the
 next attempt goes to adapters whose write-back is itself idempotent (Primero checks its flags
-for the advisory's mark first; CommCare upserts by external id; Kobo sets a status or a
-field), so the record still carries the advisory once.
+for the advisory's mark first; CommCare upserts by external id; Kobo reads the submission and
+leaves a status or a field that already holds the advisory alone), so the record still
+carries the advisory once.
 """
 
 from __future__ import annotations
