@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,9 +25,9 @@ from mandate_rules._adapters import (
     loopback_only,
 )
 from mandate_rules._adapters.http import RETRY_AFTER_CAP
-from mandate_rules.adapters.testing import FakeServer, Reply, Seen
+from mandate_rules.adapters.testing import FakeCommCare, FakeServer, Reply, Seen
 
-from .conftest import FAST_RETRY, EgressAttempt
+from .conftest import FAST_RETRY, EgressAttempt, commcare_settings
 
 SECRET = "fake-secret-value-never-shown"
 
@@ -246,3 +246,13 @@ def test_adapters_refuse_a_non_loopback_base_url(make_adapter: Any) -> None:
 def test_server_threads_are_loopback_only(server: Scripted) -> None:
     assert server.httpd.server_address[0] == "127.0.0.1"
     assert all(t.daemon for t in threading.enumerate() if t is server.thread)
+
+
+def test_commcare_rate_limit_is_waited_out(commcare: FakeCommCare,
+                                          make_adapter: Callable[..., Any]) -> None:
+    """CommCare's throttle sends the seconds left as a decimal: waiting that long passes,
+    where the client's own backoff (0.01 s, 0.02 s, 0.04 s here) would run out first."""
+    adapter = make_adapter("commcare", commcare_settings(commcare))
+    commcare.throttle(0.5)
+    adapter.pull(None)  # raised SourceUnavailableError when the 1.5-style header was ignored
+    assert len(commcare.requests) == 2  # one 429, its Retry-After waited, then through

@@ -434,6 +434,15 @@ class FakeCommCare(FakeServer):
             fixture("commcare", "case_v2_single.json"),
             *fixture("commcare", "case_v2_list_response.json")["cases"]]
         self.by_external: dict[str, dict[str, Any]] = {}
+        self.throttled_until = 0.0
+
+    def throttle(self, seconds: float) -> None:
+        """Rate-limit the project for `seconds` from now: every API call is answered 429 with
+        ``Retry-After`` the time left as CommCare computes it, a float sent as it is
+        (``HQThrottle.retry_after`` in ``corehq/apps/api/resources/meta.py`` returns
+        ``RateLimiter.get_retry_after``, a float, ``corehq/project_limits/rate_limiter.py``;
+        dimagi/commcare-hq@06a64fe8): ``Retry-After: 1.5``, not a whole number."""
+        self.throttled_until = time.monotonic() + seconds
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         return {"base_url": self.base_url, "domain": COMMCARE_DOMAIN,
@@ -444,6 +453,9 @@ class FakeCommCare(FakeServer):
     def handle(self, seen: Seen) -> Reply:
         if seen.headers.get("authorization") != f"ApiKey {COMMCARE_USER}:{COMMCARE_KEY}":
             return Reply.json(401, {"error": "Your credentials are invalid."})
+        left = self.throttled_until - time.monotonic()
+        if left > 0:
+            return Reply(429, b"", {"Retry-After": str(round(left, 3))})
         prefix = f"/a/{COMMCARE_DOMAIN}/api/case/v2/"
         if not seen.path.startswith(prefix):
             return Reply.json(403, {"error": "You do not have access to this project space."})
