@@ -52,10 +52,10 @@ class KoboClient:
         return body
 
     def set_validation_status(self, submission_id: int, status: str) -> Any:
-        # Setting a status twice leaves it as once: safe to resend after any failure.
+        """Set the status (whoever set the one before: read it first)."""
         return self.http.request_json(
             "PATCH", f"{self.data_path}{submission_id}/validation_status/",
-            body={"validation_status.uid": status}, idempotent=True)
+            body={"validation_status.uid": status})
 
     def edit_field(self, submission_id: int, field: str, value: str) -> Any:
         """Bulk edit of one submission (KPI takes only the whole-number ``_id`` here); every

@@ -40,20 +40,35 @@ def write_advisory(client: KoboClient, advisory: Advisory, *, mode: str, status:
         assert field is not None
         return _write_field(client, submission_id, field, advisory_text(advisory),
                             f"{where}, field {field}")
-    record = client.submission(submission_id)
-    current: Any = record.get("_validation_status") or {}
-    uid = current.get("uid") if isinstance(current, dict) else None
-    label = current.get("label") if isinstance(current, dict) else None
-    if uid == status:
-        return WriteResult(f"{where}, validation status {label or status}", remote_id=status,
-                           existing=True)
-    if uid and not overwrite_status:
-        who = current.get("by_whom") or "someone"
-        return WriteResult(f"{where}: validation status {label or uid} set by {who} kept, "
-                           f"not overwritten with {status} (write_back: overwrite_status)")
-    answer = client.set_validation_status(record["_id"], status)
-    label = answer.get("label") if isinstance(answer, dict) else None
-    return WriteResult(f"{where}, validation status {label or status}", remote_id=status)
+    return _write_status(client, submission_id, status, overwrite_status, where)
+
+
+def _write_status(client: KoboClient, submission_id: str, status: str, overwrite: bool,
+                  where: str) -> WriteResult:
+    numeric: list[int] = []
+
+    def find() -> WriteResult | None:
+        record = client.submission(submission_id)
+        numeric[:] = [record["_id"]]
+        current: Any = record.get("_validation_status") or {}
+        uid = current.get("uid") if isinstance(current, dict) else None
+        label = current.get("label") if isinstance(current, dict) else None
+        if uid == status:
+            return WriteResult(f"{where}, validation status {label or status}",
+                               remote_id=status, existing=True)
+        if uid and not overwrite:
+            who = current.get("by_whom") or "someone"
+            return WriteResult(f"{where}: validation status {label or uid} set by {who} "
+                               f"kept, not overwritten with {status} (write_back: "
+                               f"overwrite_status)")
+        return None
+
+    def write() -> WriteResult:
+        answer = client.set_validation_status(numeric[0], status)
+        label = answer.get("label") if isinstance(answer, dict) else None
+        return WriteResult(f"{where}, validation status {label or status}", remote_id=status)
+
+    return write_unless_there(find, write)
 
 
 def _write_field(client: KoboClient, submission_id: str, field: str, text: str,

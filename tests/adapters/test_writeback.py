@@ -15,16 +15,18 @@ from mandate_rules._adapters import AdapterConfigError, SourceUnavailableError
 from mandate_rules.adapters import advisory_marker, advisory_text
 from mandate_rules.adapters.testing import (
     KOBO_ASSET,
+    FakeCommCare,
     FakeKobo,
     FakePrimero,
     Reply,
+    commcare_case,
     kobo_submission,
     primero_case,
     primero_webhook,
     sample_advisory,
 )
 
-from .conftest import kobo_settings, primero_settings
+from .conftest import commcare_settings, kobo_settings, primero_settings
 
 # A proxy's error pages, as nginx sends them (HTML, not the source's JSON).
 GATEWAY = {502: Reply(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -171,3 +173,31 @@ def test_kobo_overwrite_status_setting_is_checked(kobo: FakeKobo,
                                                  r"true or false, got 'yes'"):
         make_adapter("kobotoolbox", kobo_settings(
             kobo, write_back={"mode": "validation_status", "overwrite_status": "yes"}))
+
+
+def test_kobo_status_set_behind_a_gateway_error_is_read_back(
+        kobo: FakeKobo, make_adapter: Callable[..., Any]) -> None:
+    adapter = make_adapter("kobotoolbox", kobo_settings(kobo))
+    advisory = _kobo_advisory(kobo, adapter)
+    kobo.lose_answer(GATEWAY[502], when=lambda s: s.method == "PATCH")
+    assert adapter.write_back(advisory).existing
+    assert len(kobo.applied()) == 1
+
+
+# ------------------------------------------------------------------------ CommCare
+
+
+@pytest.mark.parametrize("mode", ["case", "property"])
+def test_commcare_write_saved_behind_a_gateway_error_is_not_sent_again(
+        commcare: FakeCommCare, make_adapter: Callable[..., Any], mode: str) -> None:
+    """Every Case API write is one more form in CommCare, even an upsert of the same case."""
+    adapter = make_adapter("commcare", commcare_settings(
+        commcare, write_back={"mode": mode, "owner_id": "owner-field-team-1"}))
+    case = commcare_case(7, "2026-11-20T09:00:00Z")
+    commcare.cases.append(case)
+    (event,) = adapter.parse(json.dumps(case).encode(), {}).events
+    advisory = sample_advisory(event)
+    commcare.lose_answer(GATEWAY[504], when=lambda s: s.method == "PUT")
+    assert adapter.write_back(advisory).existing
+    assert [r.method for r in commcare.applied()] == ["PUT"]
+    assert len(commcare.by_external) == (1 if mode == "case" else 0)

@@ -423,7 +423,10 @@ COMMCARE_DOMAIN = "field-ops"
 
 class FakeCommCare(FakeServer):
     """Case API v2: ``ApiKey`` auth, ``indexed_on`` order with a base64 ``cursor`` in absolute
-    ``next`` links, ``limit``, and create/update/upsert by external id."""
+    ``next`` links, ``limit``, one case by id or external id (``GET .../case/v2/<case_id>``,
+    ``GET .../case/v2/ext/<external_id>/``, 404 when there is none), and update or upsert by
+    external id (``PUT``), per ``docs/api/cases-v2.rst`` (reference/adapters.md). Every write
+    is one more form in CommCare; `applied` lists them."""
 
     adapter = "commcare"
     env: Mapping[str, str] = {"COMMCARE_KEY": COMMCARE_KEY}
@@ -462,6 +465,17 @@ class FakeCommCare(FakeServer):
         rest = seen.path[len(prefix):]
         if seen.method == "GET" and rest == "":
             return self._list(seen)
+        if seen.method == "GET" and rest.startswith("ext/"):
+            found = self.by_external.get(rest[len("ext/"):].strip("/"))
+            if found is None:
+                return Reply.json(404, {"error": "Case not found"})
+            return Reply.json(200, found)
+        if seen.method == "GET" and rest:
+            case = next((c for c in [*self.cases, *self.by_external.values()]
+                         if c.get("case_id") == rest.strip("/")), None)
+            if case is None:
+                return Reply.json(404, {"error": "Case not found"})
+            return Reply.json(200, case)
         if seen.method == "PUT" and rest.startswith("ext/"):
             external = rest[len("ext/"):].strip("/")
             body = dict(seen.json or {})
@@ -474,8 +488,11 @@ class FakeCommCare(FakeServer):
             case.setdefault("properties", {}).update(body.get("properties") or {})
             return Reply.json(200, {"form_id": "f-" + external[:8], "case": case})
         if seen.method == "PUT" and rest:
-            return Reply.json(200, {"form_id": "f-1", "case": {"case_id": rest,
-                                                               **(seen.json or {})}})
+            case = next((c for c in self.cases if c.get("case_id") == rest.strip("/")), None)
+            if case is None:
+                return Reply.json(404, {"error": "Case not found"})
+            case.setdefault("properties", {}).update((seen.json or {}).get("properties") or {})
+            return Reply.json(200, {"form_id": "f-1", "case": case})
         return Reply.json(405, {"error": "method not allowed"})
 
     def _list(self, seen: Seen) -> Reply:
