@@ -13,14 +13,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import requests
 import uvicorn
 
+from mandate_rules import Advisory
 from mandate_rules._adapters.receivers import ADAPTERS_ENV
 from mandate_rules._service import ServiceConfig, create_app
 from mandate_rules._service._config import TokenSpec, token_digest
+from mandate_rules.adapters import advisory_marker
 from mandate_rules.adapters.testing import (
+    COMMCARE_DOMAIN,
     DERIVED,
     KOBO_ASSET,
     FakeCommCare,
@@ -37,6 +41,11 @@ from mandate_rules.adapters.testing import (
 from .conftest import ENV, commcare_settings, kobo_settings, primero_settings
 
 SECRET = ENV["PUSH_SECRET"]
+# A proxy's error pages, as nginx sends them.
+GATEWAY_502 = Reply(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                    {"Content-Type": "text/html"})
+GATEWAY_504 = Reply(504, b"<html><body><h1>504 Gateway Time-out</h1></body></html>",
+                    {"Content-Type": "text/html"})
 KOBO_HEADERS = {"Content-Type": "application/json",
                 "User-Agent": "KoboToolbox external service #hXyZ123",
                 "Authorization": "Basic " + base64.b64encode(f"kobo:{SECRET}".encode()).decode()}
@@ -365,3 +374,151 @@ def test_transient_push_failures_are_503_with_retry_after_and_nothing_is_lost(
         f"/api/v2/assets/{KOBO_ASSET}/data/{n}/validation_status/" for n in (3101, 3102, 3103)]
     for body in bodies:  # and a late retry of the same submissions changes nothing
         assert sidecar.push("kobo", body, KOBO_HEADERS).json()["unchanged"] == 1
+
+
+# ------------------------------------------------------------------------ end to end
+
+
+@attrs.frozen
+class _Source:
+    """One source in the end-to-end run: its connection, three records as it pushes them,
+    and how to recognise the write-back of one record and count the copies of an advisory."""
+
+    connection: str
+    bodies: tuple[bytes, ...]
+    headers: dict[str, str]
+    writes_to: Callable[[Any, str], bool]  # (request, record id) -> a write for that record
+    records: tuple[str, ...]
+
+
+def _e2e_source(name: str, kobo: FakeKobo, primero: FakePrimero,
+                commcare: FakeCommCare) -> _Source:
+    if name == "kobo":
+        submissions = [kobo_submission(n) for n in (3201, 3202, 3203)]
+        kobo.submissions.extend(submissions)
+        return _Source("kobo", tuple(json.dumps(s).encode() for s in submissions),
+                       KOBO_HEADERS,
+                       lambda s, r: s.method == "PATCH" and f"/data/{r}/" in s.path,
+                       ("3201", "3202", "3203"))
+    if name == "primero":
+        cases = [primero_case(n, f"2026-11-22T09:00:0{n - 20}.000Z") for n in (21, 22, 23)]
+        return _Source("primero", tuple(primero_webhook(c) for c in cases),
+                       {"Content-Type": "application/json", "x-api-key": SECRET},
+                       lambda s, r: s.method == "POST" and s.path == f"/api/v2/cases/{r}/flags",
+                       tuple(c["id"] for c in cases))
+    cases = [commcare_case(n, f"2026-11-22T09:00:{n}.000000Z") for n in (31, 32, 33)]
+    commcare.cases.extend(cases)
+    return _Source("commcare", tuple(json.dumps(c).encode() for c in cases),
+                   {"Content-Type": "application/json", "Authorization": f"Bearer {SECRET}",
+                    "Server-Modified-On": "2026-11-22T09:00:00Z"},
+                   lambda s, r: s.method == "PUT"
+                   and ((s.json or {}).get("indices") or {}).get("host", {}).get("case_id") == r,
+                   tuple(c["case_id"] for c in cases))
+
+
+def _send(sidecar: Sidecar, connection: str, body: bytes, headers: dict[str, str],
+          attempts: int = 50) -> requests.Response:
+    """A sender that tries again after 502, 503 or 504, as KoboToolbox and CommCare do."""
+    for _ in range(attempts):
+        answer = sidecar.push(connection, body, headers)
+        if answer.status_code not in (502, 503, 504):
+            return answer
+        assert "Retry-After" in answer.headers
+        time.sleep(0.1)
+    raise AssertionError(f"still {answer.status_code} after {attempts} attempts")
+
+
+@pytest.mark.parametrize("name", ["kobo", "primero", "commcare"])
+def test_push_to_write_back_end_to_end_writes_each_advisory_once_whatever_fails(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+        primero: FakePrimero, commcare: FakeCommCare) -> None:
+    """A push that first meets a busy store (503), write-backs refused until the sidecar is
+    restarted, then each record's write saved by the source but answered 502, 504 or not in
+    time: every advisory ends up written exactly once in the source."""
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    quick = {"timeout": {"connect": 2, "read": 0.5}}
+    path = tmp_path / "adapters.yaml"
+    path.write_text(json.dumps({
+        "outbox": {"first_retry_seconds": 0.3, "max_retry_seconds": 1, "poll_seconds": 0.1},
+        "push": {"answer_within_seconds": 1},
+        "connections": {
+            "kobo": {"adapter": "kobotoolbox", **kobo_settings(kobo, **quick)},
+            "primero": {"adapter": "primero", **primero_settings(primero, **quick)},
+            "commcare": {"adapter": "commcare", **commcare_settings(commcare, **quick)}}}))
+    monkeypatch.setenv(ADAPTERS_ENV, str(path))
+    fake = {"kobo": kobo, "primero": primero, "commcare": commcare}[name]
+    source = _e2e_source(name, kobo, primero, commcare)
+    db = tmp_path / "sidecar.db"
+
+    def writes(record: str | None = None) -> list[Any]:
+        return [r for r in fake.applied()
+                if record is None or source.writes_to(r, record)]
+
+    # 1. The source is down for writes until further notice.
+    fake.fail(Reply.json(503, {"detail": "Service Unavailable"}),
+              when=lambda s: s.method in ("POST", "PUT", "PATCH"), times=10_000)
+    first = Sidecar(db).start()
+    try:
+        # 2. The first push meets a busy store: 503 with Retry-After, and the sender retries.
+        lock = sqlite3.connect(db, isolation_level=None, timeout=0)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            busy = first.push(source.connection, source.bodies[0], source.headers)
+        finally:
+            lock.rollback()
+            lock.close()
+        assert busy.status_code == 503, busy.text
+        assert int(busy.headers["Retry-After"]) >= 1
+        raised: dict[str, list[str]] = {}
+        for record, body in zip(source.records, source.bodies, strict=True):
+            answer = _send(first, source.connection, body, source.headers)
+            assert answer.status_code == 200, answer.text
+            raised[record] = answer.json()["advisories"]
+            assert raised[record], f"record {record} should raise advisories"
+        every = sorted(a for ids in raised.values() for a in ids)
+        _wait(lambda: len(first.outbox()) == len(every)
+              and all(r["attempts"] >= 1 for r in first.outbox()), "the refused write-backs")
+        assert writes() == []
+    finally:
+        first.stop()  # 3. the process stops with every write-back pending
+
+    # 4. The source is back, but each record's first write is saved and its answer lost.
+    fake.failures.clear()
+    lost: list[Reply | float] = [GATEWAY_502, GATEWAY_504, 1.5]  # 1.5 s: past the read timeout
+    for record, instead in zip(source.records, lost, strict=True):
+        fake.lose_answer(instead, when=lambda s, r=record: source.writes_to(s, r))
+    second = Sidecar(db).start()
+    try:
+        _wait(lambda: all(r["status"] == "done" for r in second.outbox()), "the write-backs")
+        assert sorted(r["advisory_id"] for r in second.outbox()) == every
+        assert fake.lost_answers == []  # every kind of lost answer was met
+        stored = {a["id"]: Advisory.from_json(a) for a in second.session.get(
+            second.base + "/v1/advisories?limit=1000", timeout=10).json()["items"]}
+        assert sorted(stored) == every
+        if name == "kobo":  # one status per submission: its other advisories found it set
+            for record in source.records:
+                assert len(writes(record)) == 1
+                assert kobo.statuses[record] == "validation_status_on_hold"
+        elif name == "primero":
+            for record, ids in raised.items():
+                assert len(writes(record)) == len(ids)
+                for advisory_id in ids:
+                    mark = advisory_marker(stored[advisory_id])
+                    assert sum(mark in f["message"] for f in primero.flags[record]) == 1
+        else:
+            for record, ids in raised.items():
+                assert len(writes(record)) == len(ids)
+                for advisory_id in ids:
+                    assert [p.path for p in writes(record)].count(
+                        f"/a/{COMMCARE_DOMAIN}/api/case/v2/ext/{advisory_id}/") == 1
+            assert sorted(commcare.by_external) == every
+        # 5. A late retry of every push changes nothing.
+        applied = len(writes())
+        for body in source.bodies:
+            again = _send(second, source.connection, body, source.headers)
+            assert again.json()["new"] == []
+        time.sleep(0.8)  # longer than the retry delay
+        assert len(writes()) == applied
+    finally:
+        second.stop()

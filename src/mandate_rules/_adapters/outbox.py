@@ -230,9 +230,11 @@ class Outbox:
             return cur.rowcount == 1
 
     def deliver_due(self, resolve: Callable[[str], Adapter | None], *, limit: int = 100,
-                    all_pending: bool = False) -> OutboxReport:
+                    all_pending: bool = False,
+                    keep_going: Callable[[], bool] = lambda: True) -> OutboxReport:
         """Write every due advisory with the adapter `resolve` gives for its source
-        (`all_pending`: every waiting one, due or not, as a run of the CLI does)."""
+        (`all_pending`: every waiting one, due or not, as a run of the CLI does), asking
+        `keep_going` before each (a stopping sidecar ends the pass between two rows)."""
         now = float("inf") if all_pending else self.clock()
         with self._lock:
             due = self.conn.execute(
@@ -241,6 +243,8 @@ class Outbox:
                 (PENDING, now, limit)).fetchall()
         written = failed = dead = 0
         for advisory_id, source, text, attempts in due:
+            if not keep_going():
+                break
             if not self._claim(advisory_id, source, now):
                 continue
             adapter = resolve(source)

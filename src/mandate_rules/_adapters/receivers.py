@@ -146,6 +146,7 @@ class AdapterHub:
         self._outbox: Outbox | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -330,19 +331,30 @@ class AdapterHub:
     # ---------------------------------------------------------------- write-back loop
 
     async def start(self) -> None:
-        if self.connections:
-            # Opened now, off the event loop: opening creates the tables, which waits for
-            # the store's write lock, and a push must never hold up the loop on it.
-            await run_in_threadpool(lambda: (self.store, self.outbox))
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._stopping = False
+        if not self.connections:
+            return  # nothing to write back to
+        # Opened now, off the event loop: opening creates the tables, which waits for the
+        # store's write lock, and a push must never hold up the loop on it.
+        await run_in_threadpool(lambda: (self.store, self.outbox))
         self._task = self._loop.create_task(self._deliver_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Let the write-back pass under way finish its current row (so no row stays leased,
+        and none is half-recorded), then close the connections."""
+        self._stopping = True
+        if self._task is not None and self._wake is not None:
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=60)
+            except TimeoutError:
+                log.warning("the write-back pass did not finish in 60 s; its row is retried "
+                            "when its lease ends")
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         for connection in self.connections.values():
             connection.adapter.close()
         for closable in (self._store, self._outbox):
@@ -351,14 +363,18 @@ class AdapterHub:
 
     async def _deliver_forever(self) -> None:
         assert self._wake is not None
-        while True:
+        outbox = self.outbox
+        while not self._stopping:
             try:
-                await run_in_threadpool(self.outbox.deliver_due, self.resolve)
+                await run_in_threadpool(outbox.deliver_due, self.resolve,
+                                        keep_going=lambda: not self._stopping)
             except Exception:  # the loop must outlive any one failure
                 log.exception("write-back pass failed")
-            due = self.outbox.next_due()
+            if self._stopping:
+                return
+            due = outbox.next_due()
             wait = self.retry_interval if due is None else max(
-                0.0, min(self.retry_interval, due - self.outbox.clock()))
+                0.0, min(self.retry_interval, due - outbox.clock()))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
