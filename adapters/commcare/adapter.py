@@ -10,7 +10,9 @@ Settings::
     api_key_env: COMMCARE_API_KEY          # variable holding the API key
     mapping: my-mapping.yaml               # optional: default is the bundled mapping
     page_size: 100                         # limit, 1..5000
-    since: "2026-01-01T00:00:00Z"          # optional: indexed_on lower bound of the first run
+    since: "2026-01-01T00:00:00Z"          # optional: indexed_on lower bound (any offset)
+    overlap_seconds: 3600                  # each run re-reads cases indexed this much before
+                                           # the newest read (see the guide)
     write_back: {mode: case, case_type: mandate_advisory, owner_id: <user or location id>}
                 # or {mode: property, prefix: mandate_advisory}
     push_secret_env: COMMCARE_FORWARD_SECRET   # the Connection Settings' password or token
@@ -37,7 +39,19 @@ from mandate_rules.adapters import (
     WriteResult,
 )
 
-from .._shared import host_of, json_body, make_client, mapping_for, read_cursor, write_cursor
+from .._shared import (
+    DEFAULT_OVERLAP_SECONDS,
+    host_of,
+    json_body,
+    later,
+    make_client,
+    mapping_for,
+    overlap_seconds,
+    read_cursor,
+    shift_time,
+    since_setting,
+    write_cursor,
+)
 from . import parser
 from .client import CommCareClient
 from .writeback import write_advisory
@@ -56,11 +70,13 @@ class CommCareAdapter(Adapter):
                  page_size: int = 100, since: str | None = None, write_mode: str = "case",
                  advisory_case_type: str = "mandate_advisory", owner_id: str | None = None,
                  property_prefix: str = "mandate_advisory",
-                 push_secret: str | None = None) -> None:
+                 push_secret: str | None = None,
+                 overlap: float = DEFAULT_OVERLAP_SECONDS) -> None:
         if write_mode == "case" and not owner_id:
             raise AdapterConfigError("commcare settings: write_back: owner_id: an advisory case "
                                      "needs an owner (a mobile worker, group or location id)")
         self.http = http
+        self.overlap = overlap
         self.client = CommCareClient(http, domain)
         self.domain = domain
         self.case_type = case_type
@@ -85,7 +101,8 @@ class CommCareAdapter(Adapter):
                    domain=settings.text("domain"), case_type=settings.text("case_type"),
                    mapping=mapping_for(settings, BUNDLED_MAPPING),
                    page_size=settings.integer("page_size", 100, high=5000),
-                   since=settings.optional_text("since"),
+                   since=since_setting(settings, "micros"),
+                   overlap=overlap_seconds(settings),
                    write_mode=write.choice("mode", ("case", "property"), "case"),
                    advisory_case_type=write.text("case_type", "mandate_advisory"),
                    owner_id=write.optional_text("owner_id"),
@@ -128,7 +145,9 @@ class CommCareAdapter(Adapter):
         state = read_cursor(cursor)
         indexed_from = state.get("indexed_on", self.since)
         next_url = state.get("next")
-        if next_url is not None and not isinstance(next_url, str):
+        high = state.get("high")
+        if (next_url is not None and not isinstance(next_url, str)) \
+                or not (high is None or isinstance(high, str)):
             raise AdapterError(f"not a commcare cursor: {cursor!r}")
         cases, following = self.client.cases(next_url=next_url, case_type=self.case_type,
                                              indexed_from=indexed_from, limit=self.page_size)
@@ -136,8 +155,31 @@ class CommCareAdapter(Adapter):
         latest = max([*stamps, *([indexed_from] if indexed_from else [])], default=None)
         batch = self.mapping.map_batch(cases, source=self.source, system=self.name)
         return Pulled(batch.events, batch.rejected, batch.ignored,
-                      cursor=write_cursor({"indexed_on": latest, "next": following}),
+                      cursor=write_cursor({"indexed_on": latest, "next": following,
+                                           "high": later(high, latest)}),
                       more=following is not None)
+
+    def rewind(self, cursor: str) -> str:
+        """The overlap: read again from `overlap` seconds before the newest ``indexed_on``.
+
+        CommCare stamps ``@indexed_on`` when its indexer builds the search document
+        (commcare-hq ``corehq/apps/es/case_search.py``), and the Case API lists what the
+        search index shows, in that order (``corehq/apps/hqcase/api/get_list.py``); the
+        index shows a document only once written and refreshed, and indexers run in
+        parallel, so a case stamped earlier can appear after a later one was read.
+        """
+        state = read_cursor(cursor)
+        high = later(state.get("high"), state.get("indexed_on"))
+        if state.get("next") or not isinstance(high, str):
+            # A run that stopped resumes on its page; the run after it opens the window.
+            return cursor
+        start = shift_time(high, self.overlap, "micros")
+        if self.since is not None:
+            start = later(start, self.since) or start
+        return write_cursor({"indexed_on": start, "next": None, "high": high})
+
+    def remap(self, record: Mapping[str, Any]) -> Batch:
+        return self.mapping.map_batch([record], source=self.source, system=self.name)
 
     def write_back(self, advisory: Advisory) -> WriteResult:
         if advisory.source != self.source:

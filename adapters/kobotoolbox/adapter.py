@@ -8,7 +8,9 @@ Settings::
     token_env: KOBO_API_TOKEN              # variable holding the API token
     mapping: my-mapping.yaml               # optional: default is the bundled mapping
     page_size: 100                         # 1..1000
-    since: "2026-01-01T00:00:00"           # optional: ignore older submissions
+    since: "2026-01-01T00:00:00Z"          # optional: ignore older submissions (any offset)
+    overlap_seconds: 3600                  # each run re-reads submissions this much older
+                                           # than the newest read (see the guide)
     write_back: {mode: validation_status, status: validation_status_on_hold}
                 # a status a person set is kept unless overwrite_status: true;
                 # or {mode: field, field: advisory}
@@ -17,6 +19,7 @@ Settings::
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,20 @@ from mandate_rules.adapters import (
     WriteResult,
 )
 
-from .._shared import host_of, json_body, make_client, mapping_for, read_cursor, write_cursor
+from .._shared import (
+    DEFAULT_OVERLAP_SECONDS,
+    host_of,
+    json_body,
+    later,
+    make_client,
+    mapping_for,
+    overlap_seconds,
+    parse_time,
+    read_cursor,
+    shift_time,
+    since_setting,
+    write_cursor,
+)
 from . import parser
 from .client import KoboClient
 from .writeback import VALIDATION_STATUSES, write_advisory
@@ -55,6 +71,7 @@ class KoboAdapter(Adapter):
                  write_mode: str = "validation_status",
                  validation_status: str = "validation_status_on_hold",
                  advisory_field: str | None = None, push_secret: str | None = None,
+                 overlap: float = DEFAULT_OVERLAP_SECONDS,
                  overwrite_status: bool = False) -> None:
         self.http = http
         self.client = KoboClient(http, asset_uid)
@@ -67,6 +84,7 @@ class KoboAdapter(Adapter):
         self.advisory_field = advisory_field
         self.overwrite_status = overwrite_status
         self._push_secret = push_secret
+        self.overlap = overlap
         self._source = f"kobotoolbox://{host_of(http.base_url)}/assets/{asset_uid}"
 
     @classmethod
@@ -88,12 +106,12 @@ class KoboAdapter(Adapter):
                    asset_uid=settings.text("asset_uid"),
                    mapping=mapping_for(settings, BUNDLED_MAPPING),
                    page_size=settings.integer("page_size", 100, high=1000),
-                   since=settings.optional_text("since"), write_mode=mode,
+                   since=since_setting(settings, "kobo"), write_mode=mode,
                    validation_status=write.choice("status", VALIDATION_STATUSES,
                                                   "validation_status_on_hold"),
                    advisory_field=field,
                    push_secret=settings.secret("push_secret_env", env, required=False),
-                   overwrite_status=overwrite)
+                   overlap=overlap_seconds(settings), overwrite_status=overwrite)
 
     @property
     def source(self) -> str:
@@ -112,24 +130,75 @@ class KoboAdapter(Adapter):
         return self.mapping.map_batch(records, source=self.source, system=self.name)
 
     def pull(self, cursor: str | None) -> Pulled:
-        """Submissions after the last ``_id`` read, oldest first.
+        """Submissions after the cursor's ``_id``, oldest first.
 
         The query is re-anchored on the last ``_id`` for every page (``start`` stays 0):
         a submission deleted between two pages would shift ``start`` offsets and skip one.
+        The cursor also keeps the highest ``_id`` and the latest ``_submission_time`` read,
+        from which `rewind` opens the next run's overlap window: first the window (``_id`` up
+        to the highest read, submitted within the overlap), then the submissions above it.
         ``_id`` never changes on an edit, so edits are not seen here; see the guide.
         """
         state = read_cursor(cursor)
-        last_id = state.get("last_id")
-        if last_id is not None and not isinstance(last_id, int):
+        # Cursors written before the overlap carry only {"last_id": N}.
+        after_id = state["after_id"] if "after_id" in state else state.get("last_id")
+        last_id, last_time = state.get("last_id"), state.get("last_time")
+        window = state.get("window")
+        to_id = window.get("to_id") if isinstance(window, dict) else None
+        from_time = window.get("from_time") if isinstance(window, dict) else self.since
+        if (window is not None and not (isinstance(window, dict) and isinstance(to_id, int))) \
+                or not all(v is None or isinstance(v, int) for v in (after_id, last_id)) \
+                or not all(v is None or isinstance(v, str) for v in (last_time, from_time)):
             raise AdapterError(f"not a kobotoolbox cursor: {cursor!r}")
-        records, more = self.client.submissions_after(last_id, since=self.since,
+        records, more = self.client.submissions_after(after_id, up_to=to_id, since=from_time,
                                                       limit=self.page_size)
         ids = [r["_id"] for r in records if isinstance(r.get("_id"), int)]
-        next_id = max([*ids, last_id] if last_id is not None else ids, default=None)
+        for record in records:
+            stamp = record.get("_submission_time")
+            # A time that does not parse is the mapping's to reject, naming the field.
+            if isinstance(stamp, str):
+                with contextlib.suppress(ValueError):
+                    last_time = later(last_time, stamp)
+        next_state: dict[str, Any] = {
+            "after_id": max([*ids, after_id] if after_id is not None else ids, default=None),
+            "last_id": max([*ids, last_id] if last_id is not None else ids, default=None),
+            "last_time": last_time}
+        if window is not None and more and ids:
+            next_state["window"] = window
+        elif window is not None:
+            # The window is read: go on with the submissions above it, at any time.
+            next_state["after_id"] = to_id
+            more, ids = True, [to_id]
         batch = self.mapping.map_batch(records, source=self.source, system=self.name)
         return Pulled(batch.events, batch.rejected, batch.ignored,
-                      cursor=write_cursor({"last_id": next_id}) if next_id is not None
+                      cursor=write_cursor(next_state) if next_state["after_id"] is not None
                       else cursor, more=more and bool(ids))
+
+    def rewind(self, cursor: str) -> str:
+        """The overlap: read again every submission up to the highest ``_id`` read whose
+        ``_submission_time`` is within `overlap` seconds of the latest read, then go on
+        above that ``_id`` as usual.
+
+        KPI gives a submission its ``_id`` and ``_submission_time`` when it inserts the row,
+        then saves the attachments, and only then writes the document the data API reads
+        (kpi ``kobo/apps/openrosa/libs/utils/logger_tools.py``, ``create_instance``): a
+        submission with a lower ``_id`` can become readable after a higher one was read.
+        Its ``_submission_time`` is still close to the newest one's, so the window below the
+        ``_id`` cursor is chosen by time; above it, every ``_id`` is read whatever its time
+        (an import can set an old ``_submission_time``: ``date_created_override``).
+        """
+        state = read_cursor(cursor)
+        last_time, last_id = state.get("last_time"), state.get("last_id")
+        if not isinstance(last_time, str) or not isinstance(last_id, int):
+            return cursor  # an older cursor without a time: it gains one on the next page
+        from_time = shift_time(last_time, self.overlap, "kobo")
+        if self.since is not None and parse_time(self.since) > parse_time(from_time):
+            from_time = self.since
+        return write_cursor({**state, "after_id": None,
+                             "window": {"to_id": last_id, "from_time": from_time}})
+
+    def remap(self, record: Mapping[str, Any]) -> Batch:
+        return self.mapping.map_batch([record], source=self.source, system=self.name)
 
     def write_back(self, advisory: Advisory) -> WriteResult:
         if advisory.source != self.source:

@@ -20,13 +20,15 @@ class KoboClient:
         self.asset_uid = asset_uid
         self.data_path = f"api/v2/assets/{asset_uid}/data/"
 
-    def submissions_after(self, last_id: int | None, *, since: str | None,
-                          limit: int) -> tuple[list[dict[str, Any]], bool]:
-        """Submissions with ``_id`` above `last_id` (and submitted at or after `since`), in
-        ``_id`` order, at most `limit`; and whether the server has more (its ``next``)."""
+    def submissions_after(self, last_id: int | None, *, up_to: int | None = None,
+                          since: str | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Submissions with ``_id`` above `last_id` (and at most `up_to`; submitted at or
+        after `since`, in KPI's own format), in ``_id`` order, at most `limit`; and whether
+        the server has more (its ``next``)."""
         query: dict[str, Any] = {}
-        if last_id is not None:
-            query["_id"] = {"$gt": last_id}
+        bounds = {"$gt": last_id, "$lte": up_to}
+        if any(v is not None for v in bounds.values()):
+            query["_id"] = {k: v for k, v in bounds.items() if v is not None}
         if since is not None:
             query["_submission_time"] = {"$gte": since}
         params = {"format": "json", "sort": json.dumps({"_id": 1}), "start": 0, "limit": limit}

@@ -9,7 +9,9 @@ Settings::
           # or {type: bearer, token_env: PRIMERO_TOKEN} (identity-provider deployments)
     mapping: my-mapping.yaml                 # optional: default is the bundled mapping
     page_size: 100                           # per, 1..1000
-    since: "2026-01-01T00:00:00Z"            # optional: ignore older updates
+    since: "2026-01-01T00:00:00Z"            # optional: ignore older updates (any offset)
+    overlap_seconds: 3600                    # each run re-reads updates this much older than
+                                             # the newest read (see the guide)
     write_back: {mode: flag}                 # or {mode: note}
     push_secret_env: PRIMERO_WEBHOOK_SECRET  # the webhook's api_key (x-api-key) or Basic password
 """
@@ -37,7 +39,19 @@ from mandate_rules.adapters import (
     WriteResult,
 )
 
-from .._shared import host_of, json_body, make_client, mapping_for, read_cursor, write_cursor
+from .._shared import (
+    DEFAULT_OVERLAP_SECONDS,
+    host_of,
+    json_body,
+    later,
+    make_client,
+    mapping_for,
+    overlap_seconds,
+    read_cursor,
+    shift_time,
+    since_setting,
+    write_cursor,
+)
 from . import parser
 from .client import PrimeroClient
 from .writeback import write_advisory
@@ -56,8 +70,10 @@ class PrimeroAdapter(Adapter):
 
     def __init__(self, *, http: HttpClient, mapping: FieldMapping, record_type: str = "cases",
                  page_size: int = 100, since: str | None = None, write_mode: str = "flag",
-                 push_secret: str | None = None) -> None:
+                 push_secret: str | None = None,
+                 overlap: float = DEFAULT_OVERLAP_SECONDS) -> None:
         self.http = http
+        self.overlap = overlap
         self.client = PrimeroClient(http, record_type)
         self.mapping = mapping
         self.record_type = record_type
@@ -85,7 +101,8 @@ class PrimeroAdapter(Adapter):
                                                ("cases", "incidents", "tracing_requests"),
                                                "cases"),
                    page_size=settings.integer("page_size", 100, high=1000),
-                   since=settings.optional_text("since"),
+                   since=since_setting(settings, "millis"),
+                   overlap=overlap_seconds(settings),
                    write_mode=settings.section("write_back").choice("mode", ("flag", "note"),
                                                                     "flag"),
                    push_secret=settings.secret("push_secret_env", env, required=False))
@@ -125,8 +142,9 @@ class PrimeroAdapter(Adapter):
         since = state.get("since", self.since)
         page = state.get("page", 1)
         done_ids = state.get("ids", [])
+        high = state.get("high")
         if not isinstance(page, int) or (since is not None and not isinstance(since, str)) \
-                or not isinstance(done_ids, list):
+                or not isinstance(done_ids, list) or not (high is None or isinstance(high, str)):
             raise AdapterError(f"not a primero cursor: {cursor!r}")
         fields = self.mapping.source_fields | _CORE_FIELDS
         found, total = self.client.updated_since(since, page=page, per=self.page_size,
@@ -146,9 +164,31 @@ class PrimeroAdapter(Adapter):
             at_since = skip | {str(r.get("id")) for r in found}
             next_state = {"since": since, "page": page + 1 if more else page,
                           "ids": sorted(at_since)}
+        # The newest update read, kept through the overlap window (where `since` is lower).
+        next_state["high"] = later(high, next_state["since"])
         batch = self.mapping.map_batch(fresh, source=self.source, system=self.name)
         return Pulled(batch.events, batch.rejected, batch.ignored,
                       cursor=write_cursor(next_state), more=more)
+
+    def rewind(self, cursor: str) -> str:
+        """The overlap: read again from `overlap` seconds before the newest update read.
+
+        Primero stamps ``last_updated_at`` in a ``before_save`` callback (primero
+        ``app/models/concerns/historical.rb``, ``update_last_updated_at``), inside the
+        transaction, so an update whose transaction commits late becomes readable with a
+        stamp below one already read.
+        """
+        state = read_cursor(cursor)
+        high = later(state.get("high"), state.get("since"))
+        if not isinstance(high, str):
+            return cursor
+        since = shift_time(high, self.overlap, "millis")
+        if self.since is not None:
+            since = later(since, self.since) or since
+        return write_cursor({"since": since, "page": 1, "ids": [], "high": high})
+
+    def remap(self, record: Mapping[str, Any]) -> Batch:
+        return self.mapping.map_batch([record], source=self.source, system=self.name)
 
     def write_back(self, advisory: Advisory) -> WriteResult:
         if advisory.source != self.source:

@@ -134,3 +134,70 @@ def test_conversions_defaults_lists_and_object_lists(tmp_path: Path) -> None:
     batch = mapping.map_batch([record, {**record, "kind": "advisory"}, {**record, "draft": 1}],
                               source="test://m", system="test")
     assert (len(batch.events), len(batch.ignored), len(batch.rejected)) == (1, 1, 1)
+
+
+def test_a_rule_that_never_fills_a_required_field_is_refused_at_load(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+        record: {id: _id, time: _submission_time}
+        country: SOM
+        records:
+          - name: movement request
+            type: movement.request
+            fields:
+              org.id: requester/org_id
+              org.kind: {value: ingo}
+              route.id: movement/route_id
+        """)
+    with pytest.raises(MappingError) as caught:
+        load_mapping(path)
+    shown = [str(p) for p in caught.value.problems]
+    assert shown == [f"{path}:6: missing-required-field: movement request: a movement.request "
+                     f"event requires `status`, and no field of this rule fills it: add "
+                     f"`status: <source field>` (or `{{value: ...}}`) under `fields`"]
+
+
+def test_required_common_fields_are_checked_and_filled_ones_pass(tmp_path: Path) -> None:
+    path = _write(tmp_path, """\
+        record: {id: _id, time: _submission_time}
+        country: SOM
+        records:
+          - type: escort.request
+            fields: {armed: escort/armed}
+        """)
+    with pytest.raises(MappingError) as caught:
+        load_mapping(path)
+    missing = sorted(str(p).split("requires `")[1].split("`")[0] for p in caught.value.problems)
+    assert missing == ["org.id", "org.kind"]
+    ok = _write(tmp_path, """\
+        record: {id: _id, time: _submission_time}
+        country: SOM
+        records:
+          - type: escort.request
+            fields: {armed: escort/armed, org.id: o, org.kind: {value: ingo}}
+        """)
+    assert load_mapping(ok).rules
+
+
+def test_lowercase_country_codes_are_normalised(tmp_path: Path) -> None:
+    constant = _write(tmp_path, """\
+        record: {id: _id, time: _submission_time}
+        country: {value: som}
+        records:
+          - type: escort.request
+            fields: {armed: {field: escort/armed, map: {"yes": true, "no": false}},
+                     org.id: requester/org_id, org.kind: {value: ingo}}
+        """)
+    record = kobo_submission(3001)
+    event = load_mapping(constant).map_record(record, source="kobotoolbox://x/assets/a",
+                                              system="kobotoolbox")
+    assert isinstance(event, Event), event
+    assert event.country == "SOM"
+    bundled = load_mapping(ADAPTERS / "kobotoolbox" / "mapping.yaml")
+    from_field = bundled.map_record({**record, "location/country": " ssd"},
+                                    source="kobotoolbox://x/assets/a", system="kobotoolbox")
+    assert isinstance(from_field, Event), from_field
+    assert from_field.country == "SSD"
+    wrong = bundled.map_record({**record, "location/country": "somalia"},
+                               source="kobotoolbox://x/assets/a", system="kobotoolbox")
+    assert isinstance(wrong, Rejected)
+    assert "somalia" in wrong.reason

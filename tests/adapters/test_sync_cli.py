@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from mandate_rules._cli import main
 from mandate_rules.adapters.testing import FakeKobo, Reply, kobo_submission
 
+from ..helpers import ROOT
 from .conftest import ENV, kobo_settings
 
 
@@ -32,16 +33,24 @@ def _run(*args: Any) -> Any:
 
 
 def test_sync_prints_new_events_and_progress(config: Path, kobo: FakeKobo) -> None:
+    state = config.with_suffix(".state.sqlite")
     first = _run("kobotoolbox", "--config", config)
     assert first.exit_code == 0, first.output + first.stderr
     events = [json.loads(line) for line in first.stdout.splitlines()]
     assert [e["subject"] for e in events] == ["3001", "3002"]
     assert all(e["type"] == "escort.request" for e in events)
     assert "kobotoolbox: 3 page(s), 9 record(s): 2 new, 0 unchanged, 7 rejected" in first.stderr
-    assert "7 record(s) could not be mapped" in first.stderr
-    again = _run("kobotoolbox", "--config", config)
-    assert again.exit_code == 0
-    assert again.stdout == ""
+    assert first.stderr.count("could not be mapped: no record rule") == 7
+    assert f"a look: {state} was not changed" in first.stderr
+    assert not state.exists()
+    again = _run("kobotoolbox", "--config", config)  # a look takes nothing: the same again
+    assert again.stdout == first.stdout
+    taken = _run("kobotoolbox", "--config", config, "--evaluate", "--quiet")
+    assert taken.exit_code == 0, taken.stderr
+    assert taken.stdout
+    after = _run("kobotoolbox", "--config", config)
+    assert after.exit_code == 0
+    assert after.stdout == ""  # --evaluate took them
     full = _run("kobotoolbox", "--config", config, "--full", "--quiet")
     assert full.exit_code == 0
     assert full.stdout == ""
@@ -50,6 +59,28 @@ def test_sync_prints_new_events_and_progress(config: Path, kobo: FakeKobo) -> No
     kept = [json.loads(line) for line in rejected.stdout.splitlines()]
     assert len(kept) == 7
     assert all("no record rule" in r["reason"] for r in kept)
+
+
+def test_a_look_first_leaves_the_records_to_evaluate(config: Path, kobo: FakeKobo) -> None:
+    # A new user's first plain run must not use up the records of their first --evaluate.
+    assert _run("kobotoolbox", "--config", config).exit_code == 0
+    looked = _run("kobotoolbox", "--config", config, "--evaluate", "--dry-run")
+    assert looked.exit_code == 0, looked.stderr
+    advisories = [json.loads(line)["rule_id"] for line in looked.stdout.splitlines()]
+    assert "ESC-001" in advisories
+    assert not config.with_suffix(".state.sqlite").exists()
+    evaluated = _run("kobotoolbox", "--config", config, "--evaluate", "--quiet")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert [json.loads(line)["rule_id"] for line in evaluated.stdout.splitlines()] == advisories
+    again = _run("kobotoolbox", "--config", config, "--evaluate", "--dry-run")
+    assert again.stdout == ""  # a dry run reads the state: nothing new since
+    assert "was not changed" in again.stderr
+
+
+def test_dry_run_refuses_write_back(config: Path) -> None:
+    result = _run("kobotoolbox", "--config", config, "--evaluate", "--dry-run", "--write-back")
+    assert result.exit_code == 2
+    assert "--dry-run changes nothing" in result.stderr
 
 
 def test_sync_evaluates_and_writes_back_once(config: Path, kobo: FakeKobo) -> None:
@@ -82,14 +113,24 @@ def test_sync_evaluates_and_writes_back_once(config: Path, kobo: FakeKobo) -> No
 
 def test_source_down_exits_3_and_resumes(config: Path, kobo: FakeKobo) -> None:
     kobo.fail(Reply(503, b""), when=lambda s: "query" in s.query, times=4)
-    first = _run("kobotoolbox", "--config", config)
+    first = _run("kobotoolbox", "--config", config, "--evaluate")
     assert first.exit_code == 3
     assert "run again to resume" in first.stderr
-    resumed = _run("kobotoolbox", "--config", config)
+    resumed = _run("kobotoolbox", "--config", config, "--evaluate")
     assert resumed.exit_code == 0
     subjects = [json.loads(line)["subject"] for line in first.stdout.splitlines()
                 + resumed.stdout.splitlines()]
-    assert subjects == ["3001", "3002"]
+    assert sorted(set(subjects)) == ["3001", "3002"]
+    assert len(first.stdout.splitlines()) + len(resumed.stdout.splitlines()) == len(
+        _run("kobotoolbox", "--config", config, "--evaluate", "--dry-run", "--full",
+             "--state", config.with_suffix(".other.sqlite")).stdout.splitlines())
+
+
+def test_a_look_that_stops_says_nothing_was_kept(config: Path, kobo: FakeKobo) -> None:
+    kobo.fail(Reply(503, b""), when=lambda s: "query" in s.query, times=4)
+    result = _run("kobotoolbox", "--config", config)
+    assert result.exit_code == 3
+    assert "nothing was kept (a look)" in result.stderr
 
 
 def test_bad_mapping_is_reported_with_file_and_line(config: Path, tmp_path: Path) -> None:
@@ -108,3 +149,45 @@ def test_settings_for_another_adapter_are_refused(config: Path) -> None:
     result = _run("primero", "--config", config)
     assert result.exit_code == 2
     assert "for 'kobotoolbox', not 'primero'" in result.stderr
+
+
+def test_a_fixed_mapping_brings_rejected_records_back(config: Path, tmp_path: Path) -> None:
+    bundled = (ROOT / "adapters" / "kobotoolbox" / "mapping.yaml").read_text("utf-8")
+    mapping = tmp_path / "mapping.yaml"
+    # A typo in the escort rule: every escort request is rejected.
+    mapping.write_text(bundled.replace("equals: escort}", "equals: escrot}"), "utf-8")
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "mapping": "mapping.yaml"}))
+    broken = _run("kobotoolbox", "--config", config, "--evaluate", "--quiet")
+    assert broken.exit_code == 0, broken.stderr
+    assert not any(json.loads(line)["subject"] == "3001" for line in broken.stdout.splitlines())
+    listed = _run("kobotoolbox", "--config", config, "--rejected").stdout.splitlines()
+    assert {json.loads(line)["record_id"] for line in listed} >= {"3001", "3002"}
+
+    mapping.write_text(bundled, "utf-8")  # fixed; no --full
+    fixed = _run("kobotoolbox", "--config", config, "--evaluate")
+    assert fixed.exit_code == 0, fixed.stderr
+    assert "2 record(s) kept as rejected map with the current mapping" in fixed.stderr
+    assert "ESC-001" in {json.loads(line)["rule_id"] for line in fixed.stdout.splitlines()
+                         if json.loads(line)["subject"] == "3001"}
+    still = [json.loads(line) for line in
+             _run("kobotoolbox", "--config", config, "--rejected").stdout.splitlines()]
+    assert len(still) == 7  # the other form's submissions: they never map
+    assert {r["record_id"] for r in still}.isdisjoint({"3001", "3002"})
+    again = _run("kobotoolbox", "--config", config, "--evaluate", "--quiet")
+    assert again.stdout == ""  # recovered once, not on every run
+
+
+def test_rejected_lists_todays_reason(config: Path, tmp_path: Path) -> None:
+    bundled = (ROOT / "adapters" / "kobotoolbox" / "mapping.yaml").read_text("utf-8")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(bundled.replace("equals: escort}", "equals: escrot}"), "utf-8")
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "mapping": "mapping.yaml"}))
+    assert _run("kobotoolbox", "--config", config, "--evaluate", "--quiet").exit_code == 0
+    mapping.write_text(bundled.replace("equals: escort}", "equals: escorted}"), "utf-8")
+    listed = [json.loads(line) for line in
+              _run("kobotoolbox", "--config", config, "--rejected").stdout.splitlines()]
+    reasons = {r["reason"] for r in listed if r["record_id"] == "3001"}
+    assert len(reasons) == 1
+    assert "escorted" in reasons.pop()

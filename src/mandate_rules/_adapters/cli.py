@@ -56,7 +56,11 @@ def _adapter(name: str, config: Path) -> Adapter:
                                  "(default: CONFIG with the suffix .state.sqlite).")
 @click.option("--full", is_flag=True, help="Read from the beginning again (only records whose "
                                             "content changed come out).")
-@click.option("--evaluate", is_flag=True, help="Evaluate the events and print advisories.")
+@click.option("--evaluate", is_flag=True, help="Evaluate the events and print advisories; "
+                                                "the records are then taken (seen).")
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="With --evaluate: print the advisories and change nothing in the state "
+                   "file. (A run without --evaluate never changes it.)")
 @click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Rule packs for --evaluate (default: the shipped packs).")
 @click.option("--write-back", "write_back", is_flag=True,
@@ -67,17 +71,23 @@ def _adapter(name: str, config: Path) -> Adapter:
               help="Where the JSON lines go (default: standard output).")
 @click.option("--quiet", is_flag=True, help="No progress on standard error.")
 def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evaluate: bool,
-         rules_dir: Path | None, write_back: bool, show_rejected: bool, output: TextIO,
-         quiet: bool) -> None:
+         dry_run: bool, rules_dir: Path | None, write_back: bool, show_rejected: bool,
+         output: TextIO, quiet: bool) -> None:
     """Pull the records of ADAPTER's source changed since the last run.
 
-    Prints one CloudEvent per line (one advisory per line with --evaluate). The cursor is
-    saved after every page, so a run that stops (the source went down) resumes where it
-    stopped. Records that cannot be mapped are kept in the state file, never dropped.
-    Exit status: 0 done, 2 bad settings or mapping, 3 stopped early (run again to resume).
+    Prints one CloudEvent per line (one advisory per line with --evaluate). Only a run with
+    --evaluate (and without --dry-run) takes the records: it saves the cursor after every
+    page, so a run that stops (the source went down) resumes where it stopped, marks the
+    records as seen, and keeps those that cannot be mapped (see --rejected). Any other run
+    is a look that leaves the state file as it was. Exit status: 0 done, 2 bad settings or
+    mapping, 3 stopped early (run again to resume).
     """
     if write_back and not evaluate:
         _fail("--write-back needs --evaluate (advisories are what is written back)")
+    if write_back and dry_run:
+        _fail("--write-back writes advisories to the source; --dry-run changes nothing: "
+              "choose one")
+    looking = dry_run or not evaluate
     state_path = state or config.with_suffix(".state.sqlite")
     try:
         adapter = _adapter(adapter_name, config)
@@ -89,11 +99,18 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
     except MandateRulesError as exc:
         _fail(str(exc))
         return
-    store = AdapterStore(state_path)
+    # A look reads the state file if there is one, and never creates or changes it.
+    store = AdapterStore(":memory:" if looking and not state_path.exists() else state_path)
     try:
         if show_rejected:
-            for item in store.rejected(adapter.source):
-                output.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
+            # Listed as the current mapping sees them: a record it now maps is not listed
+            # (the next --evaluate run takes it), and the reason is today's.
+            for kept in store.rejected(adapter.source):
+                outcome = adapter.remap(kept.record)
+                if outcome is not None and not outcome.rejected:
+                    continue
+                today = outcome.rejected[0] if outcome is not None else kept
+                output.write(json.dumps(today.to_json(), ensure_ascii=False) + "\n")
             return
         engine = Engine.from_directory(rules_dir or bundled_rules_dir()) if evaluate else None
         outbox = Outbox(store.conn) if write_back else None
@@ -114,7 +131,8 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
             if not quiet:
                 click.echo(f"{adapter.name}: {totals}", err=True)
 
-        report = run_sync(adapter, store, deliver, progress=progress, full=full)
+        report = run_sync(adapter, store, deliver, progress=progress, full=full,
+                          dry_run=looking)
         if outbox is not None:
             done = outbox.deliver_due(lambda s: adapter if s == adapter.source else None,
                                       all_pending=True)
@@ -123,12 +141,24 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
                            f"{done.failed} failed, {done.pending} waiting (retried on the next "
                            f"run), {done.dead} refused (see mandate-rules outbox --dead)",
                            err=True)
-        if report.progress.rejected and not quiet:
+        if report.recovered and not quiet:
+            click.echo(f"{adapter.name}: {report.recovered} record(s) kept as rejected map "
+                       f"with the current mapping: handed on", err=True)
+        if looking and not quiet:
+            for item in report.rejected:
+                click.echo(f"{adapter.name}: record {item.record_id} could not be mapped: "
+                           f"{item.reason}", err=True)
+            click.echo(f"{adapter.name}: a look: {state_path} was not changed (only "
+                       f"--evaluate without --dry-run takes records and marks them as seen)",
+                       err=True)
+        elif report.progress.rejected and not quiet:
             click.echo(f"{adapter.name}: {report.progress.rejected} record(s) could not be "
                        f"mapped; kept in {state_path} (see --rejected)", err=True)
         if not report.complete:
-            _fail(f"{adapter.name}: stopped after {report.progress}: {report.error}; what was "
-                  f"read is kept, run again to resume", EXIT_INCOMPLETE)
+            what_then = ("nothing was kept (a look)" if looking
+                         else "what was read is kept, run again to resume")
+            _fail(f"{adapter.name}: stopped after {report.progress}: {report.error}; "
+                  f"{what_then}", EXIT_INCOMPLETE)
     except AdapterError as exc:
         _fail(f"{adapter.name}: {exc}")
     finally:

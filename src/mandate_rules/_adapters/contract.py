@@ -9,7 +9,8 @@ store, no web framework. Four things make an adapter:
 * `parse(body, headers)` reads a payload the source pushed (a webhook, a REST service call,
   a forwarded case) and returns a `Batch`, without touching the network;
 * `pull(cursor)` reads the next page of records changed since `cursor` and returns a
-  `Pulled` batch with the cursor to resume from;
+  `Pulled` batch with the cursor to resume from (`rewind(cursor)`, optional, moves a saved
+  cursor back by an overlap window at the start of a run);
 * `write_back(advisory)` puts an advisory on the record it is about, idempotently.
 
 A record that cannot be mapped is never dropped: it comes back in `Batch.rejected` with the
@@ -141,6 +142,26 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def write_back(self, advisory: Advisory) -> WriteResult:
         """Put `advisory` on its record; calling it twice for one advisory writes it once."""
+
+    def remap(self, record: Mapping[str, Any]) -> Batch | None:
+        """`record` (one kept as rejected) mapped again with the current mapping, or None
+        when this adapter cannot (the default). Each run retries the rejected records this
+        way, so fixing a mapping brings them back without re-reading the source."""
+        return None
+
+    def rewind(self, cursor: str) -> str:
+        """The cursor a new run starts from, given the one the last run saved (default: the
+        same).
+
+        A source can make a record readable *below* the cursor after a later one was read (a
+        row committed late, an index filled asynchronously). An adapter of such a source
+        moves the cursor back by an overlap window here, so each run re-reads the window;
+        what was already seen comes out as unchanged (the store compares content), so the
+        overlap costs reads, never repeated events. The cursor it returns must still lead to
+        the end of the records, and the cursors of the following pages must not fall below
+        the one given.
+        """
+        return cursor
 
     @property
     def push_secret(self) -> str | None:

@@ -4,7 +4,7 @@ which source field fills which event field, value maps, defaults, and the record
 The format (see docs/writing-an-adapter.md for the whole of it)::
 
     name: kobo-escort-request             # for people
-    country: {field: location/country}    # or a constant: SOM
+    country: {field: location/country}    # or a constant: {value: SOM}
     area: {field: location/admin1}        # optional
     record:                               # the record's identity, for every rule below
       id: [_id, meta/instanceID]          # the first field present wins
@@ -76,6 +76,8 @@ _SPEC_KEYS = ("field", "value", "map", "otherwise", "default", "split", "each", 
 _COND_OPS = ("equals", "in", "not_in", "exists")
 _RECORD_KEYS = ("id", "version", "time")
 _COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
+# Event fields every mapped event gets without a spec (see `FieldMapping._apply`).
+_FILLED_BY_THE_MAPPING = frozenset({"entity_id", "source_system"})
 _NAIVE_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
@@ -240,6 +242,8 @@ class FieldMapping:
         area = _fill(rule.area, record, self.file, problems) if rule.area else _MISSING
         if country is _MISSING:
             problems.append("no country: set `country` in the mapping or fill it from a field")
+        elif isinstance(country, str) and _COUNTRY_RE.match(country.strip().upper()):
+            country = country.strip().upper()  # forms often keep ISO codes in lower case
         if problems:
             return Rejected(source, record_id, f"{rule.name}: " + "; ".join(problems),
                             dict(record))
@@ -527,13 +531,28 @@ class _Loader:
         country = self.scalar_spec("country", node if "country" in node else doc, line,
                                    Kind(TEXT))
         area = self.scalar_spec("area", node if "area" in node else doc, line, Kind(TEXT))
-        if isinstance(country, _Spec) and isinstance(country.value, str) and \
-                not _COUNTRY_RE.match(country.value):
-            self.problem(country.line, "bad-country",
-                         f"country {country.value!r}: expected an ISO 3166-1 alpha-3 code")
+        if isinstance(country, _Spec) and isinstance(country.value, str):
+            if _COUNTRY_RE.match(country.value.strip().upper()):
+                country = attrs.evolve(country, value=country.value.strip().upper())
+            else:
+                self.problem(country.line, "bad-country",
+                             f"country {country.value!r}: expected an ISO 3166-1 alpha-3 code")
+        self.required_fields(name, type_, specs, key_line(node, "fields", line))
         return _Rule(name, line, type_, self.conditions(node.get("when") or [], line)
                      if node.get("when") is not None else (), tuple(specs), identity["id"],
                      identity["version"], identity["time"], country, area)
+
+    def required_fields(self, name: str, type_: str, specs: Sequence[_Spec],
+                        line: int) -> None:
+        """Every field `type_` requires must be filled by the rule, or no record could ever
+        map: say so at load time, not once per record."""
+        filled = {spec.target for spec in specs} | _FILLED_BY_THE_MAPPING
+        for path in self.schema.types[type_].required:
+            if path not in filled:
+                self.problem(line, "missing-required-field",
+                             f"{name}: a {type_} event requires `{path}`, and no field of this "
+                             f"rule fills it: add `{path}: <source field>` (or "
+                             f"`{{value: ...}}`) under `fields`")
 
     def scalar_spec(self, key: str, owner: MappingABC[str, Any], line: int,
                     kind: Kind) -> _Spec | None:

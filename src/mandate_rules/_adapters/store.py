@@ -19,7 +19,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import attrs
 from .._models import Event
 from .contract import Batch, Rejected
 
-__all__ = ["AdapterStore", "Admitted", "connect", "event_fingerprint"]
+__all__ = ["AdapterStore", "Admitted", "Retried", "connect", "event_fingerprint"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS adapter_cursor (
@@ -73,6 +73,21 @@ class Admitted:
     unchanged: int
     rejected: int
     ignored: int
+
+
+@attrs.frozen
+class Retried:
+    """Rejected records mapped again with the current mapping: the events they now give
+    (the caller admits them), how many now are ignored, and how many are still rejected."""
+
+    events: tuple[Event, ...] = ()
+    ignored: int = 0
+    still_rejected: int = 0
+
+
+def _digest(item: Rejected, body: str) -> str:
+    return hashlib.sha256(
+        f"{item.source}\0{item.record_id}\0{item.reason}\0{body}".encode()).hexdigest()
 
 
 class AdapterStore:
@@ -162,8 +177,7 @@ class AdapterStore:
         with self._lock:
             for item in rejected:
                 body = json.dumps(item.to_json()["record"], sort_keys=True, ensure_ascii=False)
-                digest = hashlib.sha256(
-                    f"{item.source}\0{item.record_id}\0{item.reason}\0{body}".encode()).hexdigest()
+                digest = _digest(item, body)
                 self.conn.execute(
                     "INSERT OR IGNORE INTO adapter_rejected (adapter, source, record_id, reason, "
                     "record, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -180,3 +194,38 @@ class AdapterStore:
         with self._lock:
             rows = self.conn.execute(query + " ORDER BY id", params).fetchall()
         return [Rejected(s, r, why, json.loads(record)) for s, r, why, record in rows]
+
+    def retry_rejected(self, source: str, remap: Callable[[Mapping[str, Any]], Batch | None],
+                       *, write: bool = True) -> Retried:
+        """Map every record kept as rejected for `source` again with `remap` (the adapter's
+        current mapping). A record that now gives an event or is ignored leaves the table; one
+        still rejected keeps its row, with today's reason. With `write` False nothing is
+        changed (a look). Call it inside `transaction()` with admitting the events."""
+        events: list[Event] = []
+        ignored = still = 0
+        with self._lock:
+            rows = self.conn.execute("SELECT id, record_id, reason, record FROM adapter_rejected "
+                                     "WHERE source = ? ORDER BY id", (source,)).fetchall()
+            for row_id, record_id, reason, text in rows:
+                outcome = remap(json.loads(text))
+                if outcome is None:  # the adapter cannot map a record alone: keep them all
+                    return Retried(still_rejected=len(rows))
+                events.extend(outcome.events)
+                ignored += len(outcome.ignored)
+                now = outcome.rejected[0] if outcome.rejected else None
+                still += 1 if now is not None else 0
+                if not write:
+                    continue
+                if now is None:
+                    self.conn.execute("DELETE FROM adapter_rejected WHERE id = ?", (row_id,))
+                elif now.reason != reason:
+                    digest = _digest(Rejected(source, record_id, now.reason), text)
+                    taken = self.conn.execute("SELECT 1 FROM adapter_rejected WHERE digest = ?",
+                                              (digest,)).fetchone()
+                    if taken:  # the same record under today's reason is already kept
+                        self.conn.execute("DELETE FROM adapter_rejected WHERE id = ?",
+                                          (row_id,))
+                    else:
+                        self.conn.execute("UPDATE adapter_rejected SET reason = ?, digest = ? "
+                                          "WHERE id = ?", (now.reason, digest, row_id))
+        return Retried(tuple(events), ignored, still)

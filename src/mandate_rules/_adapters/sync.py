@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from .._models import Event
-from .contract import Adapter
+from .contract import Adapter, Batch, Rejected
 from .errors import AdapterError, SourceError
-from .store import AdapterStore
+from .store import AdapterStore, Admitted, event_fingerprint
 
 __all__ = ["SyncProgress", "SyncReport", "sync"]
 
@@ -57,36 +57,93 @@ class SyncReport:
     complete: bool
     error: str | None = None
     error_type: str | None = None
+    #: A dry run keeps no rejected record in the store: they are here instead.
+    rejected: tuple[Rejected, ...] = ()
+    #: Records kept as rejected that the current mapping maps: handed on before the pull.
+    recovered: int = 0
 
 
 def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Event]], None], *,
          progress: Callable[[SyncProgress], None] | None = None, full: bool = False,
-         max_pages: int | None = None) -> SyncReport:
-    """Pull every page after the stored cursor (from the start when `full`), handing new
-    events to `deliver`. A `SourceError` ends the run early with what was done kept."""
+         max_pages: int | None = None, dry_run: bool = False) -> SyncReport:
+    """Pull every page after the stored cursor, moved back by the adapter's overlap window
+    (`Adapter.rewind`; from the start when `full`), handing new events to `deliver`. A
+    `SourceError` ends the run early with what was done kept.
+
+    A `dry_run` reads the store and writes nothing to it: the events a real run would hand
+    on are handed on (each record once in the run), and the cursor, the seen and the
+    rejected records stay as they were, so a later run takes the same records.
+    """
     name, source = adapter.name, adapter.source
     cursor = None if full else store.cursor(name, source)
+    if cursor is not None:
+        # The overlap: records that became readable below the cursor since the last run
+        # are read again with the window; those already seen come out unchanged.
+        cursor = adapter.rewind(cursor)
     totals = SyncProgress()
+    looked: dict[tuple[str, str], str] = {}  # a dry run's own memory of what it handed on
+    rejected: list[Rejected] = []
+    # Records kept as rejected are mapped again first: a mapping fixed since the last run
+    # brings them back without --full.
+    if dry_run:
+        retried = store.retry_rejected(source, adapter.remap, write=False)
+        recovered = _look(store, Batch(retried.events), looked)
+        if recovered.new:
+            deliver(recovered.new)
+    else:
+        with store.transaction():
+            retried = store.retry_rejected(source, adapter.remap)
+            recovered = store.admit(name, Batch(retried.events))
+            if recovered.new:
+                deliver(recovered.new)
+
+    def report(complete: bool, error: str | None = None,
+               error_type: str | None = None) -> SyncReport:
+        return SyncReport(totals, complete, error, error_type, tuple(rejected),
+                          len(recovered.new))
+
     while max_pages is None or totals.pages < max_pages:
         try:
             pulled = adapter.pull(cursor)
         except SourceError as exc:
             log.warning("sync %s (%s) stopped after %s: %s", name, source, totals, exc)
-            return SyncReport(totals, False, str(exc), type(exc).__name__)
-        with store.transaction():
-            admitted = store.admit(name, pulled)
+            return report(False, str(exc), type(exc).__name__)
+        if dry_run:
+            admitted = _look(store, pulled, looked)
+            rejected.extend(pulled.rejected)
             if admitted.new:
                 deliver(admitted.new)
-            store.save_cursor(name, source, pulled.cursor)
+        else:
+            with store.transaction():
+                admitted = store.admit(name, pulled)
+                if admitted.new:
+                    deliver(admitted.new)
+                store.save_cursor(name, source, pulled.cursor)
         totals = totals.add(pulled.records, len(admitted.new), admitted.unchanged,
                             admitted.rejected, admitted.ignored)
         if progress is not None:
             progress(totals)
         if not pulled.more:
-            return SyncReport(totals, True)
+            return report(True)
         if pulled.cursor == cursor:
             raise AdapterError(f"adapter {name!r} reported more pages but its cursor did not "
                                f"move from {cursor!r}; stopped to avoid reading the same page "
                                f"forever")
         cursor = pulled.cursor
-    return SyncReport(totals, False, f"stopped after {max_pages} page(s) as asked", None)
+    return report(False, f"stopped after {max_pages} page(s) as asked")
+
+
+def _look(store: AdapterStore, batch: Batch, looked: dict[tuple[str, str], str]) -> Admitted:
+    """What `store.admit` would say of a batch, with nothing written: the store's memory of
+    earlier runs, and `looked`, this dry run's memory of what it already handed on."""
+    fresh, unchanged = store.fresh(batch.events)
+    new: list[Event] = []
+    for event in fresh:
+        key = (event.source, event.subject or event.id)
+        fingerprint = event_fingerprint(event)
+        if looked.get(key) == fingerprint:
+            unchanged += 1
+            continue
+        looked[key] = fingerprint
+        new.append(event)
+    return Admitted(tuple(new), unchanged, len(batch.rejected), len(batch.ignored))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import json
 import threading
 import time
@@ -205,6 +206,18 @@ class FakeKobo(FakeServer):
     """KPI v2: ``Authorization: Token``, ``query``/``sort``/``start``/``limit`` with absolute
     ``next`` links, one submission by ``_id`` or root uuid, validation status and bulk edit.
 
+    ``query`` is a MongoDB filter over the stored documents, where ``_submission_time`` is
+    text (``%Y-%m-%dT%H:%M:%S``, UTC, no zone: kpi
+    ``kobo/apps/openrosa/apps/logger/models/instance.py`` writes ``date_created`` with
+    ``MONGO_STRFTIME``), so ``$gt``/``$gte``/``$lt``/``$lte`` compare it as text, as Mongo
+    does: a bound written with ``Z`` or an offset compares wrongly.
+
+    The late row: kpi ``kobo/apps/openrosa/libs/utils/logger_tools.py`` (``create_instance``)
+    saves the ``Instance`` row (its ``_id`` and ``_submission_time`` are taken), then the
+    attachments, and only then the ``ParsedInstance`` that writes the document the data API
+    reads; `save_row` and `finish` reproduce a submission between the two, so a lower
+    ``_id`` becomes readable after a higher one.
+
     Write-back as KPI does it (kobotoolbox/kpi):
 
     * ``GET .../data/{id}/`` takes the ``_id`` or the root uuid (reference/adapters.md) and
@@ -230,6 +243,19 @@ class FakeKobo(FakeServer):
         self.status_by: dict[str, str] = {}
         self.fields: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, int] = {}
+        self.unreadable: set[int] = set()
+
+    def save_row(self, submission: dict[str, Any]) -> None:
+        """Insert `submission` as KPI does first: its row exists, the data API does not show
+        it until `finish`."""
+        with self._lock:
+            self.submissions.append(submission)
+            self.unreadable.add(submission["_id"])
+
+    def finish(self, ident: int) -> None:
+        """The attachments are saved and the document written: the submission is readable."""
+        with self._lock:
+            self.unreadable.discard(ident)
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         return {"base_url": self.base_url, "asset_uid": KOBO_ASSET, "token_env": "KOBO_TOKEN",
@@ -304,11 +330,12 @@ class FakeKobo(FakeServer):
 
     def _list(self, seen: Seen) -> Reply:
         query = json.loads(seen.query.get("query", "{}"))
-        items = list(self.submissions)
-        if "_id" in query:
-            items = [s for s in items if s["_id"] > query["_id"]["$gt"]]
-        if "_submission_time" in query:
-            items = [s for s in items if s["_submission_time"] >= query["_submission_time"]["$gte"]]
+        with self._lock:
+            items = [s for s in self.submissions if s["_id"] not in self.unreadable]
+        try:
+            items = [s for s in items if _mongo_match(s, query)]
+        except ValueError as exc:
+            return Reply.json(400, {"detail": str(exc)})
         if json.loads(seen.query.get("sort", "{}")) == {"_id": 1}:
             items.sort(key=lambda s: s["_id"])
         start, limit = int(seen.query.get("start", 0)), int(seen.query.get("limit", 100))
@@ -321,6 +348,37 @@ class FakeKobo(FakeServer):
                                 "results": page})
 
 
+def _utc(text: str) -> dt.datetime:
+    """An ISO 8601 time as the servers that parse one read it (no zone: UTC)."""
+    value = text[:-1] + "+00:00" if text.endswith("Z") else text
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
+
+
+_MONGO_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b,
+    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b}
+
+
+def _mongo_match(document: dict[str, Any], query: dict[str, Any]) -> bool:
+    """The subset of a MongoDB filter the data API's ``query`` is used with: per field, a
+    value (equality) or comparison operators, compared as the stored types (text as text)."""
+    for field, condition in query.items():
+        value = document.get(field)
+        if not isinstance(condition, dict):
+            if value != condition:
+                return False
+            continue
+        for operator, bound in condition.items():
+            compare = _MONGO_OPERATORS.get(operator)
+            if compare is None:
+                raise ValueError(f"operator {operator} is not in the fake")
+            if value is None or type(value) is not type(bound) or not compare(value, bound):
+                return False
+    return True
+
+
 # --------------------------------------------------------------------------------- Primero
 
 PRIMERO_USER, PRIMERO_PASSWORD = "api_integration", "fake-primero-password"  # made up
@@ -330,7 +388,14 @@ PRIMERO_FORBIDDEN_USER = "no_permission"
 
 class FakePrimero(FakeServer):
     """Primero v2: Basic or bearer auth, ``page``/``per`` with ``metadata``, ``order_by``,
-    ``last_updated_at`` ranges, ``fields``, flags and PATCH; error bodies from the fixtures."""
+    ``last_updated_at`` ranges, ``fields``, flags and PATCH; error bodies from the fixtures.
+
+    A ``last_updated_at=a..b`` range is read as times (primero ``DestringifyService``), so a
+    bound may carry ``Z`` or an offset. The late commit: primero
+    ``app/models/concerns/historical.rb`` stamps ``last_updated_at`` in a ``before_save``
+    callback, inside the transaction, so a record whose transaction commits late shows a
+    stamp below records already listed; `save_late` and `commit` reproduce it.
+    """
 
     adapter = "primero"
     env: Mapping[str, str] = {"PRIMERO_USER": PRIMERO_USER, "PRIMERO_PASSWORD": PRIMERO_PASSWORD}
@@ -341,6 +406,19 @@ class FakePrimero(FakeServer):
         self.flags: dict[str, list[dict[str, Any]]] = {}
         self.notes: dict[str, list[dict[str, Any]]] = {}
         self.serve_doc_list = False
+        self.uncommitted: set[str] = set()
+
+    def save_late(self, case: dict[str, Any]) -> None:
+        """Stamp and save `case` in a transaction not yet committed: not listed until
+        `commit`."""
+        with self._lock:
+            self.cases.append(case)
+            self.uncommitted.add(case["id"])
+
+    def commit(self, record_id: str) -> None:
+        """The transaction commits: the record is listed, with the stamp it got before."""
+        with self._lock:
+            self.uncommitted.discard(record_id)
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         return {"base_url": self.base_url,
@@ -397,12 +475,18 @@ class FakePrimero(FakeServer):
         return Reply.json(404, {"errors": [{"code": 404, "message": "Not Found"}]})
 
     def _index(self, seen: Seen) -> Reply:
-        items = list(self.cases)
+        with self._lock:
+            items = [c for c in self.cases if c["id"] not in self.uncommitted]
         span = seen.query.get("last_updated_at")
         if span:
             low, _, high = span.partition("..")
-            items = [c for c in items if (not low or c["last_updated_at"] >= low)
-                     and (not high or c["last_updated_at"] <= high)]
+            try:
+                items = [c for c in items
+                         if (not low or _utc(c["last_updated_at"]) >= _utc(low))
+                         and (not high or _utc(c["last_updated_at"]) <= _utc(high))]
+            except ValueError:
+                return Reply.json(422, {"errors": [{"status": 422, "resource": "/api/v2/cases",
+                                                    "message": f"bad range {span!r}"}]})
         if seen.query.get("order_by") == "last_updated_at":
             items.sort(key=lambda c: (c["last_updated_at"], c["id"]),
                        reverse=seen.query.get("order", "desc") == "desc")
@@ -426,7 +510,15 @@ class FakeCommCare(FakeServer):
     ``next`` links, ``limit``, one case by id or external id (``GET .../case/v2/<case_id>``,
     ``GET .../case/v2/ext/<external_id>/``, 404 when there is none), and update or upsert by
     external id (``PUT``), per ``docs/api/cases-v2.rst`` (reference/adapters.md). Every write
-    is one more form in CommCare; `applied` lists them."""
+    is one more form in CommCare; `applied` lists them.
+
+    ``indexed_on.gte`` is read as a time. The late index: commcare-hq stamps ``@indexed_on``
+    when its indexer builds the search document (``corehq/apps/es/case_search.py``) and the
+    Case API lists what the search index shows, in that order
+    (``corehq/apps/hqcase/api/get_list.py``); a document shows only once written and
+    refreshed, so a case stamped earlier can appear after a later one was listed;
+    `index_late` and `refresh` reproduce it.
+    """
 
     adapter = "commcare"
     env: Mapping[str, str] = {"COMMCARE_KEY": COMMCARE_KEY}
@@ -438,6 +530,7 @@ class FakeCommCare(FakeServer):
             *fixture("commcare", "case_v2_list_response.json")["cases"]]
         self.by_external: dict[str, dict[str, Any]] = {}
         self.throttled_until = 0.0
+        self.unrefreshed: set[str] = set()
 
     def throttle(self, seconds: float) -> None:
         """Rate-limit the project for `seconds` from now: every API call is answered 429 with
@@ -446,6 +539,18 @@ class FakeCommCare(FakeServer):
         ``RateLimiter.get_retry_after``, a float, ``corehq/project_limits/rate_limiter.py``;
         dimagi/commcare-hq@06a64fe8): ``Retry-After: 1.5``, not a whole number."""
         self.throttled_until = time.monotonic() + seconds
+
+    def index_late(self, case: dict[str, Any]) -> None:
+        """Stamp `case`'s ``indexed_on`` and write it to an index not yet refreshed: not
+        listed until `refresh`."""
+        with self._lock:
+            self.cases.append(case)
+            self.unrefreshed.add(case["case_id"])
+
+    def refresh(self, case_id: str) -> None:
+        """The index refreshes: the case is listed, with the stamp it got before."""
+        with self._lock:
+            self.unrefreshed.discard(case_id)
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         return {"base_url": self.base_url, "domain": COMMCARE_DOMAIN,
@@ -502,12 +607,19 @@ class FakeCommCare(FakeServer):
             state = json.loads(base64.b64decode(query.pop("cursor")))
             query.update(state["query"])
             after = (state["indexed_on"], state["last_case_id"])
-        items = [c for c in self.cases if c.get("case_type") == query.get("case_type")]
+        with self._lock:
+            items = [c for c in self.cases if c.get("case_type") == query.get("case_type")
+                     and c["case_id"] not in self.unrefreshed]
         if "indexed_on.gte" in query:
-            items = [c for c in items if c["indexed_on"] >= query["indexed_on.gte"]]
-        items.sort(key=lambda c: (c["indexed_on"], c["case_id"]))
+            try:
+                low = _utc(query["indexed_on.gte"])
+            except ValueError:
+                return Reply.json(400, {"error": f"bad indexed_on.gte {query['indexed_on.gte']!r}"})
+            items = [c for c in items if _utc(c["indexed_on"]) >= low]
+        items.sort(key=lambda c: (_utc(c["indexed_on"]), c["case_id"]))
         if after is not None:
-            items = [c for c in items if (c["indexed_on"], c["case_id"]) > after]
+            mark = (_utc(after[0]), after[1])
+            items = [c for c in items if (_utc(c["indexed_on"]), c["case_id"]) > mark]
         limit = min(int(query.get("limit", 20)), 5000)
         page = items[:limit]
         body: dict[str, Any] = {"matching_records": len(items), "cases": page}
