@@ -3,15 +3,18 @@ credentials never shown, and nothing leaves the machine while the loopback guard
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from mandate_rules._adapters import (
     LOOPBACK_ENV,
@@ -25,9 +28,10 @@ from mandate_rules._adapters import (
     loopback_only,
 )
 from mandate_rules._adapters.http import RETRY_AFTER_CAP
-from mandate_rules.adapters.testing import FakeCommCare, FakeServer, Reply, Seen
+from mandate_rules._cli import main
+from mandate_rules.adapters.testing import FakeCommCare, FakeServer, Reply, Seen, commcare_case
 
-from .conftest import FAST_RETRY, EgressAttempt, commcare_settings
+from .conftest import ENV, FAST_RETRY, EgressAttempt, commcare_settings
 
 SECRET = "fake-secret-value-never-shown"
 
@@ -256,3 +260,19 @@ def test_commcare_rate_limit_is_waited_out(commcare: FakeCommCare,
     commcare.throttle(0.5)
     adapter.pull(None)  # raised SourceUnavailableError when the 1.5-style header was ignored
     assert len(commcare.requests) == 2  # one 429, its Retry-After waited, then through
+
+
+def test_sync_of_a_rate_limited_commcare_completes(commcare: FakeCommCare, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mandate-rules sync commcare` exited 3 (stopped early) when the decimal Retry-After
+    was ignored and the client's own backoff ran out inside CommCare's window."""
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    commcare.cases.append(commcare_case(7, "2026-11-20T09:00:00Z"))
+    config = tmp_path / "commcare.yaml"
+    config.write_text(json.dumps({"adapter": "commcare", **commcare_settings(commcare)}))
+    commcare.throttle(0.5)
+    run = CliRunner().invoke(main, ["sync", "commcare", "--config", str(config)])
+    assert run.exit_code == 0, run.stderr
+    assert [json.loads(line)["subject"] for line in run.stdout.splitlines()] == [
+        commcare_case(7, "2026-11-20T09:00:00Z")["case_id"]]
