@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "read_cursor",
     "shift_time",
     "since_setting",
+    "source_setting",
     "write_cursor",
 ]
 
@@ -149,3 +151,18 @@ def later(a: str | None, b: str | None) -> str | None:
         return a if parse_time(a) >= parse_time(b) else b
     except ValueError:
         return max(a, b)
+
+
+_URI_RE = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
+
+
+def source_setting(settings: Settings) -> str | None:
+    """The ``source`` setting: the connection's stable identity (the CloudEvents `source` of
+    its events, and the key of its state); None when unset (the adapter makes one from its
+    address)."""
+    value = settings.optional_text("source")
+    if value is not None and not _URI_RE.fullmatch(value):
+        raise AdapterConfigError(f"{settings.where}: source: expected a URI (scheme://name/"
+                                 f"path, e.g. kobotoolbox://kobo-somalia/assets/aBc123), got "
+                                 f"{value!r}")
+    return value

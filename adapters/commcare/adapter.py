@@ -4,6 +4,8 @@ come by case forwarding or the pull), the Case API v2 cursor pull, advisory-case
 Settings::
 
     base_url: https://www.commcarehq.org   # or your CommCare HQ server
+    source: commcare://commcare-field-ops/a/my-project-space/case/movement_request
+        # optional: the connection's stable identity (default: made from base_url)
     domain: my-project-space
     case_type: movement_request            # the case type the mapping reads
     username: api-user@example.org
@@ -50,6 +52,7 @@ from .._shared import (
     read_cursor,
     shift_time,
     since_setting,
+    source_setting,
     write_cursor,
 )
 from . import parser
@@ -71,7 +74,7 @@ class CommCareAdapter(Adapter):
                  advisory_case_type: str = "mandate_advisory", owner_id: str | None = None,
                  property_prefix: str = "mandate_advisory",
                  push_secret: str | None = None,
-                 overlap: float = DEFAULT_OVERLAP_SECONDS) -> None:
+                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None) -> None:
         if write_mode == "case" and not owner_id:
             raise AdapterConfigError("commcare settings: write_back: owner_id: an advisory case "
                                      "needs an owner (a mobile worker, group or location id)")
@@ -88,7 +91,7 @@ class CommCareAdapter(Adapter):
         self.owner_id = owner_id
         self.property_prefix = property_prefix
         self._push_secret = push_secret
-        self._source = f"commcare://{host_of(http.base_url)}/a/{domain}/case/{case_type}"
+        self._source = source or f"commcare://{host_of(http.base_url)}/a/{domain}/case/{case_type}"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, base_dir: Path,
@@ -103,6 +106,7 @@ class CommCareAdapter(Adapter):
                    page_size=settings.integer("page_size", 100, high=5000),
                    since=since_setting(settings, "micros"),
                    overlap=overlap_seconds(settings),
+                   source=source_setting(settings),
                    write_mode=write.choice("mode", ("case", "property"), "case"),
                    advisory_case_type=write.text("case_type", "mandate_advisory"),
                    owner_id=write.optional_text("owner_id"),
@@ -152,7 +156,9 @@ class CommCareAdapter(Adapter):
         cases, following = self.client.cases(next_url=next_url, case_type=self.case_type,
                                              indexed_from=indexed_from, limit=self.page_size)
         stamps = [str(c["indexed_on"]) for c in cases if c.get("indexed_on")]
-        latest = max([*stamps, *([indexed_from] if indexed_from else [])], default=None)
+        latest = indexed_from
+        for stamp in stamps:  # compared as times: the window's start is written by us
+            latest = later(latest, stamp)
         batch = self.mapping.map_batch(cases, source=self.source, system=self.name)
         return Pulled(batch.events, batch.rejected, batch.ignored,
                       cursor=write_cursor({"indexed_on": latest, "next": following,

@@ -4,6 +4,8 @@ field write-back.
 Settings::
 
     base_url: https://kf.kobotoolbox.org   # or eu.kobotoolbox.org, or your server
+    source: kobotoolbox://kobo-somalia/assets/aBc123XyZ
+        # optional: the connection's stable identity (default: made from base_url)
     asset_uid: aBc123XyZ                   # the form
     token_env: KOBO_API_TOKEN              # variable holding the API token
     mapping: my-mapping.yaml               # optional: default is the bundled mapping
@@ -50,6 +52,7 @@ from .._shared import (
     read_cursor,
     shift_time,
     since_setting,
+    source_setting,
     write_cursor,
 )
 from . import parser
@@ -71,7 +74,7 @@ class KoboAdapter(Adapter):
                  write_mode: str = "validation_status",
                  validation_status: str = "validation_status_on_hold",
                  advisory_field: str | None = None, push_secret: str | None = None,
-                 overlap: float = DEFAULT_OVERLAP_SECONDS,
+                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None,
                  overwrite_status: bool = False) -> None:
         self.http = http
         self.client = KoboClient(http, asset_uid)
@@ -85,7 +88,7 @@ class KoboAdapter(Adapter):
         self.overwrite_status = overwrite_status
         self._push_secret = push_secret
         self.overlap = overlap
-        self._source = f"kobotoolbox://{host_of(http.base_url)}/assets/{asset_uid}"
+        self._source = source or f"kobotoolbox://{host_of(http.base_url)}/assets/{asset_uid}"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, base_dir: Path,
@@ -111,7 +114,8 @@ class KoboAdapter(Adapter):
                                                   "validation_status_on_hold"),
                    advisory_field=field,
                    push_secret=settings.secret("push_secret_env", env, required=False),
-                   overlap=overlap_seconds(settings), overwrite_status=overwrite)
+                   overlap=overlap_seconds(settings), source=source_setting(settings),
+                   overwrite_status=overwrite)
 
     @property
     def source(self) -> str:

@@ -4,6 +4,8 @@ the backstop, flags (or notes) as write-back.
 Settings::
 
     base_url: https://primero.example.org
+    source: primero://primero-somalia/cases
+        # optional: the connection's stable identity (default: made from base_url)
     record_type: cases                       # or incidents, tracing_requests
     auth: {type: basic, user_env: PRIMERO_USER, password_env: PRIMERO_PASSWORD}
           # or {type: bearer, token_env: PRIMERO_TOKEN} (identity-provider deployments)
@@ -50,6 +52,7 @@ from .._shared import (
     read_cursor,
     shift_time,
     since_setting,
+    source_setting,
     write_cursor,
 )
 from . import parser
@@ -71,7 +74,7 @@ class PrimeroAdapter(Adapter):
     def __init__(self, *, http: HttpClient, mapping: FieldMapping, record_type: str = "cases",
                  page_size: int = 100, since: str | None = None, write_mode: str = "flag",
                  push_secret: str | None = None,
-                 overlap: float = DEFAULT_OVERLAP_SECONDS) -> None:
+                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None) -> None:
         self.http = http
         self.overlap = overlap
         self.client = PrimeroClient(http, record_type)
@@ -81,7 +84,7 @@ class PrimeroAdapter(Adapter):
         self.since = since
         self.write_mode = write_mode
         self._push_secret = push_secret
-        self._source = f"primero://{host_of(http.base_url)}/{record_type}"
+        self._source = source or f"primero://{host_of(http.base_url)}/{record_type}"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, base_dir: Path,
@@ -103,6 +106,7 @@ class PrimeroAdapter(Adapter):
                    page_size=settings.integer("page_size", 100, high=1000),
                    since=since_setting(settings, "millis"),
                    overlap=overlap_seconds(settings),
+                   source=source_setting(settings),
                    write_mode=settings.section("write_back").choice("mode", ("flag", "note"),
                                                                     "flag"),
                    push_secret=settings.secret("push_secret_env", env, required=False))

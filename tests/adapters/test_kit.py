@@ -20,6 +20,7 @@ import sys
 sys.modules["pytest"] = None  # any import of pytest now raises ImportError
 from mandate_rules._adapters import load_adapter_class
 import mandate_rules.adapters
+assert "mandate_rules.adapters.testing" not in sys.modules, "imported eagerly"
 from mandate_rules.adapters.testing import FakeKobo, kobo_submission, pull_all
 adapter_class = load_adapter_class("kobotoolbox")
 fake = FakeKobo([kobo_submission(3001)])

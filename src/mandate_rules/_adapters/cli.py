@@ -133,6 +133,19 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
 
         report = run_sync(adapter, store, deliver, progress=progress, full=full,
                           dry_run=looking)
+        moved = report.moved
+        if moved.before and not looking:
+            click.echo(f"{adapter.name}: the state kept for {moved.before} (the same connection "
+                       f"at another address) now belongs to {adapter.source}: cursor, seen and "
+                       f"rejected records, outbox", err=True)
+        elif moved.before:
+            click.echo(f"{adapter.name}: {state_path} keeps this connection's state under its "
+                       f"earlier address ({moved.before}); a run with --evaluate moves it to "
+                       f"{adapter.source}, this look read as if from the start", err=True)
+        elif moved.ambiguous:
+            click.echo(f"{adapter.name}: {state_path} holds state for several addresses of this "
+                       f"connection ({', '.join(moved.ambiguous)}), none moved: set `source:` "
+                       f"in {config} to the one to keep", err=True)
         if outbox is not None:
             done = outbox.deliver_due(lambda s: adapter if s == adapter.source else None,
                                       all_pending=True)

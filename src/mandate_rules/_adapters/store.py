@@ -4,8 +4,9 @@ version of each record seen, and the records that could not be mapped.
 The tables are prefixed ``adapter_`` and created if missing, so they can live in a file of
 their own (the CLI's ``--state``) or beside the sidecar's tables in its store.
 
-A record is *new* when the content of its event (type, source, subject, country, area and
-data: not the id or the time) differs from the last one seen for the same record. That one
+A record is *new* when the content of its event (type, subject, country, area and data: not
+the id, the time, or the source, which is part of the key) differs from the last one seen for
+the same record. That one
 rule makes push and pull safe to overlap, makes a re-read page harmless, and stops the echo
 of our own write-back: a flag, a note or an advisory property changes the record in the
 source, but none of the fields the rules read, so the echo is not new.
@@ -22,13 +23,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
 from .._models import Event
 from .contract import Batch, Rejected
 
-__all__ = ["AdapterStore", "Admitted", "Retried", "connect", "event_fingerprint"]
+__all__ = ["AdapterStore", "Admitted", "Moved", "Retried", "connect", "event_fingerprint"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS adapter_cursor (
@@ -38,6 +40,9 @@ CREATE TABLE IF NOT EXISTS adapter_seen (
     source TEXT NOT NULL, subject TEXT NOT NULL, fingerprint TEXT NOT NULL,
     event_id TEXT NOT NULL, seen_at REAL NOT NULL,
     PRIMARY KEY (source, subject));
+CREATE TABLE IF NOT EXISTS adapter_source_move (
+    source TEXT NOT NULL, before TEXT NOT NULL, moved_at REAL NOT NULL,
+    PRIMARY KEY (source, before));
 CREATE TABLE IF NOT EXISTS adapter_rejected (
     id INTEGER PRIMARY KEY AUTOINCREMENT, adapter TEXT NOT NULL, source TEXT NOT NULL,
     record_id TEXT, reason TEXT NOT NULL, record TEXT NOT NULL, digest TEXT NOT NULL UNIQUE,
@@ -58,11 +63,28 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 def event_fingerprint(event: Event) -> str:
-    """A hash of what the rules can read of `event` (not its id, not its time)."""
+    """A hash of what the rules can read of `event` (not its id, not its time, not its source:
+    the store keys the hash by source, and a connection's source can be renamed)."""
+    return _fingerprint(event, None)
+
+
+def _fingerprint(event: Event, source: str | None) -> str:
+    # `source` given: the hash as stores written before the source left it were (the
+    # event's content with that source), so their rows still match.
     body = event.to_json()
-    content = {k: body.get(k) for k in ("type", "source", "subject", "country", "area", "data")}
+    keys = ("type", "subject", "country", "area", "data")
+    content = {k: body.get(k) for k in keys}
+    if source is not None:
+        content["source"] = source
     text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _address_only(a: str, b: str) -> bool:
+    """Whether two source URIs differ only in their host and port."""
+    one, two = urlsplit(a), urlsplit(b)
+    return (one.scheme, one.path, one.query) == (two.scheme, two.path, two.query) \
+        and one.netloc != two.netloc
 
 
 @attrs.frozen
@@ -73,6 +95,15 @@ class Admitted:
     unchanged: int
     rejected: int
     ignored: int
+
+
+@attrs.frozen
+class Moved:
+    """What `AdapterStore.follow_source` found: the state moved from `before` (None: nothing
+    to move), or the several earlier sources it could not choose between."""
+
+    before: str | None = None
+    ambiguous: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -146,6 +177,7 @@ class AdapterStore:
         new: list[Event] = []
         unchanged = 0
         latest: dict[tuple[str, str], str] = {}
+        earlier: dict[str, list[str]] = {}  # source -> the sources it was known by
         with self._lock:
             for event in events:
                 key = (event.source, event.subject or event.id)
@@ -154,6 +186,14 @@ class AdapterStore:
                     row = self.conn.execute("SELECT fingerprint FROM adapter_seen WHERE "
                                             "source = ? AND subject = ?", key).fetchone()
                     latest[key] = "" if row is None else row[0]
+                    if event.source not in earlier:
+                        earlier[event.source] = [r[0] for r in self.conn.execute(
+                            "SELECT before FROM adapter_source_move WHERE source = ?",
+                            (event.source,))]
+                    # A row written before the source left the hash matches its old hash.
+                    if latest[key] in {_fingerprint(event, s)
+                                       for s in (event.source, *earlier[event.source])}:
+                        latest[key] = fingerprint
                 if latest[key] == fingerprint:
                     unchanged += 1
                     continue
@@ -229,3 +269,62 @@ class AdapterStore:
                         self.conn.execute("UPDATE adapter_rejected SET reason = ?, digest = ? "
                                           "WHERE id = ?", (now.reason, digest, row_id))
         return Retried(tuple(events), ignored, still)
+
+    def follow_source(self, adapter: str, source: str, *, write: bool = True) -> Moved:
+        """Move a connection's state to `source` when it was kept under a source that differs
+        only in host and port (the server's address changed, or a ``source`` setting now
+        names the connection): cursor, seen and rejected records, and outbox rows with their
+        advisories. Nothing moves when `source` already has state, or when several earlier
+        sources qualify (`Moved.ambiguous`). With `write` False, only say what would move."""
+        scheme = urlsplit(source).scheme
+        with self._lock:
+            if self.cursor(adapter, source) is not None or self.conn.execute(
+                    "SELECT 1 FROM adapter_seen WHERE source = ? LIMIT 1", (source,)).fetchone():
+                return Moved()  # the connection's state is where it belongs
+            tables = {r[0] for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            has_outbox = "adapter_outbox" in tables
+            known = {r[0] for r in self.conn.execute(
+                "SELECT source FROM adapter_cursor WHERE adapter = ? UNION "
+                "SELECT DISTINCT source FROM adapter_seen UNION "
+                "SELECT source FROM adapter_rejected WHERE adapter = ?", (adapter, adapter))}
+            if has_outbox:
+                known |= {r[0] for r in self.conn.execute(
+                    "SELECT source FROM adapter_outbox WHERE status = 'pending'")}
+            candidates = sorted(s for s in known
+                                if urlsplit(s).scheme == scheme and _address_only(s, source))
+            if len(candidates) != 1:
+                return Moved(ambiguous=tuple(candidates) if len(candidates) > 1 else ())
+            before = candidates[0]
+            if write:
+                with self.transaction():
+                    self._move(adapter, before, source, has_outbox)
+        return Moved(before=before)
+
+    def _move(self, adapter: str, before: str, source: str, has_outbox: bool) -> None:
+        conn = self.conn
+        conn.execute("UPDATE OR IGNORE adapter_cursor SET source = ? WHERE adapter = ? AND "
+                     "source = ?", (source, adapter, before))
+        conn.execute("UPDATE OR IGNORE adapter_seen SET source = ? WHERE source = ?",
+                     (source, before))
+        conn.execute("DELETE FROM adapter_seen WHERE source = ?", (before,))
+        rows = conn.execute("SELECT id, record_id, reason, record FROM adapter_rejected "
+                            "WHERE source = ?", (before,)).fetchall()
+        for row_id, record_id, reason, text in rows:
+            digest = _digest(Rejected(source, record_id, reason), text)
+            conn.execute("UPDATE OR IGNORE adapter_rejected SET source = ?, digest = ? "
+                         "WHERE id = ?", (source, digest, row_id))
+        conn.execute("DELETE FROM adapter_rejected WHERE source = ?", (before,))
+        if has_outbox:
+            # The advisory keeps its id (what was written carries its mark), and is now
+            # about the record under its new source, where the adapter writes it.
+            conn.execute("UPDATE OR IGNORE adapter_outbox SET source = ?, "
+                         "advisory = json_set(advisory, '$.source', ?) WHERE source = ?",
+                         (source, source, before))
+            # What is left had a twin already queued under the new source.
+            conn.execute("DELETE FROM adapter_outbox WHERE source = ?", (before,))
+        conn.execute("INSERT OR IGNORE INTO adapter_source_move (source, before, moved_at) "
+                     "VALUES (?, ?, ?)", (source, before, time.time()))
+        conn.execute("INSERT OR IGNORE INTO adapter_source_move (source, before, moved_at) "
+                     "SELECT ?, before, moved_at FROM adapter_source_move WHERE source = ?",
+                     (source, before))

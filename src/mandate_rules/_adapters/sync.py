@@ -20,7 +20,7 @@ import attrs
 from .._models import Event
 from .contract import Adapter, Batch, Rejected
 from .errors import AdapterError, SourceError
-from .store import AdapterStore, Admitted, event_fingerprint
+from .store import AdapterStore, Admitted, Moved, event_fingerprint
 
 __all__ = ["SyncProgress", "SyncReport", "sync"]
 
@@ -61,6 +61,9 @@ class SyncReport:
     rejected: tuple[Rejected, ...] = ()
     #: Records kept as rejected that the current mapping maps: handed on before the pull.
     recovered: int = 0
+    #: State kept under an earlier source of this connection (its address changed): moved
+    #: to the current source by a taking run; a dry run only reports it.
+    moved: Moved = attrs.field(factory=Moved)
 
 
 def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Event]], None], *,
@@ -75,6 +78,10 @@ def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Even
     rejected records stay as they were, so a later run takes the same records.
     """
     name, source = adapter.name, adapter.source
+    moved = store.follow_source(name, source, write=not dry_run)
+    if moved.before:
+        log.warning("sync %s: state %s from %s (only the address differs) to %s", name,
+                    "would move" if dry_run else "moved", moved.before, source)
     cursor = None if full else store.cursor(name, source)
     if cursor is not None:
         # The overlap: records that became readable below the cursor since the last run
@@ -100,7 +107,7 @@ def sync(adapter: Adapter, store: AdapterStore, deliver: Callable[[Sequence[Even
     def report(complete: bool, error: str | None = None,
                error_type: str | None = None) -> SyncReport:
         return SyncReport(totals, complete, error, error_type, tuple(rejected),
-                          len(recovered.new))
+                          len(recovered.new), moved)
 
     while max_pages is None or totals.pages < max_pages:
         try:
