@@ -394,12 +394,13 @@ def openapi_document() -> dict[str, Any]:
             "/v1/adapters/{connection}/push": {"post": _operation(
                 "adapterPush", "A push from a source system (KoboToolbox REST service, Primero "
                 "webhook, CommCare data forwarding) to a configured adapter connection, "
-                "authenticated by the connection's shared secret. Served by the adapters "
-                "(mandate_rules._adapters.receivers).",
+                "authenticated by the connection's shared secret. Anything that may succeed "
+                "later is a 503 with Retry-After (the one failure every sender retries). "
+                "Served by the adapters (mandate_rules._adapters.receivers).",
                 {"200": _json({"type": "object"}, "New, unchanged, rejected and ignored "
                                                   "records, and the advisories raised"),
                  **{str(s): _json(_ref("AdapterError"), "Error")
-                    for s in (400, 401, 404, 413, 422, 500, 503)}},
+                    for s in (400, 401, 404, 413, 422, 503)}},
                 parameters=[_path("connection")],
                 body={"required": True, "content": {"application/json": {"schema": {}}}},
                 secured=False, tags=("adapters",))},
