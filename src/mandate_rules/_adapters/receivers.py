@@ -215,10 +215,10 @@ class AdapterHub:
         if len(body) > limit:
             return _error(413, "body-too-large", f"the body is larger than {limit} bytes")
         try:
-            batch = connection.adapter.parse(body, dict(request.headers))
-        except PayloadError as exc:
-            return _error(400, "not-a-record", str(exc))
-        try:
+            try:
+                batch = connection.adapter.parse(body, dict(request.headers))
+            except PayloadError as exc:
+                return _error(400, "not-a-record", str(exc))
             return await self._take(name, connection, batch)
         except sqlite3.Error as exc:
             log.warning("push to %s: the store is busy or failing: %s", name, exc)
