@@ -38,8 +38,29 @@ class CommCareClient:
             self.http.url(str(following))  # the next link must stay on the server
         return parser.records(body), str(following) if following else None
 
+    def by_external_id(self, external_id: str) -> dict[str, Any] | None:
+        """The case with this external id, or None when there is none (404)."""
+        try:
+            body = self.http.get_json(f"{self.cases_path}ext/{external_id}/")
+        except SourceRejectedError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return body if isinstance(body, dict) else None
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        body = self.http.get_json(f"{self.cases_path}{case_id}")
+        if not isinstance(body, dict):
+            raise SourceRejectedError(f"GET /{self.cases_path}{case_id}: not a case")
+        return body
+
+    # Every API write is recorded as a form (xmlns http://commcarehq.org/case_api), so even a
+    # PUT is not resent blindly after an answer that leaves open whether it was saved: the
+    # write-back reads back first (idempotent=False).
     def upsert_by_external_id(self, external_id: str, body: dict[str, Any]) -> Any:
-        return self.http.request_json("PUT", f"{self.cases_path}ext/{external_id}/", body=body)
+        return self.http.request_json("PUT", f"{self.cases_path}ext/{external_id}/", body=body,
+                                      idempotent=False)
 
     def update(self, case_id: str, body: dict[str, Any]) -> Any:
-        return self.http.request_json("PUT", f"{self.cases_path}{case_id}", body=body)
+        return self.http.request_json("PUT", f"{self.cases_path}{case_id}", body=body,
+                                      idempotent=False)

@@ -3,7 +3,10 @@
 
 The advisory case is written with an upsert by external id (the advisory's id), so a second
 write updates the same case instead of creating another. A case property is named per rule,
-so two advisories on one case do not overwrite each other, and setting it again is a no-op.
+so two advisories on one case do not overwrite each other. Every API write is still a new
+form in CommCare (xmlns ``http://commcarehq.org/case_api``), so the case (or the property) is
+read first and left alone when it already holds the advisory, and read again before a write
+is sent again after an answer that leaves open whether it was saved.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 from typing import Any
 
 from mandate_rules import Advisory
-from mandate_rules.adapters import AdapterError, WriteResult, advisory_text
+from mandate_rules.adapters import AdapterError, WriteResult, advisory_text, write_unless_there
 
 from .client import CommCareClient
 
@@ -52,14 +55,42 @@ def write_advisory(client: CommCareClient, advisory: Advisory, *, mode: str, cas
         raise AdapterError(f"advisory {advisory.id} names no case (subject)")
     if mode == "property":
         name = property_name(prefix, advisory)
-        client.update(case_id, {"properties": {name: advisory_text(advisory, limit=4000)}})
-        return WriteResult(f"commcare case {case_id}, property {name}")
+        text = advisory_text(advisory, limit=4000)
+        target = f"commcare case {case_id}, property {name}"
+
+        def find_property() -> WriteResult | None:
+            properties = client.case(case_id).get("properties")
+            held = properties.get(name) if isinstance(properties, dict) else None
+            return WriteResult(target, existing=True) if held == text else None
+
+        def set_property() -> WriteResult:
+            client.update(case_id, {"properties": {name: text}})
+            return WriteResult(target)
+
+        return write_unless_there(find_property, set_property)
     assert owner_id is not None
-    answer = client.upsert_by_external_id(
-        advisory.id, advisory_case(advisory, case_type=case_type, owner_id=owner_id,
-                                   host_case_type=host_case_type))
-    created = answer.get("case_id") if isinstance(answer, dict) else None
-    if created is None and isinstance(answer, dict) and isinstance(answer.get("case"), dict):
-        created = answer["case"].get("case_id")
-    return WriteResult(f"commcare {case_type} case for case {case_id}",
-                       remote_id=None if created is None else str(created))
+    target = f"commcare {case_type} case for case {case_id}"
+
+    def find_case() -> WriteResult | None:
+        found = client.by_external_id(advisory.id)
+        if found is None:
+            return None
+        return WriteResult(target, remote_id=_case_id(found), existing=True)
+
+    def create_case() -> WriteResult:
+        answer = client.upsert_by_external_id(
+            advisory.id, advisory_case(advisory, case_type=case_type, owner_id=owner_id,
+                                       host_case_type=host_case_type))
+        return WriteResult(target, remote_id=_case_id(answer))
+
+    return write_unless_there(find_case, create_case)
+
+
+def _case_id(answer: object) -> str | None:
+    """The case id in a Case API v2 answer: the case itself, or ``{form_id, case}``."""
+    if not isinstance(answer, dict):
+        return None
+    found = answer.get("case_id")
+    if found is None and isinstance(answer.get("case"), dict):
+        found = answer["case"].get("case_id")
+    return None if found is None else str(found)

@@ -14,6 +14,7 @@ Settings::
     overlap_seconds: 3600                  # each run re-reads submissions this much older
                                            # than the newest read (see the guide)
     write_back: {mode: validation_status, status: validation_status_on_hold}
+                # a status a person set is kept unless overwrite_status: true;
                 # or {mode: field, field: advisory}
     push_secret_env: KOBO_PUSH_SECRET      # the REST Service's password or custom header
 """
@@ -73,7 +74,8 @@ class KoboAdapter(Adapter):
                  write_mode: str = "validation_status",
                  validation_status: str = "validation_status_on_hold",
                  advisory_field: str | None = None, push_secret: str | None = None,
-                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None) -> None:
+                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None,
+                 overwrite_status: bool = False) -> None:
         self.http = http
         self.client = KoboClient(http, asset_uid)
         self.asset_uid = asset_uid
@@ -83,6 +85,7 @@ class KoboAdapter(Adapter):
         self.write_mode = write_mode
         self.validation_status = validation_status
         self.advisory_field = advisory_field
+        self.overwrite_status = overwrite_status
         self._push_secret = push_secret
         self.overlap = overlap
         self._source = source or f"kobotoolbox://{host_of(http.base_url)}/assets/{asset_uid}"
@@ -98,6 +101,10 @@ class KoboAdapter(Adapter):
         if mode == "field" and field is None:
             raise AdapterConfigError("kobotoolbox settings: write_back: field: name the form "
                                      "question that takes the advisory (mode is field)")
+        overwrite = write.values.get("overwrite_status", False)
+        if not isinstance(overwrite, bool):
+            raise AdapterConfigError(f"kobotoolbox settings: write_back: overwrite_status: "
+                                     f"expected true or false, got {overwrite!r}")
         return cls(http=make_client(settings, HeaderAuth("Token", str(token))),
                    asset_uid=settings.text("asset_uid"),
                    mapping=mapping_for(settings, BUNDLED_MAPPING),
@@ -107,7 +114,8 @@ class KoboAdapter(Adapter):
                                                   "validation_status_on_hold"),
                    advisory_field=field,
                    push_secret=settings.secret("push_secret_env", env, required=False),
-                   overlap=overlap_seconds(settings), source=source_setting(settings))
+                   overlap=overlap_seconds(settings), source=source_setting(settings),
+                   overwrite_status=overwrite)
 
     @property
     def source(self) -> str:
@@ -201,4 +209,5 @@ class KoboAdapter(Adapter):
             raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "
                                f"{self.source}")
         return write_advisory(self.client, advisory, mode=self.write_mode,
-                              status=self.validation_status, field=self.advisory_field)
+                              status=self.validation_status, field=self.advisory_field,
+                              overwrite_status=self.overwrite_status)

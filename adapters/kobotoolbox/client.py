@@ -44,13 +44,24 @@ class KoboClient:
             self.http.url(str(body["next"]))  # the next link must stay on the server
         return parser.submissions(body), bool(body.get("next"))
 
-    def set_validation_status(self, submission_id: str, status: str) -> Any:
+    def submission(self, submission_id: str) -> dict[str, Any]:
+        """One submission by its ``_id`` or root uuid, with its ``_validation_status``."""
+        body = self.http.get_json(f"{self.data_path}{submission_id}/",
+                                  params={"format": "json"})
+        if not isinstance(body, dict) or not isinstance(body.get("_id"), int):
+            raise SourceRejectedError(f"GET /{self.data_path}{submission_id}/: not a "
+                                      f"submission (no whole-number _id)")
+        return body
+
+    def set_validation_status(self, submission_id: int, status: str) -> Any:
+        """Set the status (whoever set the one before: read it first)."""
         return self.http.request_json(
             "PATCH", f"{self.data_path}{submission_id}/validation_status/",
             body={"validation_status.uid": status})
 
-    def edit_field(self, submission_id: str, field: str, value: str) -> Any:
-        ident: int | str = int(submission_id) if submission_id.isdigit() else submission_id
+    def edit_field(self, submission_id: int, field: str, value: str) -> Any:
+        """Bulk edit of one submission (KPI takes only the whole-number ``_id`` here); every
+        call makes a new version of the submission, so read before calling it."""
         return self.http.request_json(
             "PATCH", f"{self.data_path}bulk/",
-            body={"payload": {"submission_ids": [ident], "data": {field: value}}})
+            body={"payload": {"submission_ids": [submission_id], "data": {field: value}}})

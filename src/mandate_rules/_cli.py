@@ -266,9 +266,9 @@ def fields(fmt: str, width: int | None) -> None:
 
 # The commands of the sidecar, the adapters and the spec runner live beside their code; they
 # are registered last so that those modules can import this one's helpers.
-from ._adapters.cli import sync  # noqa: E402
+from ._adapters.cli import outbox, sync  # noqa: E402
 from ._service._cli import serve  # noqa: E402
 from ._spec.cli import phrasebook, spec  # noqa: E402
 
-for _command in (serve, sync, phrasebook, spec):
+for _command in (serve, sync, outbox, phrasebook, spec):
     main.add_command(_command)

@@ -117,9 +117,9 @@ def test_advisory_case_matches_the_documented_create_shape(
                              {}).events
     advisory = sample_advisory(event)
     result = adapter.write_back(advisory)
-    adapter.write_back(advisory)
+    assert adapter.write_back(advisory).existing  # read back: no second form in CommCare
     puts = [r for r in commcare.requests if r.method == "PUT"]
-    assert [p.path for p in puts] == [f"/a/{COMMCARE_DOMAIN}/api/case/v2/ext/{advisory.id}/"] * 2
+    assert [p.path for p in puts] == [f"/a/{COMMCARE_DOMAIN}/api/case/v2/ext/{advisory.id}/"]
     body = puts[0].json
     documented = fixture("commcare", "case_v2_create_update_request.json")
     assert set(body) <= set(documented)
@@ -137,9 +137,12 @@ def test_advisory_case_matches_the_documented_create_shape(
 def test_property_write_back(commcare: FakeCommCare, make_adapter: Callable[..., Any]) -> None:
     adapter = make_adapter("commcare", commcare_settings(commcare,
                                                          write_back={"mode": "property"}))
+    commcare.cases.append(commcare_case(7, "2026-11-20T09:00:00Z"))  # CommCare holds it
     (event,) = adapter.parse(json.dumps(commcare_case(7, "2026-11-20T09:00:00Z")).encode(),
                              {}).events
-    adapter.write_back(sample_advisory(event, rule_id="ESC-001"))
+    advisory = sample_advisory(event, rule_id="ESC-001")
+    adapter.write_back(advisory)
+    assert adapter.write_back(advisory).existing  # the property holds it: not set again
     (put,) = [r for r in commcare.requests if r.method == "PUT"]
     assert put.path == f"/a/{COMMCARE_DOMAIN}/api/case/v2/{event.subject}"
     assert list(put.json) == ["properties"]

@@ -3,15 +3,18 @@ credentials never shown, and nothing leaves the machine while the loopback guard
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from mandate_rules._adapters import (
     LOOPBACK_ENV,
@@ -24,9 +27,11 @@ from mandate_rules._adapters import (
     is_loopback_host,
     loopback_only,
 )
-from mandate_rules.adapters.testing import FakeServer, Reply, Seen
+from mandate_rules._adapters.http import RETRY_AFTER_CAP
+from mandate_rules._cli import main
+from mandate_rules.adapters.testing import FakeCommCare, FakeServer, Reply, Seen, commcare_case
 
-from .conftest import FAST_RETRY, EgressAttempt
+from .conftest import ENV, FAST_RETRY, EgressAttempt, commcare_settings
 
 SECRET = "fake-secret-value-never-shown"
 
@@ -76,8 +81,36 @@ def test_retry_after_seconds_and_date_are_honoured(server: Scripted) -> None:
     with pytest.raises(SourceUnavailableError) as caught:  # 2099 is beyond max_retry_after
         client.get_json("x")
     assert waits == [pytest.approx(2, abs=0.01)]
-    assert caught.value.retry_after is not None
-    assert caught.value.retry_after > 1e6
+    # Years ahead is read as the cap (a day), so no retry is scheduled in 2099.
+    assert caught.value.retry_after == RETRY_AFTER_CAP
+
+
+def test_decimal_retry_after_of_commcare_is_honoured(server: Scripted) -> None:
+    """CommCare's API throttle answers 429 with the rate limiter's float, e.g. ``1.5``."""
+    client, waits = _client(server)
+    server.fail(Reply.json(429, {}, **{"Retry-After": "1.5"}))
+    server.fail(Reply.json(429, {}, **{"Retry-After": " 0.25 "}))
+    assert client.get_json("x") == {"ok": True, "path": "/x"}
+    # The source's figure, not the client's own backoff (0.01 s, then 0.02 s at most).
+    assert waits == [pytest.approx(1.5, abs=1e-9), pytest.approx(0.25, abs=1e-9)]
+
+
+@pytest.mark.parametrize("value", ["-1", "1e3", "nan", "inf", "1.5.2", "1,5", "soon", ""])
+def test_unreadable_retry_after_falls_back_to_backoff(server: Scripted, value: str) -> None:
+    client, waits = _client(server, backoff=0.01)
+    server.fail(Reply.json(503, {}, **{"Retry-After": value}))
+    assert client.get_json("x") == {"ok": True, "path": "/x"}
+    assert len(waits) == 1
+    assert waits[0] <= 0.01
+
+
+def test_huge_decimal_retry_after_is_bounded(server: Scripted) -> None:
+    client, waits = _client(server)
+    server.fail(Reply.json(429, {}, **{"Retry-After": "999999999999.5"}))
+    with pytest.raises(SourceUnavailableError) as caught:  # beyond max_retry_after: stop now
+        client.get_json("x")
+    assert waits == []
+    assert caught.value.retry_after == RETRY_AFTER_CAP
 
 
 def test_retries_run_out(server: Scripted) -> None:
@@ -217,3 +250,29 @@ def test_adapters_refuse_a_non_loopback_base_url(make_adapter: Any) -> None:
 def test_server_threads_are_loopback_only(server: Scripted) -> None:
     assert server.httpd.server_address[0] == "127.0.0.1"
     assert all(t.daemon for t in threading.enumerate() if t is server.thread)
+
+
+def test_commcare_rate_limit_is_waited_out(commcare: FakeCommCare,
+                                          make_adapter: Callable[..., Any]) -> None:
+    """CommCare's throttle sends the seconds left as a decimal: waiting that long passes,
+    where the client's own backoff (0.01 s, 0.02 s, 0.04 s here) would run out first."""
+    adapter = make_adapter("commcare", commcare_settings(commcare))
+    commcare.throttle(0.5)
+    adapter.pull(None)  # raised SourceUnavailableError when the 1.5-style header was ignored
+    assert len(commcare.requests) == 2  # one 429, its Retry-After waited, then through
+
+
+def test_sync_of_a_rate_limited_commcare_completes(commcare: FakeCommCare, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mandate-rules sync commcare` exited 3 (stopped early) when the decimal Retry-After
+    was ignored and the client's own backoff ran out inside CommCare's window."""
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    commcare.cases.append(commcare_case(7, "2026-11-20T09:00:00Z"))
+    config = tmp_path / "commcare.yaml"
+    config.write_text(json.dumps({"adapter": "commcare", **commcare_settings(commcare)}))
+    commcare.throttle(0.5)
+    run = CliRunner().invoke(main, ["sync", "commcare", "--config", str(config)])
+    assert run.exit_code == 0, run.stderr
+    assert [json.loads(line)["subject"] for line in run.stdout.splitlines()] == [
+        commcare_case(7, "2026-11-20T09:00:00Z")["case_id"]]

@@ -200,6 +200,7 @@ def test_next_link_off_the_server_is_not_followed(kobo: FakeKobo,
 def test_validation_status_write_back_has_the_documented_shape(
         kobo: FakeKobo, make_adapter: Callable[..., Any]) -> None:
     adapter = make_adapter("kobotoolbox", kobo_settings(kobo))
+    kobo.submissions.append(kobo_submission(3001))  # Kobo holds what it pushed
     (event,) = adapter.parse(json.dumps(kobo_submission(3001)).encode(), {}).events
     result = adapter.write_back(sample_advisory(event))
     (write,) = kobo.writes()
@@ -214,6 +215,7 @@ def test_field_write_back_uses_bulk_edit(kobo: FakeKobo,
                                          make_adapter: Callable[..., Any]) -> None:
     adapter = make_adapter("kobotoolbox", kobo_settings(
         kobo, write_back={"mode": "field", "field": "advisory"}))
+    kobo.submissions.append(kobo_submission(3001))
     (event,) = adapter.parse(json.dumps(kobo_submission(3001)).encode(), {}).events
     advisory = sample_advisory(event)
     adapter.write_back(advisory)

@@ -11,10 +11,12 @@ import pytest
 from mandate_rules import Advisory
 from mandate_rules._adapters import (
     Adapter,
+    AdapterError,
     Batch,
     Outbox,
     Pulled,
     SourceAuthError,
+    SourceRejectedError,
     SourceUnavailableError,
     WriteResult,
 )
@@ -134,3 +136,72 @@ def test_a_leased_row_is_not_written_by_a_second_deliverer(tmp_path: Path,
 
     assert first.deliver_due(write_while_other_delivers).written == 1
     assert adapter.writes == [advisory.id]
+
+
+@pytest.mark.parametrize("status", [404, 409, 422])
+def test_a_refusal_that_cannot_succeed_goes_dead_with_the_source_message(
+        outbox: Outbox, clock: _Clock, status: int) -> None:
+    message = f"PATCH /api/v2/cases/rec-1: {status}: field not found (flag_message)"
+    adapter = _Flaky([SourceRejectedError(message, status=status)])
+    advisory = _advisory()
+    outbox.enqueue(advisory)
+    report = outbox.deliver_due(lambda source: adapter)
+    assert (report.written, report.failed, report.dead, report.pending) == (0, 0, 1, 0)
+    (row,) = outbox.rows()
+    assert (row.status, row.attempts) == ("dead", 1)
+    assert row.last_error == f"SourceRejectedError: {message}"
+    assert outbox.next_due() is None
+    clock.now += 10_000
+    assert outbox.deliver_due(lambda source: adapter, all_pending=True).written == 0
+    assert adapter.writes == []
+    assert outbox.rows(statuses=("dead",)) == [row]
+    assert outbox.rows(statuses=("pending", "done")) == []
+    assert outbox.counts() == {("test://flaky", "dead"): 1}
+    assert row.to_json()["status"] == "dead"
+    assert row.to_json()["next_attempt_at"] is None
+
+
+def test_a_dead_row_put_back_by_hand_is_written_once(outbox: Outbox, clock: _Clock) -> None:
+    adapter = _Flaky([SourceRejectedError("422: the form has no field advisory", status=422)])
+    advisory = _advisory()
+    outbox.enqueue(advisory)
+    outbox.deliver_due(lambda source: adapter)
+    assert outbox.retry(sources=["test://other"]) == []  # another tenant's source: untouched
+    assert outbox.retry(advisory_id="no-such-advisory") == []
+    assert outbox.retry(advisory_id=advisory.id, sources=["test://flaky"]) == [advisory.id]
+    assert outbox.retry() == []  # nothing dead any more
+    (row,) = outbox.rows()
+    assert (row.status, row.done_at) == ("pending", None)
+    assert outbox.next_due() == clock.now
+    assert outbox.deliver_due(lambda source: adapter).written == 1
+    assert adapter.writes == [advisory.id]
+    assert outbox.rows()[0].status == "done"
+    assert outbox.rows()[0].attempts == 2
+
+
+def test_failures_that_may_pass_are_retried_not_dead(outbox: Outbox, clock: _Clock) -> None:
+    adapter = _Flaky([SourceAuthError("401 Unauthorized", status=401),
+                      SourceUnavailableError("502 Bad Gateway", status=502),
+                      RuntimeError("a bug in the adapter")])
+    outbox.enqueue(_advisory())
+    for _ in range(3):
+        report = outbox.deliver_due(lambda source: adapter, all_pending=True)
+        assert (report.failed, report.dead) == (1, 0)
+    assert outbox.deliver_due(lambda source: adapter, all_pending=True).written == 1
+
+
+def test_an_advisory_the_adapter_cannot_place_goes_dead(outbox: Outbox) -> None:
+    adapter = _Flaky([AdapterError("advisory adv-1 names no submission (subject)")])
+    outbox.enqueue(_advisory())
+    assert outbox.deliver_due(lambda source: adapter).dead == 1
+    assert "names no submission" in (outbox.rows()[0].last_error or "")
+
+
+def test_rows_page_by_seq(outbox: Outbox) -> None:
+    for subject in ("a", "b", "c"):
+        outbox.enqueue(sample_advisory(event_for("test://flaky", subject)))
+    first = outbox.rows(limit=2)
+    rest = outbox.rows(after=first[-1].seq)
+    assert [r.subject for r in first + rest] == ["a", "b", "c"]
+    assert outbox.rows(sources=[]) == []
+    assert len(outbox.rows(sources=["test://flaky"])) == 3

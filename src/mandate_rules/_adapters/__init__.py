@@ -30,7 +30,15 @@ from .errors import (
     SourceRejectedError,
     SourceUnavailableError,
 )
-from .http import LOOPBACK_ENV, BasicAuth, HeaderAuth, HttpClient, is_loopback_host, loopback_only
+from .http import (
+    LOOPBACK_ENV,
+    BasicAuth,
+    HeaderAuth,
+    HttpClient,
+    is_loopback_host,
+    loopback_only,
+    write_unless_there,
+)
 from .mapping import FieldMapping, get_source, load_mapping
 from .outbox import Outbox, OutboxReport, OutboxRow
 from .registry import ENTRY_POINT_GROUP, AdapterEntry, available_adapters, load_adapter_class
@@ -80,4 +88,5 @@ __all__ = [
     "load_settings",
     "loopback_only",
     "sync",
+    "write_unless_there",
 ]

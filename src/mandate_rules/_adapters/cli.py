@@ -24,7 +24,7 @@ from .store import AdapterStore
 from .sync import SyncProgress
 from .sync import sync as run_sync
 
-__all__ = ["sync"]
+__all__ = ["outbox", "sync"]
 
 EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
@@ -149,10 +149,11 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
         if outbox is not None:
             done = outbox.deliver_due(lambda s: adapter if s == adapter.source else None,
                                       all_pending=True)
-            if not quiet or done.failed:
+            if not quiet or done.failed or done.dead:
                 click.echo(f"{adapter.name}: write-back: {done.written} written, "
                            f"{done.failed} failed, {done.pending} waiting (retried on the next "
-                           f"run)", err=True)
+                           f"run), {done.dead} refused (see mandate-rules outbox --dead)",
+                           err=True)
         if report.recovered and not quiet:
             click.echo(f"{adapter.name}: {report.recovered} record(s) kept as rejected map "
                        f"with the current mapping: handed on", err=True)
@@ -176,3 +177,58 @@ def sync(adapter_name: str, config: Path, state: Path | None, full: bool, evalua
     finally:
         adapter.close()
         store.close()
+
+
+@click.command()
+@click.argument("adapter_name", metavar="ADAPTER")
+@click.option("--config", "config", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The adapter's settings (YAML), as for sync.")
+@click.option("--state", "state", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The state file of sync (default: CONFIG with the suffix "
+                                 ".state.sqlite).")
+@click.option("--dead", is_flag=True, help="Only the write-backs the source refused (dead).")
+@click.option("--retry", "retry", is_flag=True,
+              help="Put the dead write-backs back in the queue and write them now.")
+@click.option("--advisory", "advisory_id", default=None,
+              help="With --retry: only this advisory's write-back.")
+@click.option("--output", "output", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where the JSON lines go (default: standard output).")
+def outbox(adapter_name: str, config: Path, state: Path | None, dead: bool, retry: bool,
+           advisory_id: str | None, output: TextIO) -> None:
+    """Show the write-backs of ADAPTER's advisories (one JSON line each), or retry the dead.
+
+    A write-back the source refused in a way no retry changes (404, 409, 422: a record gone,
+    a field the form lacks) is *dead*: it is kept with the source's message and not retried.
+    Fix the cause, then --retry puts it back and writes it. Exit status: 0 done, 2 bad
+    settings, 3 a retried write-back failed again.
+    """
+    if advisory_id is not None and not retry:
+        _fail("--advisory goes with --retry")
+    state_path = state or config.with_suffix(".state.sqlite")
+    try:
+        adapter = _adapter(adapter_name, config)
+    except MandateRulesError as exc:
+        _fail(str(exc))
+        return
+    box = Outbox(state_path)
+    try:
+        if retry:
+            retried = box.retry(advisory_id=advisory_id, sources=[adapter.source])
+            if advisory_id is not None and not retried:
+                _fail(f"{adapter.name}: no dead write-back of advisory {advisory_id!r} in "
+                      f"{state_path}")
+            done = box.deliver_due(lambda s: adapter if s == adapter.source else None,
+                                   all_pending=True)
+            click.echo(f"{adapter.name}: {len(retried)} put back; write-back: {done.written} "
+                       f"written, {done.failed} failed (retried on the next run), {done.dead} "
+                       f"refused again", err=True)
+            if done.failed or done.dead:
+                _fail(f"{adapter.name}: see mandate-rules outbox {adapter_name} --config "
+                      f"{config} --dead", EXIT_INCOMPLETE)
+            return
+        for row in box.rows(statuses=("dead",) if dead else (), sources=[adapter.source]):
+            output.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
+    finally:
+        adapter.close()
+        box.close()

@@ -8,15 +8,17 @@ and error messages name the method, the URL path and the status, never a header.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import ipaddress
 import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,12 +33,15 @@ from .errors import (
 )
 
 __all__ = [
+    "AMBIGUOUS_STATUSES",
     "LOOPBACK_ENV",
+    "RETRY_AFTER_CAP",
     "BasicAuth",
     "HeaderAuth",
     "HttpClient",
     "is_loopback_host",
     "loopback_only",
+    "write_unless_there",
 ]
 
 log = logging.getLogger("mandate_rules.adapters.http")
@@ -45,9 +50,19 @@ log = logging.getLogger("mandate_rules.adapters.http")
 LOOPBACK_ENV = "MANDATE_RULES_LOOPBACK_ONLY"
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Statuses that mean the request was not acted on: safe to resend even a POST.
-_NOT_PROCESSED = frozenset({429, 502, 503, 504})
+# Statuses that mean the request was not acted on: safe to resend even a POST. Not 502 or
+# 504: a reverse proxy answers those when the source was slow or dropped the connection,
+# often after it saved (Primero's nginx, `proxy_read_timeout`); nor 500 or a read timeout.
+_NOT_PROCESSED = frozenset({429, 503})
+#: Answers to a write that leave open whether the source acted on it (None: no answer).
+AMBIGUOUS_STATUSES = frozenset({None, 500, 502, 504})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Delay-seconds as the sources send them: whole (RFC 9110) or decimal (CommCare's rate limiter
+# computes a float and sends it as it is, e.g. ``1.5``). No sign, exponent, nan or inf.
+_DELAY_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+#: The longest wait a ``Retry-After`` is taken to ask for (a day); a longer one, or a date
+#: further off, is read as this, so a retry is never scheduled years ahead.
+RETRY_AFTER_CAP = 86400.0
 
 
 def loopback_only(env: Mapping[str, str] | None = None) -> bool:
@@ -114,10 +129,13 @@ class HttpClient:
 
     `timeout` is (connect, read) seconds. Requests that fail with 429 or 5xx, or cannot
     connect, are tried again up to `retries` times, waiting `backoff` * 2^n seconds (with
-    jitter, at most `max_backoff`), or the ``Retry-After`` the source asked for when that
+    jitter, at most `max_backoff`), or the ``Retry-After`` the source asked for (whole or
+    decimal seconds, or a date; read as at most a day) when that
     is longer; a ``Retry-After`` beyond `max_retry_after` ends the attempts at once with a
     `SourceUnavailableError` carrying it. A POST or PATCH is resent only after an answer that
-    says it was not processed (429, 502, 503, 504) or when no connection was made.
+    says it was not processed (429, 503) or when no connection was made, unless the call says
+    it is `idempotent` (it sets a value); after 500, 502, 504 or a read timeout it may have
+    been written, so the caller reads back before sending it again (`AMBIGUOUS_STATUSES`).
     """
 
     def __init__(self, base_url: str, *, auth: AuthBase | None = None,
@@ -173,9 +191,11 @@ class HttpClient:
         return self.request_json("GET", path_or_url, params=params)
 
     def request_json(self, method: str, path_or_url: str, *,
-                     params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
+                     params: Mapping[str, Any] | None = None, body: Any = None,
+                     idempotent: bool | None = None) -> Any:
         """Send one request and return its JSON body (None for an empty body)."""
-        response = self.request(method, path_or_url, params=params, body=body)
+        response = self.request(method, path_or_url, params=params, body=body,
+                                idempotent=idempotent)
         if not response.content:
             return None
         try:
@@ -187,10 +207,14 @@ class HttpClient:
                 status=response.status_code) from exc
 
     def request(self, method: str, path_or_url: str, *,
-                params: Mapping[str, Any] | None = None, body: Any = None) -> requests.Response:
+                params: Mapping[str, Any] | None = None, body: Any = None,
+                idempotent: bool | None = None) -> requests.Response:
+        """Send one request, retried as the class says. `idempotent` overrides what the
+        method implies (True for a PATCH that sets a value: sending it twice is harmless)."""
         url = self.url(path_or_url)
         path = urlsplit(url).path
         method = method.upper()
+        repeatable = method in _IDEMPOTENT if idempotent is None else idempotent
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json"} if data is not None else {}
         attempt = 0
@@ -204,7 +228,7 @@ class HttpClient:
             except requests.RequestException as exc:
                 connect_failed = isinstance(exc, requests.exceptions.ConnectionError) and \
                     not isinstance(exc, requests.ReadTimeout)
-                resendable = method in _IDEMPOTENT or connect_failed
+                resendable = repeatable or connect_failed
                 reason = type(exc).__name__
                 if resendable and attempt < self.retries:
                     delay = self._delay(attempt, None)
@@ -227,7 +251,7 @@ class HttpClient:
             if status in (401, 403):
                 raise SourceAuthError(message, status=status)
             if status in _RETRY_STATUSES:
-                resendable = method in _IDEMPOTENT or status in _NOT_PROCESSED
+                resendable = repeatable or status in _NOT_PROCESSED
                 too_long = retry_after is not None and retry_after > self.max_retry_after
                 if resendable and not too_long and attempt < self.retries:
                     delay = self._delay(attempt, retry_after)
@@ -246,17 +270,47 @@ class HttpClient:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delay-seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header: delay-seconds, whole or decimal (``1.5``), or an
+    HTTP date; between 0 and `RETRY_AFTER_CAP`. None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), RETRY_AFTER_CAP)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, float(when.timestamp()) - time.time())
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses without a zone
+        when = when.replace(tzinfo=dt.UTC)
+    return min(max(0.0, float(when.timestamp()) - time.time()), RETRY_AFTER_CAP)
+
+
+_Found = TypeVar("_Found")
+
+
+def write_unless_there(find: Callable[[], _Found | None], write: Callable[[], _Found], *,
+                       resends: int = 2) -> _Found:
+    """A write that is not idempotent (a POST that adds a flag, a PATCH that appends a note
+    or makes a new version), done once: `write` unless `find` shows it done already.
+
+    `HttpClient` never resends such a write after an answer that leaves open whether the
+    source acted on it (`AMBIGUOUS_STATUSES`: 500, a proxy's 502 or 504, no answer before the
+    read timeout); this reads back with `find` and sends again only if it is still absent,
+    at most `resends` more times, then lets the `SourceUnavailableError` through.
+    """
+    attempt = 0
+    while True:
+        found = find()
+        if found is not None:
+            return found
+        try:
+            return write()
+        except SourceUnavailableError as exc:
+            if exc.status not in AMBIGUOUS_STATUSES or attempt >= resends:
+                raise
+            attempt += 1
+            log.warning("%s; reading back before sending it again", exc)
 
 
 def _summary(response: requests.Response) -> str:

@@ -4,30 +4,47 @@ An advisory is queued once per target (its id and its source: a second `enqueue`
 advisory is a no-op), delivered by `deliver_due`, and retried with a growing delay until the
 source takes it; then it is marked done and never sent again. A row is leased while it is
 being written, so two deliverers (threads or processes) never write the same row at once.
+
+A write the source refuses in a way no retry can change (a 404, 409 or 422: a `SourceError`
+that is not `retryable`, other than 401/403; or an advisory the adapter cannot place) is not
+retried: the row goes to the *dead* state with the source's message, to be looked at, fixed
+(the record, the form, the settings) and put back by hand with `retry` (``mandate-rules
+outbox --retry``, ``POST /v1/admin/outbox/retry``). Failures that may pass (no answer,
+429/5xx, 401/403 until the credential is fixed, no adapter configured) keep being retried.
 Should a process die after the source took a write but before the row was marked done, the
 next attempt goes to adapters whose write-back is itself idempotent (Primero checks its flags
-for the advisory's mark first; CommCare upserts by external id; Kobo sets a status or a
-field), so the record still carries the advisory once.
+for the advisory's mark first; CommCare upserts by external id; Kobo reads the submission and
+leaves a status or a field that already holds the advisory alone), so the record still
+carries the advisory once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from .._models import Advisory
 from .contract import Adapter
-from .errors import AdapterError, SourceError
+from .errors import (
+    AdapterConfigError,
+    AdapterError,
+    EgressRefusedError,
+    SourceAuthError,
+    SourceError,
+)
 from .store import connect
 
-__all__ = ["Outbox", "OutboxReport", "OutboxRow"]
+__all__ = ["DEAD", "DONE", "PENDING", "STATUSES", "Outbox", "OutboxReport", "OutboxRow",
+           "cannot_succeed"]
 
 log = logging.getLogger("mandate_rules.adapters.outbox")
 
@@ -41,11 +58,37 @@ CREATE TABLE IF NOT EXISTS adapter_outbox (
 CREATE INDEX IF NOT EXISTS adapter_outbox_due ON adapter_outbox (status, next_at);
 """
 
-PENDING, DONE = "pending", "done"
+PENDING, DONE, DEAD = "pending", "done", "dead"
+#: Every state a row can be in.
+STATUSES = (PENDING, DONE, DEAD)
+
+_COLUMNS = ("advisory_id, source, subject, status, attempts, last_error, target, remote_id, "
+            "rowid, created_at, next_at, done_at")
+
+
+def cannot_succeed(exc: BaseException) -> bool:
+    """Whether a write-back that raised `exc` can never succeed as it stands.
+
+    The source refused the request itself (a `SourceError` that is not `retryable`: 404,
+    409, 422...), or the adapter cannot place the advisory at all (an `AdapterError` of its
+    own, such as an advisory naming no record). A wrong or expired credential (401/403), a
+    configuration or loopback-guard refusal, and failures that are not the adapter's own
+    (a bug) are fixed outside the row, so those rows keep being retried.
+    """
+    if isinstance(exc, SourceError):
+        return not exc.retryable and not isinstance(exc, SourceAuthError)
+    return isinstance(exc, AdapterError) and not isinstance(
+        exc, (AdapterConfigError, EgressRefusedError))
 
 
 @attrs.frozen
 class OutboxRow:
+    """One advisory to write back, and where its delivery stands.
+
+    `status` is pending, done or dead; `last_error` the last failure (for a dead row: what
+    the source answered); `seq` orders the rows (and pages them); times are Unix seconds.
+    """
+
     advisory_id: str
     source: str
     subject: str | None
@@ -54,6 +97,25 @@ class OutboxRow:
     last_error: str | None
     target: str | None
     remote_id: str | None
+    seq: int = 0
+    created_at: float = 0.0
+    next_at: float | None = None
+    done_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as the API and the CLI show it (times in RFC 3339, UTC)."""
+        return {"advisory_id": self.advisory_id, "source": self.source,
+                "subject": self.subject, "status": self.status, "attempts": self.attempts,
+                "last_error": self.last_error, "target": self.target,
+                "remote_id": self.remote_id, "created_at": _time(self.created_at),
+                "next_attempt_at": _time(self.next_at) if self.status == PENDING else None,
+                "done_at": _time(self.done_at)}
+
+
+def _time(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @attrs.frozen
@@ -63,6 +125,7 @@ class OutboxReport:
     written: int = 0
     failed: int = 0
     pending: int = 0
+    dead: int = 0
 
 
 class Outbox:
@@ -93,12 +156,56 @@ class Outbox:
                  json.dumps(advisory.to_json(), ensure_ascii=False), self.clock(), self.clock()))
             return cur.rowcount == 1
 
-    def rows(self) -> list[OutboxRow]:
+    def rows(self, *, statuses: Collection[str] = (), sources: Collection[str] | None = None,
+             after: int = 0, limit: int | None = None) -> list[OutboxRow]:
+        """The rows in the order they were queued: only those in `statuses` (all when empty)
+        and for `sources` (all when None), after the row `after` (a `seq`), at most `limit`."""
+        if sources is not None and not sources:
+            return []
+        query = f"SELECT {_COLUMNS} FROM adapter_outbox WHERE rowid > ?"
+        params: list[Any] = [after]
+        if statuses:
+            query += f" AND status IN ({', '.join('?' * len(statuses))})"
+            params.extend(statuses)
+        if sources is not None:
+            query += f" AND source IN ({', '.join('?' * len(sources))})"
+            params.extend(sources)
+        query += " ORDER BY rowid"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
         with self._lock:
-            found = self.conn.execute(
-                "SELECT advisory_id, source, subject, status, attempts, last_error, target, "
-                "remote_id FROM adapter_outbox ORDER BY created_at, advisory_id").fetchall()
+            found = self.conn.execute(query, params).fetchall()
         return [OutboxRow(*row) for row in found]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """How many rows each (source, status) has."""
+        with self._lock:
+            found = self.conn.execute("SELECT source, status, COUNT(*) FROM adapter_outbox "
+                                      "GROUP BY source, status").fetchall()
+        return {(source, status): int(n) for source, status, n in found}
+
+    def retry(self, *, advisory_id: str | None = None,
+              sources: Collection[str] | None = None) -> list[str]:
+        """Put dead rows (the one of `advisory_id`, or all; only for `sources` when given)
+        back to pending, due now: after the record, the form or the settings were fixed.
+        Returns the advisory ids put back."""
+        if sources is not None and not sources:
+            return []
+        query = "UPDATE adapter_outbox SET status = ?, next_at = ?, lease_until = NULL, " \
+                "done_at = NULL WHERE status = ?"
+        params: list[Any] = [PENDING, self.clock(), DEAD]
+        if advisory_id is not None:
+            query += " AND advisory_id = ?"
+            params.append(advisory_id)
+        if sources is not None:
+            query += f" AND source IN ({', '.join('?' * len(sources))})"
+            params.extend(sources)
+        with self._lock:
+            found = self.conn.execute(query + " RETURNING advisory_id", params).fetchall()
+        for (retried,) in found:
+            log.info("write-back of %s put back in the queue by hand", retried)
+        return sorted(row[0] for row in found)
 
     def pending(self) -> int:
         with self._lock:
@@ -123,22 +230,27 @@ class Outbox:
             return cur.rowcount == 1
 
     def deliver_due(self, resolve: Callable[[str], Adapter | None], *, limit: int = 100,
-                    all_pending: bool = False) -> OutboxReport:
+                    all_pending: bool = False,
+                    keep_going: Callable[[], bool] = lambda: True) -> OutboxReport:
         """Write every due advisory with the adapter `resolve` gives for its source
-        (`all_pending`: every waiting one, due or not, as a run of the CLI does)."""
+        (`all_pending`: every waiting one, due or not, as a run of the CLI does), asking
+        `keep_going` before each (a stopping sidecar ends the pass between two rows)."""
         now = float("inf") if all_pending else self.clock()
         with self._lock:
             due = self.conn.execute(
                 "SELECT advisory_id, source, advisory, attempts FROM adapter_outbox "
                 "WHERE status = ? AND next_at <= ? ORDER BY next_at LIMIT ?",
                 (PENDING, now, limit)).fetchall()
-        written = failed = 0
+        written = failed = dead = 0
         for advisory_id, source, text, attempts in due:
+            if not keep_going():
+                break
             if not self._claim(advisory_id, source, now):
                 continue
             adapter = resolve(source)
             error: str
             retry_after: float | None = None
+            hopeless = False
             if adapter is None:
                 error = f"no adapter is configured for {source}"
             else:
@@ -146,8 +258,9 @@ class Outbox:
                     result = adapter.write_back(Advisory.from_json(json.loads(text)))
                 except SourceError as exc:
                     error, retry_after = f"{type(exc).__name__}: {exc}", exc.retry_after
+                    hopeless = cannot_succeed(exc)
                 except AdapterError as exc:
-                    error = f"{type(exc).__name__}: {exc}"
+                    error, hopeless = f"{type(exc).__name__}: {exc}", cannot_succeed(exc)
                 except Exception as exc:  # a bug in an adapter must not stop the other rows
                     log.exception("write-back of %s to %s failed", advisory_id, source)
                     error = f"{type(exc).__name__}: {exc}"
@@ -161,6 +274,16 @@ class Outbox:
                              source))
                     written += 1
                     continue
+            if hopeless:
+                log.error("write-back of %s to %s refused (attempt %d), not retried until put "
+                          "back by hand: %s", advisory_id, source, attempts + 1, error)
+                with self._lock:
+                    self.conn.execute(
+                        "UPDATE adapter_outbox SET status = ?, attempts = attempts + 1, "
+                        "done_at = ?, lease_until = NULL, last_error = ? WHERE advisory_id = ? "
+                        "AND source = ?", (DEAD, self.clock(), error[:1000], advisory_id, source))
+                dead += 1
+                continue
             delay = min(self.max_delay, self.base_delay * (2 ** attempts))
             delay = max(delay, retry_after or 0.0)
             log.warning("write-back of %s to %s failed (attempt %d), next in %.0f s: %s",
@@ -171,4 +294,4 @@ class Outbox:
                     "lease_until = NULL, last_error = ? WHERE advisory_id = ? AND source = ?",
                     (self.clock() + delay, error[:500], advisory_id, source))
             failed += 1
-        return OutboxReport(written, failed, self.pending())
+        return OutboxReport(written, failed, self.pending(), dead)

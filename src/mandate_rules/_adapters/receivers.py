@@ -10,14 +10,21 @@ Primero ``basic_auth``, CommCare Basic), or a bearer token (CommCare).
 The answer comes once the new events are evaluated and stored (the engine is fast; the
 write-back is not waited for), and it is idempotent: the sources retry, a record seen before
 with the same content is acknowledged and not evaluated again, and an event the sidecar
-stored before is a duplicate for the engine. Advisories go to the outbox in the sidecar's
-store and are written back by a background loop, retried until the source takes them.
+stored before is a duplicate for the engine. Anything that may pass later (the engine
+starting or rebuilding, no answer within ``answer_within_seconds`` because of a reload or a
+backlog, a full queue, a busy store, an unexpected failure) is answered 503 with
+``Retry-After``, the one failure KoboToolbox retries; 4xx only for what no retry changes.
+Advisories go to the outbox in the sidecar's store and are written back by a background
+loop, retried until the source takes them or refuses them for good (dead rows, listed at
+``GET /v1/outbox`` and put back with ``POST /v1/admin/outbox/retry``).
 
 The connections are read from the YAML file named by ``MANDATE_RULES_ADAPTERS``::
 
     outbox:                         # optional: how write-backs are retried
       first_retry_seconds: 5        # then doubling, up to max_retry_seconds (default 3600)
       poll_seconds: 5               # how often due retries are looked for
+    push:                           # optional
+      answer_within_seconds: 20     # else 503 + Retry-After (keep below the senders' timeouts)
     connections:
       kobo-escorts:                 # the {connection} in the URL
         adapter: kobotoolbox        # a registered adapter
@@ -36,7 +43,9 @@ import base64
 import contextlib
 import hmac
 import logging
+import math
 import os
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,9 +58,9 @@ from starlette.routing import Route
 
 from .._models import Advisory
 from .config import load_settings
-from .contract import Adapter
+from .contract import Adapter, Batch
 from .errors import AdapterError, PayloadError
-from .outbox import Outbox
+from .outbox import STATUSES, Outbox
 from .registry import load_adapter_class
 from .store import AdapterStore
 
@@ -113,13 +122,21 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def _busy(code: str, message: str, *, retry_after: float = 5.0) -> JSONResponse:
+    """503 with ``Retry-After``: the one answer every source retries (Kobo: 502/503/504)."""
+    seconds = max(1, math.ceil(retry_after))
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=503,
+                        headers={"Retry-After": str(seconds)})
+
+
 class AdapterHub:
     """The sidecar's adapter side: push routes, the outbox and its delivery loop."""
 
     def __init__(self, service: Any, connections: Mapping[str, Connection], db_path: Path, *,
                  retry_interval: float = 5.0, base_delay: float = 5.0,
-                 max_delay: float = 3600.0) -> None:
+                 max_delay: float = 3600.0, answer_within: float = 20.0) -> None:
         self.service = service
+        self.answer_within = answer_within
         self.connections = dict(connections)
         self.db_path = db_path
         self.retry_interval = retry_interval
@@ -129,6 +146,7 @@ class AdapterHub:
         self._outbox: Outbox | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -145,7 +163,26 @@ class AdapterHub:
         return self._outbox
 
     def routes(self) -> list[Route]:
-        return [Route("/v1/adapters/{connection}/push", self.push, methods=["POST"])]
+        return [Route("/v1/adapters/{connection}/push", self.push, methods=["POST"]),
+                Route("/v1/outbox", self.list_outbox, methods=["GET"]),
+                Route("/v1/admin/outbox/retry", self.retry_outbox, methods=["POST"])]
+
+    def watch(self, metrics: Any) -> None:
+        """Publish the outbox in the sidecar's Prometheus metrics: rows by source and status
+        (a dead row is a write-back the source refused, waiting to be put back by hand)."""
+        if not self.connections:
+            return
+
+        def read() -> list[tuple[tuple[str, ...], float]]:
+            counts = self.outbox.counts()
+            for connection in self.connections.values():  # a zero is a value worth plotting
+                for status in STATUSES:
+                    counts.setdefault((connection.adapter.source, status), 0)
+            return [((source, status), float(n)) for (source, status), n in counts.items()]
+
+        metrics.add_gauge("adapter_outbox_rows", "Advisories in the write-back outbox, by "
+                          "source and status (pending, done, dead: refused by the source, "
+                          "not retried until put back by hand).", ("source", "status"), read)
 
     def resolve(self, source: str) -> Adapter | None:
         for connection in self.connections.values():
@@ -156,6 +193,11 @@ class AdapterHub:
     # ---------------------------------------------------------------- push
 
     async def push(self, request: Request) -> Response:
+        """Take one push. Whatever may succeed later is answered 503 with ``Retry-After``
+        (KoboToolbox retries only 502/503/504; CommCare retries any failure; Primero never
+        retries, so there the pull is the only backstop): the engine starting or rebuilding,
+        a reload or a backlog holding the answer past `answer_within`, a full queue, a busy
+        store, an unexpected failure. 4xx is kept for what no retry can change."""
         name = request.path_params["connection"]
         connection = self.connections.get(name)
         if connection is None:
@@ -173,20 +215,47 @@ class AdapterHub:
         if len(body) > limit:
             return _error(413, "body-too-large", f"the body is larger than {limit} bytes")
         try:
-            batch = connection.adapter.parse(body, dict(request.headers))
-        except PayloadError as exc:
-            return _error(400, "not-a-record", str(exc))
+            try:
+                batch = connection.adapter.parse(body, dict(request.headers))
+            except PayloadError as exc:
+                return _error(400, "not-a-record", str(exc))
+            return await self._take(name, connection, batch)
+        except sqlite3.Error as exc:
+            log.warning("push to %s: the store is busy or failing: %s", name, exc)
+            return _busy("store-unavailable", f"the sidecar's database could not be used "
+                         f"({exc}); nothing was kept, send it again")
+        except Exception:  # a retry after a fix (or on a rebuilt engine) may pass
+            log.exception("push to %s failed", name)
+            return _busy("push-failed", "the push could not be taken (see the sidecar's log); "
+                         "nothing was kept, send it again", retry_after=30)
+
+    async def _take(self, name: str, connection: Connection, batch: Batch) -> Response:
         new, unchanged = await run_in_threadpool(self.store.fresh, batch.events)
         advisories: list[dict[str, Any]] = []
         if new:
             # Imported here: the sidecar package imports this module while it loads.
             from .._service._errors import ApiError  # noqa: PLC0415
             from .._service._worker import Submit  # noqa: PLC0415
+            worker = getattr(self.service, "worker", None)
+            if worker is not None and not worker.healthy:
+                return _busy("not-ready", "the rules engine is starting, or rebuilding its "
+                             "state from the stored events; send it again shortly")
             try:
-                results = await self.service.run(Submit(tenant=connection.tenant,
-                                                        events=tuple(new), batch=True))
+                results = await asyncio.wait_for(
+                    self.service.run(Submit(tenant=connection.tenant, events=tuple(new),
+                                            batch=True)), timeout=self.answer_within)
+            except TimeoutError:
+                # The job is cancelled if it has not started; if it has, its events are
+                # stored and the source's retry is a duplicate, answered with the same
+                # advisories. Either way nothing is lost or raised twice.
+                return _busy("busy", f"the rules engine did not answer within "
+                             f"{self.answer_within:g} s (a rule-pack reload, a backlog, or a "
+                             f"busy store); send it again")
             except ApiError as exc:
-                return exc.response()  # nothing remembered: the source's retry comes back
+                if exc.status < 500:
+                    return exc.response()  # the engine refused the event: a retry would too
+                return _busy(exc.code, exc.message,
+                             retry_after=float(exc.headers.get("Retry-After") or 5))
             advisories = [a for r in results for a in r.advisories]
         await run_in_threadpool(self._record, connection, new, batch.rejected, advisories)
         return JSONResponse({
@@ -198,27 +267,94 @@ class AdapterHub:
 
     def _record(self, connection: Connection, new: Any, rejected: Any,
                 advisories: list[dict[str, Any]]) -> None:
-        self.store.remember(new)
-        self.store.keep_rejected(connection.adapter.name, rejected)
+        # The events are remembered last: should any step fail, the source's retry finds
+        # them new again, the engine answers it as a duplicate with the same advisories, and
+        # queueing them again is a no-op. Remembered first, a failure would lose the
+        # write-backs (the retry would be "unchanged" and raise nothing).
         queued = False
         if connection.write_back:
             for body in advisories:
                 queued = self.outbox.enqueue(Advisory.from_json(body)) or queued
+        self.store.keep_rejected(connection.adapter.name, rejected)
+        self.store.remember(new)
         if queued and self._wake is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    # ---------------------------------------------------------------- the outbox, by hand
+
+    def _caller(self, request: Request, role: str) -> Any:
+        """The sidecar's caller, as for its own routes (bearer token, tenant, role)."""
+        principal = self.service.auth.authenticate(request.headers.get("authorization"))
+        principal.require(role)
+        return principal
+
+    def _sources(self, tenant: str) -> list[str]:
+        return sorted({c.adapter.source for c in self.connections.values()
+                       if c.tenant == tenant})
+
+    async def list_outbox(self, request: Request) -> Response:
+        """``GET /v1/outbox``: the caller's tenant's write-backs, oldest first; ``status``
+        (pending, done, dead; comma-separated), ``limit``, ``cursor``."""
+        from .._service._http import (  # noqa: PLC0415 - the sidecar imports this module
+            decode_cursor,
+            encode_cursor,
+            query_choices,
+            query_int,
+        )
+        principal = self._caller(request, "read")
+        statuses = query_choices(request, "status", STATUSES)
+        limit = query_int(request, "limit", 100, 1, 1000)
+        after = decode_cursor(request)
+        sources = self._sources(principal.tenant)
+        rows = await run_in_threadpool(self.outbox.rows, statuses=statuses, sources=sources,
+                                       after=after, limit=limit) if sources else []
+        return JSONResponse({"items": [row.to_json() for row in rows],
+                             "next_cursor": encode_cursor(rows[-1].seq)
+                             if len(rows) == limit else None})
+
+    async def retry_outbox(self, request: Request) -> Response:
+        """``POST /v1/admin/outbox/retry``: put the tenant's dead write-backs (or the one
+        ``advisory_id`` names) back in the queue, due now."""
+        from .._service._http import query_text  # noqa: PLC0415 - as above
+        principal = self._caller(request, "admin")
+        advisory_id = query_text(request, "advisory_id")
+        sources = self._sources(principal.tenant)
+        retried = await run_in_threadpool(self.outbox.retry, advisory_id=advisory_id,
+                                          sources=sources) if sources else []
+        if advisory_id is not None and not retried:
+            return _error(404, "outbox-row-not-found", f"no dead write-back of advisory "
+                          f"{advisory_id!r} for this tenant (see GET /v1/outbox?status=dead)")
+        if retried and self._wake is not None:
+            self._wake.set()
+        return JSONResponse({"retried": retried})
 
     # ---------------------------------------------------------------- write-back loop
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._stopping = False
+        if not self.connections:
+            return  # nothing to write back to
+        # Opened now, off the event loop: opening creates the tables, which waits for the
+        # store's write lock, and a push must never hold up the loop on it.
+        await run_in_threadpool(lambda: (self.store, self.outbox))
         self._task = self._loop.create_task(self._deliver_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Let the write-back pass under way finish its current row (so no row stays leased,
+        and none is half-recorded), then close the connections."""
+        self._stopping = True
+        if self._task is not None and self._wake is not None:
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=60)
+            except TimeoutError:
+                log.warning("the write-back pass did not finish in 60 s; its row is retried "
+                            "when its lease ends")
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         for connection in self.connections.values():
             connection.adapter.close()
         for closable in (self._store, self._outbox):
@@ -227,14 +363,18 @@ class AdapterHub:
 
     async def _deliver_forever(self) -> None:
         assert self._wake is not None
-        while True:
+        outbox = self.outbox
+        while not self._stopping:
             try:
-                await run_in_threadpool(self.outbox.deliver_due, self.resolve)
+                await run_in_threadpool(outbox.deliver_due, self.resolve,
+                                        keep_going=lambda: not self._stopping)
             except Exception:  # the loop must outlive any one failure
                 log.exception("write-back pass failed")
-            due = self.outbox.next_due()
+            if self._stopping:
+                return
+            due = outbox.next_due()
             wait = self.retry_interval if due is None else max(
-                0.0, min(self.retry_interval, due - self.outbox.clock()))
+                0.0, min(self.retry_interval, due - outbox.clock()))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
@@ -248,9 +388,16 @@ def adapter_hub(service: Any, env: Mapping[str, str] | None = None) -> AdapterHu
     path = env.get(ADAPTERS_ENV)
     if not path:
         return AdapterHub(service, {}, Path(config.db_path))
-    outbox = load_settings(Path(path)).section("outbox")
-    return AdapterHub(service, load_connections(Path(path), env, config.tenants[0]),
-                      Path(config.db_path),
-                      retry_interval=outbox.number("poll_seconds", 5.0),
-                      base_delay=outbox.number("first_retry_seconds", 5.0),
-                      max_delay=outbox.number("max_retry_seconds", 3600.0))
+    settings = load_settings(Path(path))
+    outbox, push = settings.section("outbox"), settings.section("push")
+    hub = AdapterHub(service, load_connections(Path(path), env, config.tenants[0]),
+                     Path(config.db_path),
+                     retry_interval=outbox.number("poll_seconds", 5.0),
+                     base_delay=outbox.number("first_retry_seconds", 5.0),
+                     max_delay=outbox.number("max_retry_seconds", 3600.0),
+                     answer_within=push.number("answer_within_seconds", 20.0))
+    if hub.answer_within <= 0:
+        raise AdapterError(f"{path}: push: answer_within_seconds: expected a number of "
+                           f"seconds above 0, got {hub.answer_within:g}")
+    hub.watch(service.metrics)
+    return hub

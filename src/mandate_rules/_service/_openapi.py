@@ -186,6 +186,25 @@ def _schemas() -> dict[str, Any]:
             "properties": {"changed": {"type": "boolean"}, "rules_version": _VERSION,
                            "shadow_version": _nullable(_VERSION), "seconds": {"type": "number"}}},
         "Error": error,
+        "OutboxRow": {
+            "type": "object",
+            "description": "One advisory to write back to its record, and where that stands: "
+                           "pending (retried until the source takes it), done, or dead (the "
+                           "source refused it in a way no retry changes; last_error says why).",
+            "required": ["advisory_id", "source", "subject", "status", "attempts",
+                         "last_error", "target", "remote_id", "created_at",
+                         "next_attempt_at", "done_at"],
+            "properties": {
+                "advisory_id": _TEXT, "source": _TEXT, "subject": _nullable(_TEXT),
+                "status": {"enum": ["pending", "done", "dead"]},
+                "attempts": {"type": "integer", "minimum": 0},
+                "last_error": _nullable(_TEXT), "target": _nullable(_TEXT),
+                "remote_id": _nullable(_TEXT), "created_at": _TIME,
+                "next_attempt_at": _nullable(_TIME), "done_at": _nullable(_TIME)}},
+        "OutboxList": {
+            "type": "object", "required": ["items", "next_cursor"],
+            "properties": {"items": {"type": "array", "items": _ref("OutboxRow")},
+                           "next_cursor": _nullable(_TEXT)}},
         "AdapterError": {
             "type": "object", "required": ["error"],
             "properties": {"error": {"type": "object", "required": ["code", "message"],
@@ -377,15 +396,36 @@ def openapi_document() -> dict[str, Any]:
             "/v1/adapters/{connection}/push": {"post": _operation(
                 "adapterPush", "A push from a source system (KoboToolbox REST service, Primero "
                 "webhook, CommCare data forwarding) to a configured adapter connection, "
-                "authenticated by the connection's shared secret. Served by the adapters "
-                "(mandate_rules._adapters.receivers).",
+                "authenticated by the connection's shared secret. Anything that may succeed "
+                "later is a 503 with Retry-After (the one failure every sender retries). "
+                "Served by the adapters (mandate_rules._adapters.receivers).",
                 {"200": _json({"type": "object"}, "New, unchanged, rejected and ignored "
                                                   "records, and the advisories raised"),
                  **{str(s): _json(_ref("AdapterError"), "Error")
-                    for s in (400, 401, 404, 413, 422, 500, 503)}},
+                    for s in (400, 401, 404, 413, 422, 503)}},
                 parameters=[_path("connection")],
                 body={"required": True, "content": {"application/json": {"schema": {}}}},
                 secured=False, tags=("adapters",))},
+            "/v1/outbox": {"get": _operation(
+                "listOutbox", "The write-backs of advisories to the source systems of the "
+                "caller's tenant, oldest first: pending, done, or dead (refused by the source; "
+                "put back with POST /v1/admin/outbox/retry once fixed). Served by the adapters.",
+                {"200": _json(_ref("OutboxList"), "A page of write-backs"), **_errors(400)},
+                parameters=[_query("status", _TEXT, "pending, done, dead; comma-separated."),
+                            _LIMIT, _CURSOR],
+                tags=("adapters",))},
+            "/v1/admin/outbox/retry": {"post": _operation(
+                "retryOutbox", "Put the tenant's dead write-backs (or the one advisory_id "
+                "names) back in the queue, due now, after the record, form or settings were "
+                "fixed. Served by the adapters.",
+                {"200": _json({"type": "object", "required": ["retried"],
+                               "properties": {"retried": {"type": "array", "items": _TEXT}}},
+                              "The advisory ids put back"),
+                 "404": _json(_ref("AdapterError"), "Error: outbox-row-not-found"),
+                 **_errors(400)},
+                parameters=[_query("advisory_id", {"type": "string", "maxLength": 512},
+                                   "One advisory (default: every dead write-back).")],
+                tags=("admin", "adapters"))},
             "/v1/admin/reload": {"post": _operation(
                 "reload", "Validate the rule packs again and, if sound, swap them in "
                 "atomically (state rebuilt from the event log). Same as SIGHUP.",

@@ -40,6 +40,7 @@ from .._adapters import (
     is_loopback_host,
     load_adapter_class,
     load_mapping,
+    write_unless_there,
 )
 
 __all__ = [
@@ -74,4 +75,5 @@ __all__ = [
     "is_loopback_host",
     "load_adapter_class",
     "load_mapping",
+    "write_unless_there",
 ]

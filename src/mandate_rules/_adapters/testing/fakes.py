@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,7 +82,9 @@ class FakeServer:
 
     def __init__(self, port: int = 0) -> None:
         self.requests: list[Seen] = []
+        self.handled: list[Seen] = []  # the requests the source acted on (not `fail`ed)
         self.failures: list[tuple[Callable[[Seen], bool], Reply]] = []
+        self.lost_answers: list[tuple[Callable[[Seen], bool], Reply | float]] = []
         self._lock = threading.Lock()
         owner = self
 
@@ -132,14 +135,42 @@ class FakeServer:
         for _ in range(times):
             self.failures.append((when, reply))
 
+    def lose_answer(self, reply: Reply | float, when: Callable[[Seen], bool] = lambda s: True,
+                    times: int = 1) -> None:
+        """Act on the next `times` requests that match `when`, then lose the answer: send
+        `reply` instead, or, given a number of seconds, answer only that much later.
+
+        This is what a client sees when a source behind a reverse proxy is slow or restarts
+        mid-request. Primero's nginx (``docker/nginx/root/etc/nginx/conf.d/
+        primero.conf.template``, primeroIMS/primero@001bde2b) proxies the API with
+        ``proxy_read_timeout``: past it nginx answers 504 while Rails goes on and saves; a
+        worker that dies after saving gives a 502. KoboToolbox and CommCare HQ are served
+        behind nginx the same way. The write happened; the answer says it failed (or none
+        comes before the client's read timeout)."""
+        for _ in range(times):
+            self.lost_answers.append((when, reply))
+
     def _dispatch(self, seen: Seen) -> Reply:
+        lost: Reply | float | None = None
         with self._lock:
             self.requests.append(seen)
             for index, (when, reply) in enumerate(self.failures):
                 if when(seen):
                     del self.failures[index]
                     return reply
-        return self.handle(seen)
+            for index, (when, instead) in enumerate(self.lost_answers):
+                if when(seen):
+                    del self.lost_answers[index]
+                    lost = instead
+                    break
+        answer = self.handle(seen)
+        with self._lock:
+            self.handled.append(seen)
+        if isinstance(lost, Reply):
+            return lost
+        if lost is not None:
+            time.sleep(lost)  # the client has given up by now
+        return answer
 
     def handle(self, seen: Seen) -> Reply:
         """The answer to `seen` (the source's behaviour)."""
@@ -158,6 +189,12 @@ class FakeServer:
         """The requests that change something (write-back)."""
         return [r for r in self.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
 
+    def applied(self) -> list[Seen]:
+        """The writes the source acted on (those `fail` answered are not among them; those
+        whose answer was lost are)."""
+        with self._lock:
+            return [r for r in self.handled if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
 
 # --------------------------------------------------------------------------------- KoboToolbox
 
@@ -167,7 +204,7 @@ KOBO_ASSET = "aEscReq2026SOM"
 
 class FakeKobo(FakeServer):
     """KPI v2: ``Authorization: Token``, ``query``/``sort``/``start``/``limit`` with absolute
-    ``next`` links, validation status and bulk edit.
+    ``next`` links, one submission by ``_id`` or root uuid, validation status and bulk edit.
 
     ``query`` is a MongoDB filter over the stored documents, where ``_submission_time`` is
     text (``%Y-%m-%dT%H:%M:%S``, UTC, no zone: kpi
@@ -180,6 +217,19 @@ class FakeKobo(FakeServer):
     attachments, and only then the ``ParsedInstance`` that writes the document the data API
     reads; `save_row` and `finish` reproduce a submission between the two, so a lower
     ``_id`` becomes readable after a higher one.
+
+    Write-back as KPI does it (kobotoolbox/kpi):
+
+    * ``GET .../data/{id}/`` takes the ``_id`` or the root uuid (reference/adapters.md) and
+      shows the submission with its ``_validation_status`` (``{timestamp, uid, by_whom,
+      label}``, or ``{}`` when none was set).
+    * ``PATCH .../data/{id}/validation_status/`` sets the status, whoever set the one before:
+      `review` sets one as a person would, and `status_by` says who set each.
+    * ``PATCH .../data/bulk/`` takes only integer ``submission_ids``; anything else is a 400
+      (``DataBulkActionsValidator``, ``kpi/serializers/v2/data.py``). Every edit, even one that
+      sets the value already there, makes a new version: a new ``meta/instanceID`` and the
+      old one as ``meta/deprecatedID`` (``bulk_update_submissions`` of the deployment
+      back ends, ``kpi/deployment_backends/mock_backend.py``); `versions` counts them.
     """
 
     adapter = "kobotoolbox"
@@ -190,7 +240,9 @@ class FakeKobo(FakeServer):
         self.submissions = submissions if submissions is not None else copy.deepcopy(
             fixture("kobotoolbox", "formpack_or_other_data_submissions.json"))
         self.statuses: dict[str, str] = {}
+        self.status_by: dict[str, str] = {}
         self.fields: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, int] = {}
         self.unreadable: set[int] = set()
 
     def save_row(self, submission: dict[str, Any]) -> None:
@@ -209,6 +261,26 @@ class FakeKobo(FakeServer):
         return {"base_url": self.base_url, "asset_uid": KOBO_ASSET, "token_env": "KOBO_TOKEN",
                 **extra}
 
+    def review(self, submission_id: int | str, uid: str, by_whom: str) -> None:
+        """A person sets the validation status in the data table."""
+        self.statuses[str(submission_id)] = uid
+        self.status_by[str(submission_id)] = by_whom
+
+    def _find(self, ident: str) -> dict[str, Any] | None:
+        for submission in self.submissions:
+            if ident in (str(submission.get("_id")), submission.get("meta/rootUuid"),
+                         str(submission.get("meta/rootUuid", "")).removeprefix("uuid:")):
+                return submission
+        return None
+
+    def _status(self, key: str) -> dict[str, Any]:
+        uid = self.statuses.get(key)
+        if uid is None:
+            return {}
+        label = uid.removeprefix("validation_status_").replace("_", " ").title()
+        return {"timestamp": 1763614364, "uid": uid, "label": label,
+                "by_whom": self.status_by.get(key, "api_user")}
+
     def handle(self, seen: Seen) -> Reply:
         if seen.headers.get("authorization") != f"Token {KOBO_TOKEN}":
             return Reply.json(401, {"detail": "Invalid token."})
@@ -218,19 +290,43 @@ class FakeKobo(FakeServer):
         rest = seen.path[len(prefix):]
         if seen.method == "GET" and rest == "":
             return self._list(seen)
-        if seen.method == "PATCH" and rest.endswith("/validation_status/"):
-            ident = rest.split("/")[0]
-            uid = str((seen.json or {}).get("validation_status.uid"))
-            self.statuses[ident] = uid
-            return Reply.json(200, {"timestamp": 1763614364, "uid": uid, "by_whom": "api_user",
-                                    "label": "On Hold"})
         if seen.method == "PATCH" and rest == "bulk/":
-            payload = (seen.json or {}).get("payload") or {}
-            for ident in payload.get("submission_ids", []):
-                self.fields.setdefault(str(ident), {}).update(payload.get("data") or {})
-            return Reply.json(200, {"count": len(payload.get("submission_ids", [])),
-                                    "successes": 1, "failures": 0, "results": []})
+            return self._bulk(seen)
+        parts = rest.strip("/").split("/")
+        submission = self._find(parts[0])
+        if submission is None:
+            return Reply.json(404, {"detail": "Not found."})
+        key = str(submission["_id"])
+        if seen.method == "GET" and len(parts) == 1:
+            return Reply.json(200, {**submission, "_validation_status": self._status(key)})
+        if seen.method == "PATCH" and parts[1:] == ["validation_status"]:
+            self.statuses[key] = str((seen.json or {}).get("validation_status.uid"))
+            self.status_by[key] = "api_user"
+            return Reply.json(200, self._status(key))
         return Reply.json(405, {"detail": f'Method "{seen.method}" not allowed.'})
+
+    def _bulk(self, seen: Seen) -> Reply:
+        payload = (seen.json or {}).get("payload") or {}
+        idents = payload.get("submission_ids", [])
+        if not idents or not all(isinstance(i, int) or str(i).isdigit() for i in idents):
+            return Reply.json(400, {"payload": [
+                "`submission_ids` must only contain integer values"]})
+        results = []
+        for ident in idents:
+            submission = self._find(str(ident))
+            if submission is None:
+                continue
+            key = str(submission["_id"])
+            new_uuid = f"uuid:{key}-v{self.versions.get(key, 0) + 2}"
+            submission["meta/deprecatedID"] = submission.get("meta/instanceID")
+            submission["meta/instanceID"] = new_uuid
+            submission.update(payload.get("data") or {})
+            self.fields.setdefault(key, {}).update(payload.get("data") or {})
+            self.versions[key] = self.versions.get(key, 0) + 1
+            results.append({"uuid": new_uuid, "status_code": 201,
+                            "message": "Successful submission."})
+        return Reply.json(200, {"count": len(idents), "successes": len(results),
+                                "failures": len(idents) - len(results), "results": results})
 
     def _list(self, seen: Seen) -> Reply:
         query = json.loads(seen.query.get("query", "{}"))
@@ -411,7 +507,10 @@ COMMCARE_DOMAIN = "field-ops"
 
 class FakeCommCare(FakeServer):
     """Case API v2: ``ApiKey`` auth, ``indexed_on`` order with a base64 ``cursor`` in absolute
-    ``next`` links, ``limit``, and create/update/upsert by external id.
+    ``next`` links, ``limit``, one case by id or external id (``GET .../case/v2/<case_id>``,
+    ``GET .../case/v2/ext/<external_id>/``, 404 when there is none), and update or upsert by
+    external id (``PUT``), per ``docs/api/cases-v2.rst`` (reference/adapters.md). Every write
+    is one more form in CommCare; `applied` lists them.
 
     ``indexed_on.gte`` is read as a time. The late index: commcare-hq stamps ``@indexed_on``
     when its indexer builds the search document (``corehq/apps/es/case_search.py``) and the
@@ -430,7 +529,16 @@ class FakeCommCare(FakeServer):
             fixture("commcare", "case_v2_single.json"),
             *fixture("commcare", "case_v2_list_response.json")["cases"]]
         self.by_external: dict[str, dict[str, Any]] = {}
+        self.throttled_until = 0.0
         self.unrefreshed: set[str] = set()
+
+    def throttle(self, seconds: float) -> None:
+        """Rate-limit the project for `seconds` from now: every API call is answered 429 with
+        ``Retry-After`` the time left as CommCare computes it, a float sent as it is
+        (``HQThrottle.retry_after`` in ``corehq/apps/api/resources/meta.py`` returns
+        ``RateLimiter.get_retry_after``, a float, ``corehq/project_limits/rate_limiter.py``;
+        dimagi/commcare-hq@06a64fe8): ``Retry-After: 1.5``, not a whole number."""
+        self.throttled_until = time.monotonic() + seconds
 
     def index_late(self, case: dict[str, Any]) -> None:
         """Stamp `case`'s ``indexed_on`` and write it to an index not yet refreshed: not
@@ -453,12 +561,26 @@ class FakeCommCare(FakeServer):
     def handle(self, seen: Seen) -> Reply:
         if seen.headers.get("authorization") != f"ApiKey {COMMCARE_USER}:{COMMCARE_KEY}":
             return Reply.json(401, {"error": "Your credentials are invalid."})
+        left = self.throttled_until - time.monotonic()
+        if left > 0:
+            return Reply(429, b"", {"Retry-After": str(round(left, 3))})
         prefix = f"/a/{COMMCARE_DOMAIN}/api/case/v2/"
         if not seen.path.startswith(prefix):
             return Reply.json(403, {"error": "You do not have access to this project space."})
         rest = seen.path[len(prefix):]
         if seen.method == "GET" and rest == "":
             return self._list(seen)
+        if seen.method == "GET" and rest.startswith("ext/"):
+            found = self.by_external.get(rest[len("ext/"):].strip("/"))
+            if found is None:
+                return Reply.json(404, {"error": "Case not found"})
+            return Reply.json(200, found)
+        if seen.method == "GET" and rest:
+            case = next((c for c in [*self.cases, *self.by_external.values()]
+                         if c.get("case_id") == rest.strip("/")), None)
+            if case is None:
+                return Reply.json(404, {"error": "Case not found"})
+            return Reply.json(200, case)
         if seen.method == "PUT" and rest.startswith("ext/"):
             external = rest[len("ext/"):].strip("/")
             body = dict(seen.json or {})
@@ -471,8 +593,11 @@ class FakeCommCare(FakeServer):
             case.setdefault("properties", {}).update(body.get("properties") or {})
             return Reply.json(200, {"form_id": "f-" + external[:8], "case": case})
         if seen.method == "PUT" and rest:
-            return Reply.json(200, {"form_id": "f-1", "case": {"case_id": rest,
-                                                               **(seen.json or {})}})
+            case = next((c for c in self.cases if c.get("case_id") == rest.strip("/")), None)
+            if case is None:
+                return Reply.json(404, {"error": "Case not found"})
+            case.setdefault("properties", {}).update((seen.json or {}).get("properties") or {})
+            return Reply.json(200, {"form_id": "f-1", "case": case})
         return Reply.json(405, {"error": "method not allowed"})
 
     def _list(self, seen: Seen) -> Reply:
