@@ -185,3 +185,12 @@ class Bundle:
             if rule.id == rule_id:
                 return rule
         return None
+
+
+def duration_text(seconds: float) -> str:
+    """A pattern's window in words: "1 day", "72 hours", "90 minutes" (seconds otherwise)."""
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds % size == 0:
+            amount = int(seconds // size)
+            return f"{amount} {unit if amount != 1 else unit[:-1]}"
+    return f"{seconds:g} seconds"
