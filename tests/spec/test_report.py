@@ -20,6 +20,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 
 import attrs
@@ -230,6 +231,13 @@ def test_a_failing_scenario_fails_the_command_but_the_page_is_written(failing: B
     assert f"FAILED specs/review.feature:3: {SCRIPT_NAME}" in failing.done.stderr
     assert "specs/broken.feature: line 2: 'Scenaro:' is not a Gherkin keyword" in (
         failing.done.stderr)
+
+
+def test_the_page_carries_its_style_sheet_from_the_package_file(passing: Built) -> None:
+    # report.css is package data (so hatch must ship it in the wheel); the page inlines it
+    sheet = resources.files("mandate_rules._spec").joinpath("report.css").read_text("utf-8")
+    assert ".scn{break-inside:avoid}" in sheet
+    assert passing.page.one("style").text().strip() == sheet.strip()
 
 
 def test_the_page_is_well_formed_and_self_contained(failing: Built, passing: Built) -> None:
