@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from mandate_rules._compiler import Label, Program
+from mandate_rules._compiler import CompiledBundle, Label
 from mandate_rules._conditions import (
     CONTEXT,
     DATA,
@@ -515,7 +515,7 @@ def _fill(item: Any, parts_list: Sequence[tuple[str, ...]]) -> Any:
 
 
 def matcher_questions(bundle: Bundle,
-                      program: Program) -> dict[str, list[tuple[str, tuple[Node, ...]]]]:
+                      program: CompiledBundle) -> dict[str, list[tuple[str, tuple[Node, ...]]]]:
     """Every question the compiled rulesets ask, per event type, as (label, conditions):
     the same set durable_rules answers for the engine (for the plain-Python floor)."""
     out: dict[str, list[tuple[str, tuple[Node, ...]]]] = {}

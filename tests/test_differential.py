@@ -49,8 +49,8 @@ from mandate_rules._compiler import (
     UNTIL,
     UPLIFT,
     WHEN,
+    CompiledBundle,
     Label,
-    Program,
     compile_bundle,
     compile_condition,
     project,
@@ -186,7 +186,7 @@ def label_side(bundle: Bundle, label: Label) -> tuple[tuple[str, ...], tuple[Nod
     return pattern.prior.on, pattern.prior.when, f"{rule.id} trigger {trigger.name!r} prior"
 
 
-def names_in_rulesets(program: Program, event_type: str) -> set[str]:
+def names_in_rulesets(program: CompiledBundle, event_type: str) -> set[str]:
     return {name for chunk in program.rulesets.get(event_type, ()) for name in chunk}
 
 

@@ -23,7 +23,7 @@ from ._explain import Explainer
 from ._facts import envelope
 from ._models import Advisory, Event, EventRef, ExplanationItem, LazyItems, Severity, format_time
 from ._opcontext import context_version
-from ._reading import Plan
+from ._program import Plan
 from ._rules import Bundle, Rule, Trigger
 from ._state import CountryState
 

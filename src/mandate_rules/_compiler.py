@@ -59,7 +59,7 @@ class Label:
 
 
 @attrs.frozen
-class Program:
+class CompiledBundle:
     """The compiled bundle: rulesets per event type, and what each rule name means."""
 
     rulesets: Mapping[str, tuple[Mapping[str, Any], ...]]  # type -> chunks {name: definition}
@@ -67,7 +67,7 @@ class Program:
     projections: Mapping[str, Mapping[str, Any]]  # type -> tree of the fields rules read
 
 
-def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) -> Program:
+def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) -> CompiledBundle:
     """Compile every rule of `bundle`; the result is deterministic for a given bundle.
 
     With `keep`, only the parts it keeps are compiled (labels keep their places in the
@@ -123,7 +123,7 @@ def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) 
             chunks.append(dict(entries[start:start + MAX_RULES_PER_RULESET]))
         rulesets[type_] = tuple(chunks)
     projections = {t: projection_tree(paths) for t, paths in needed.items()}
-    return Program(rulesets=rulesets, labels=labels, projections=projections)
+    return CompiledBundle(rulesets=rulesets, labels=labels, projections=projections)
 
 
 def _with_fallbacks(keys: tuple[Path, ...]) -> tuple[Path, ...]:

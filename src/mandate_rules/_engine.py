@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from ._advisories import MissingKey, Shown, key_of
-from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program, compile_bundle
+from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, CompiledBundle, Label, compile_bundle
 from ._context import ContextProfile, deep_merge
 from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
 from ._explain import Explainer
@@ -29,7 +29,7 @@ from ._models import MAX_YEAR, MIN_YEAR, Advisory, Event, format_time
 from ._opcontext import ContextResolver, context_update
 from ._patternsteps import PatternSteps
 from ._problems import Problem, did_you_mean
-from ._reading import Plan, Reading
+from ._program import Plan, Program
 from ._rules import Absence, Bundle, Count, Lookback, Rule
 from ._schema import load_schema
 from ._snapshot import FORMAT as SNAPSHOT_FORMAT
@@ -71,13 +71,13 @@ class Engine(PatternSteps, ContextResolver):
 
     def __init__(self, bundle: Bundle) -> None:
         self._bundle = bundle
-        self._program: Program = compile_bundle(bundle)
+        self._compiled: CompiledBundle = compile_bundle(bundle)
         try:
-            self._full = Reading(self._program)
+            self._full = Program(self._compiled)
         except RulesRefused as exc:
             raise RulePackError(self._refusals(exc)) from exc
         # What replay() matches with: only the rules that keep state, built when first needed.
-        self._replaying: Reading | None = None
+        self._replaying: Program | None = None
         self._lock = threading.RLock()
         # Where `evaluate` notes missing keys, during `evaluate_detailed` only.
         self._collecting: list[MissingKey] | None = None
@@ -122,7 +122,7 @@ class Engine(PatternSteps, ContextResolver):
 
     def compiled_rulesets(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
         """The durable_rules JSON rulesets the bundle compiled to, per event type."""
-        return self._program.rulesets
+        return self._compiled.rulesets
 
     def context(self, country: str,
                 area: str | None = None) -> tuple[ContextProfile, dict[str, Any]]:
@@ -264,7 +264,7 @@ class Engine(PatternSteps, ContextResolver):
             self._validate(event)
         with self._lock:
             if self._replaying is None:
-                self._replaying = Reading(compile_bundle(self._bundle, self._keeps_state))
+                self._replaying = Program(compile_bundle(self._bundle, self._keeps_state))
             self._evaluate(event, self._replaying)
 
     def _keeps_state(self, label: Label) -> bool:
@@ -289,9 +289,9 @@ class Engine(PatternSteps, ContextResolver):
                      type="clock.tick", time=to, country=country)
         return self.evaluate(tick)
 
-    def _evaluate(self, event: Event, replaying: Reading | None = None, *,
+    def _evaluate(self, event: Event, replaying: Program | None = None, *,
                   missing: list[MissingKey] | None = None) -> tuple[Advisory, ...]:
-        reading = replaying or self._full
+        program = replaying or self._full
         state = self._states.get(event.country)
         if state is not None and state.is_seen(event.key):
             return ()
@@ -300,14 +300,14 @@ class Engine(PatternSteps, ContextResolver):
         area = event.area if update is None or update[0] is None else update[0]
         profile, context = self._context(event.country, area, state, update)
         # Match first: it may refuse the event (EngineError), and then no state has changed.
-        tree = reading.program.projections.get(event.type)
+        tree = program.compiled.projections.get(event.type)
         fired: list[str] = []
         doc: dict[str, Any] = {}
         if tree is not None:
             part = self._context_part(state, event, context, tree, update, replaying is not None)
-            doc = document(event, context, tree, reader=reading.readers[event.type],
+            doc = document(event, context, tree, reader=program.readers[event.type],
                            context_part=part)
-            fired = reading.matcher.match(event.type, {"type": event.type, **doc})
+            fired = program.matcher.match(event.type, {"type": event.type, **doc})
         if state is None:
             state = self._states[event.country] = CountryState(event.country)
         if update is not None:
@@ -322,14 +322,14 @@ class Engine(PatternSteps, ContextResolver):
         if replaying is not None:
             state.expired(now)
             if fired:
-                self._advise(event, state, reading.plan(fired), doc, profile, context,
+                self._advise(event, state, program.plan(fired), doc, profile, context,
                              quiet=True)
             state.expired(now)
             out: list[Advisory] = []
         else:
             out = self._expire(state, now)
             if fired:
-                out.extend(self._advise(event, state, reading.plan(fired), doc, profile,
+                out.extend(self._advise(event, state, program.plan(fired), doc, profile,
                                         context, missing=missing))
             out.extend(self._expire(state, now))
         state.mark_seen(event.key, now)
@@ -417,7 +417,7 @@ class Engine(PatternSteps, ContextResolver):
         """The rules durable_rules refused, as problems at their place in the packs."""
         problems = []
         for name, message in refused.refused.items():
-            label = self._program.labels[name]
+            label = self._compiled.labels[name]
             rule = self._bundle.rules[label.rule] if label.rule >= 0 else None
             where = rule.where if rule is not None else None
             what = f"rule {rule.id}" if rule is not None else "the bundle's uplift"
