@@ -25,7 +25,7 @@ from mandate_rules import Event
 from mandate_rules._compiler import CompiledBundle, compile_bundle
 from mandate_rules._conditions import Node, holds
 from mandate_rules._context import ContextProfile
-from mandate_rules._facts import context_part_of, document
+from mandate_rules._document import context_part_of, document
 from mandate_rules._rules import Bundle
 
 from .translate import (

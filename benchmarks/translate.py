@@ -9,7 +9,7 @@ its condition tree (`mandate_rules._conditions`) is translated node by node into
 * a `rule-engine` expression, one compiled `rule_engine.Rule` per question.
 
 Both must mean exactly what the direct reading (`mandate_rules._conditions.holds`) means over
-the normalised document (`mandate_rules._facts.document`): a missing field fails every
+the normalised document (`mandate_rules._document.document`): a missing field fails every
 comparison, values of different kinds are never equal, only numbers are ordered. The event-type
 schema gives each field's kind, so most kind tests are decided here, once; the one field whose
 kind varies at run time (``yes/no or text``) gets a test in the expression.

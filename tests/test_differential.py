@@ -74,7 +74,7 @@ from mandate_rules._conditions import (
     holds,
     parse_condition,
 )
-from mandate_rules._facts import DataReader, document, normalise
+from mandate_rules._document import DataReader, document, normalise
 from mandate_rules._loader import _Loader, load_bundle
 from mandate_rules._matcher import Matcher
 from mandate_rules._rules import Absence, Bundle, Lookback

@@ -365,7 +365,7 @@ def parse_condition(text: str, sets: Mapping[str, Sequence[str]]) -> Node:
 # --------------------------------------------------------------------------- direct reading
 
 def lookup(doc: Mapping[str, Any], path: Path) -> Any:
-    """The value of `path` in a normalised document (see `_facts.normalise`), or None."""
+    """The value of `path` in a normalised document (see `_document.normalise`), or None."""
     node: Any = doc if path.scope == ITEM else doc.get(path.scope)
     for part in path.parts:
         if node.__class__ is not dict:

@@ -20,9 +20,9 @@ import attrs
 from ._advisories import MissingKey, Shown, key_of
 from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, CompiledBundle, Label, compile_bundle
 from ._context import ContextProfile, deep_merge
+from ._document import document
 from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
 from ._explain import Explainer
-from ._facts import document
 from ._loader import load_bundle
 from ._matcher import RulesRefused
 from ._models import MAX_YEAR, MIN_YEAR, Advisory, Event, format_time

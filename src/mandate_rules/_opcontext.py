@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._context import ContextProfile, deep_merge
-from ._facts import context_part_of
+from ._document import context_part_of
 from ._models import Event
 from ._rules import Bundle
 from ._schema import load_schema

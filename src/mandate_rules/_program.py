@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, CompiledBundle, Label
-from ._facts import DataReader
+from ._document import DataReader
 from ._matcher import Matcher
 from ._schema import load_schema
 
