@@ -20,7 +20,7 @@ from ._compiler import KEY_FALLBACKS, WHEN, Label
 from ._conditions import Path, lookup
 from ._context import ContextProfile
 from ._document import envelope
-from ._explain import Explainer
+from ._explanation import Explainer
 from ._models import Advisory, Event, EventRef, ExplanationItem, LazyItems, Severity, format_time
 from ._opcontext import context_version
 from ._program import Plan

@@ -22,7 +22,7 @@ from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, CompiledBundle, Lab
 from ._context import ContextProfile, deep_merge
 from ._document import document
 from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
-from ._explain import Explainer
+from ._explanation import Explainer
 from ._loader import load_bundle
 from ._matcher import RulesRefused
 from ._models import MAX_YEAR, MIN_YEAR, Advisory, Event, format_time

@@ -13,7 +13,7 @@ from typing import Any
 from ._advisories import Advising, Verdict
 from ._compiler import Label
 from ._conditions import Path, lookup
-from ._explain import describe
+from ._explanation import describe
 from ._models import Advisory, Event, ExplanationItem, format_time
 from ._opcontext import context_version
 from ._rules import Absence, Count, Lookback, Rule, Trigger, duration_text
