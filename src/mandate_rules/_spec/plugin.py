@@ -23,7 +23,7 @@ Failures
     sentences for an unknown one. ``--policy-raw-errors`` keeps pytest's traceback.
 
 Coverage and results
-    See `coverage` for the rule and `reporting` for ``--policy-report PATH`` (JSON).
+    See `coverage` for the rule and `results` for ``--policy-report PATH`` (JSON).
     ``--no-policy-coverage`` switches the coverage check off for a run.
 
 The plugin does nothing in a project with no feature files, and nothing that fails when
@@ -52,7 +52,7 @@ from .errors import (
 )
 from .lookalikes import differences, normalise
 from .phrasebook import closest, matching, other_kind
-from .reporting import (
+from .results import (
     CURRENT_STEP,
     PROPERTY,
     TRACE,

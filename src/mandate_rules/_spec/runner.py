@@ -1,7 +1,7 @@
 """Running the feature files for the living documentation: pytest in a subprocess.
 
 `run_features` runs every scenario with ``--policy-report`` to a temporary JSON file (see
-`reporting`) and reads it back; `run_problems` says what went wrong beyond failing scenarios.
+`results`) and reads it back; `run_problems` says what went wrong beyond failing scenarios.
 """
 
 from __future__ import annotations

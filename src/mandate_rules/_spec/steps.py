@@ -24,7 +24,7 @@ from .._rules import Bundle
 from .._schema import ObjectList, load_schema
 from .errors import SpecError
 from .phrasebook import SENTENCES, SENTENCES_BY_KEY, Sentence
-from .reporting import CURRENT_STEP
+from .results import CURRENT_STEP
 from .settings import load_rules, relative, rules_dir
 from .story import EnginePool, Story
 from .tables import Row, bounded_int, read_rows, read_table

@@ -28,7 +28,7 @@ import pytest
 
 from mandate_rules import Bundle
 from mandate_rules._models import Reference
-from mandate_rules._spec.report import CHECK_MARKS, render_page
+from mandate_rules._spec.page import CHECK_MARKS, render_page
 from mandate_rules._spec.settings import load_rules
 
 from .conftest import FEATURES_DIR, OWN_FEATURES, copy_rules
@@ -234,8 +234,8 @@ def test_a_failing_scenario_fails_the_command_but_the_page_is_written(failing: B
 
 
 def test_the_page_carries_its_style_sheet_from_the_package_file(passing: Built) -> None:
-    # report.css is package data (so hatch must ship it in the wheel); the page inlines it
-    sheet = resources.files("mandate_rules._spec").joinpath("report.css").read_text("utf-8")
+    # page.css is package data (so hatch must ship it in the wheel); the page inlines it
+    sheet = resources.files("mandate_rules._spec").joinpath("page.css").read_text("utf-8")
     assert ".scn{break-inside:avoid}" in sheet
     assert passing.page.one("style").text().strip() == sheet.strip()
 

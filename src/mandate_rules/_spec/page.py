@@ -1,8 +1,8 @@
 """The living documentation: one HTML page of the rules and the scenarios that specify them.
 
-`render_page` turns a policy report (the results of a run, see `reporting`; `runner` makes
+`render_page` turns a policy report (the results of a run, see `results`; `runner` makes
 one) and the rule bundle into one self-contained page for policy staff: inline CSS (the
-package file ``report.css``), no external assets, no JavaScript (the "show only the scenarios
+package file ``page.css``), no external assets, no JavaScript (the "show only the scenarios
 that failed" box works by CSS alone, and where a browser lacks ``:has()`` it does nothing and
 the whole page stays readable). Every text that comes from the rules, the feature files or the
 run goes through `html.escape` (`html.esc`); links are made only of ``http`` and ``https``
@@ -42,7 +42,7 @@ __all__ = ["CHECK_MARKS", "CSS", "SpecRun", "SpecRunError", "render_page", "run_
            "run_problems"]
 
 # The page's style sheet, a package data file so it can be edited as CSS.
-CSS = resources.files(__package__).joinpath("report.css").read_text(encoding="utf-8")
+CSS = resources.files(__package__).joinpath("page.css").read_text(encoding="utf-8")
 
 # --------------------------------------------------------------------------- scenarios
 
@@ -147,7 +147,7 @@ def _rule_status(rule_id: str, raised: Sequence[int], near: Sequence[int],
 
 def render_page(document: Mapping[str, Any], bundle: Bundle, *,
                 problems: str | None = None, seconds: float | None = None) -> str:
-    """The page for a policy report (see `reporting`) and the bundle its scenarios ran on.
+    """The page for a policy report (see `results`) and the bundle its scenarios ran on.
 
     `problems` is pytest's text about what went wrong beyond failing scenarios (feature files
     refused), shown at the top; `seconds` how long the run took.
