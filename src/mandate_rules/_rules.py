@@ -7,6 +7,7 @@ and references are the public models. Nothing here knows about durable_rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -14,6 +15,12 @@ import attrs
 from ._conditions import Node, Path
 from ._context import ContextProfile
 from ._models import Reference, RulesVersion, Severity
+
+
+def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of a mapping of frozen values, as `_models.freeze` makes of data:
+    a loaded bundle must not change under a running engine."""
+    return MappingProxyType(dict(value))
 
 
 @attrs.frozen
@@ -127,7 +134,7 @@ class Rule:
     triggers: tuple[Trigger, ...]
     escalations: tuple[Escalation, ...] = ()
     uplift: bool = False
-    parameters: Mapping[str, Parameter] = attrs.field(factory=dict)
+    parameters: Mapping[str, Parameter] = attrs.field(factory=dict, converter=_read_only)
     where: Where | None = None
 
     @property
@@ -158,9 +165,9 @@ class Bundle:
     name: str
     version: RulesVersion
     rules: tuple[Rule, ...]
-    sets: Mapping[str, tuple[str, ...]]
+    sets: Mapping[str, tuple[str, ...]] = attrs.field(converter=_read_only)
     uplift: Uplift | None
-    contexts: Mapping[str, ContextProfile]
+    contexts: Mapping[str, ContextProfile] = attrs.field(converter=_read_only)
     files: tuple[str, ...] = ()
 
     def conditions(self) -> list[Node]:
