@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import pkgutil
 import types
 from pathlib import Path
 
+import pytest
+
 import mandate_rules
-from mandate_rules import adapters
+from mandate_rules import MandateRulesError, adapters
+from mandate_rules._errors import ProblemsError
+from mandate_rules.adapters import MappingError
 
 SRC = Path(mandate_rules.__file__).parent
 
@@ -84,3 +91,60 @@ def test_bundled_adapters_import_only_public_names() -> None:
                 assert node.module in ("mandate_rules", "mandate_rules.adapters"), (
                     f"{path}: adapters import only the models and the contract, not "
                     f"{node.module}")
+
+
+def _public_exceptions() -> list[type[BaseException]]:
+    found = {getattr(module, name) for module in (mandate_rules, adapters)
+             for name in module.__all__}
+    return sorted((obj for obj in found if isinstance(obj, type)
+                   and issubclass(obj, BaseException)), key=lambda cls: cls.__name__)
+
+
+def test_every_public_exception_derives_from_mandate_rules_error() -> None:
+    exceptions = _public_exceptions()
+    assert len(exceptions) > 10  # the package's and the adapter SDK's
+    assert [cls.__name__ for cls in exceptions
+            if not issubclass(cls, MandateRulesError)] == []
+
+
+# The sidecar's own errors, to be brought under MandateRulesError with the sidecar's layout;
+# none of them is exported (the test above holds every exported one).
+_SIDECAR_APART = {"mandate_rules._service._errors.ApiError",
+                  "mandate_rules._service._config.ConfigError",
+                  "mandate_rules._service._store.StoreError"}
+
+
+def _defined_exceptions() -> list[type[BaseException]]:
+    """Every exception class the package defines under a name without an underscore."""
+    out: dict[str, type[BaseException]] = {}
+    for info in pkgutil.walk_packages(mandate_rules.__path__, "mandate_rules."):
+        module = importlib.import_module(info.name)
+        for name, obj in inspect.getmembers(module, inspect.isclass):
+            if (issubclass(obj, BaseException) and obj.__module__ == module.__name__
+                    and not name.startswith("_")):
+                out[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return [out[key] for key in sorted(out)]
+
+
+@pytest.mark.parametrize("cls", [
+    pytest.param(cls, id=f"{cls.__module__}.{cls.__qualname__}",
+                 marks=[pytest.mark.xfail(strict=True, reason="the sidecar's errors, later")]
+                 if f"{cls.__module__}.{cls.__qualname__}" in _SIDECAR_APART else [])
+    for cls in _defined_exceptions()])
+def test_every_exception_the_package_raises_derives_from_mandate_rules_error(
+        cls: type[BaseException]) -> None:
+    # ConditionSyntaxError, SpecError, SpecRunError and the plugin's errors stood apart;
+    # `except MandateRulesError` must catch whatever mandate_rules raises on purpose.
+    assert issubclass(cls, MandateRulesError)
+
+
+def test_the_errors_that_list_problems_share_one_body() -> None:
+    problem = mandate_rules.Problem("rules/a.yaml", 3, "bad-rule", "what went wrong")
+    error = mandate_rules.RulePackError([problem])
+    assert isinstance(error, ProblemsError)
+    assert error.problems == (problem,)
+    assert str(error) == ("1 problem(s) in the rule packs:\n"
+                          "rules/a.yaml:3: bad-rule: what went wrong")
+    # MappingError (the adapters') has the same body; it moves onto ProblemsError with them
+    assert str(MappingError([problem])) == str(error).replace("the rule packs",
+                                                              "the field mapping")

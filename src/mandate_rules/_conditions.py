@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from ._errors import MandateRulesError
 from ._problems import suggestion
 
 DATA, EVENT, CONTEXT, ITEM = "data", "event", "context", "item"
@@ -33,8 +34,10 @@ UNITS = {"day": 86400, "days": 86400, "hour": 3600, "hours": 3600,
          "minute": 60, "minutes": 60}
 
 
-class ConditionSyntaxError(ValueError):
-    """A condition line that does not parse; `code` is the stable problem code."""
+class ConditionSyntaxError(MandateRulesError, ValueError):
+    """Raised by `parse_condition` for a condition line that does not parse (an unknown
+    operator, a misplaced word, an unknown set); `code` is the stable problem code. The loader
+    turns it into a problem at the line of the rule pack."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

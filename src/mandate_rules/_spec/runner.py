@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from .._errors import MandateRulesError
 from .settings import INI_FEATURES, INI_RULES
 
 __all__ = ["SpecRun", "SpecRunError", "run_features", "run_problems"]
@@ -27,8 +28,9 @@ _BANNER_RE = re.compile(r"=+ (.+?) =+")
 _COLLECTING_RE = re.compile(r"_+ ERROR collecting (.+?) _+")
 
 
-class SpecRunError(Exception):
-    """The feature files could not be run, so there is no report to show."""
+class SpecRunError(MandateRulesError):
+    """Raised by `run_features` when pytest wrote no results (it could not start, or was
+    misused), so there is no page to show; the message ends with pytest's output."""
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
+from .._errors import MandateRulesError
 from .coverage import Coverage
 
 
@@ -55,8 +56,9 @@ class Refusal:
                           *self.problems))
 
 
-class FileRefused(Exception):
-    """A feature file that cannot run as written (see `Refusal`)."""
+class FileRefused(MandateRulesError):
+    """Raised while collecting a feature file that cannot run as written (see `Refusal`), and
+    by its one failing test."""
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
