@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 
 from .._conditions import Group, Node
 from .._models import Reference
-from .._render import _days
-from .._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
+from .._patternwords import conditions_of, pattern_sentence
+from .._rules import Bundle, Rule, Trigger
 from .html import esc, event_words, severity_badge, url_link
 
 # How far a citation was checked: the badge's words and what they mean.
@@ -37,27 +37,16 @@ def conditions_html(nodes: Sequence[Node]) -> str:
 
 def _pattern(rule: Rule, trigger: Trigger) -> str:
     pattern = trigger.pattern
-    if isinstance(pattern, Count):
-        keys = ", ".join(f"<code>{esc(p)}</code>" for p in pattern.by)
-        levels = "; ".join(
-            f"{esc(s.value if s else rule.severity.value)} from {n} such events"
-            for n, s in pattern.levels)
-        return (f"<p>… and it counts such events with the same {keys} within "
-                f"{esc(_days(pattern.within_seconds))}: {levels}.</p>")
-    if isinstance(pattern, Absence):
-        keys = ", ".join(f"<code>{esc(p)}</code>" for p in pattern.by)
-        limit = (f"within {esc(_days(pattern.within_seconds))}" if pattern.within_seconds
-                 else f"by the time in <code>{esc(pattern.deadline)}</code>")
-        events = " or ".join(event_words(t, article=False) for t in pattern.until.on)
-        return (f"<p>… and no later {events} with the same {keys} meets all of these, "
-                f"{limit}:</p>{conditions_html(pattern.until.when)}")
-    if isinstance(pattern, Lookback):
-        keys = ", ".join(f"<code>{esc(p)}</code>" for p in pattern.by)
-        events = " or ".join(event_words(t) for t in pattern.prior.on)
-        return (f"<p>… and within {esc(_days(pattern.within_seconds))} before it there was "
-                f"{events} with the same {keys} meeting all of these:</p>"
-                f"{conditions_html(pattern.prior.when)}")
-    return ""
+    if pattern is None:
+        return ""
+    sentence = pattern_sentence(rule, pattern, field=lambda name: f"<code>{esc(name)}</code>",
+                                text=esc, events=_events_html)
+    others = conditions_of(pattern)
+    return f"<p>{sentence}</p>" + (conditions_html(others) if others else "")
+
+
+def _events_html(event_types: tuple[str, ...], article: bool) -> str:
+    return " or ".join(event_words(t, article=article) for t in event_types)
 
 
 def triggers_html(rule: Rule) -> str:
