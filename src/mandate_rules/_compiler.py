@@ -16,6 +16,7 @@ This module imports nothing from durable_rules: it produces data only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -43,10 +44,10 @@ TYPE_KEY = "type"  # the first test of every rule; the event's fields sit under 
 # A pattern that follows one record (`by: [entity_id]`) takes the CloudEvents `subject`, the
 # record's id in its source system (DESIGN.md), when the event's data carries no entity_id.
 ENTITY_ID = Path(DATA, ("entity_id",))
-KEY_FALLBACKS: Mapping[Path, Path] = {ENTITY_ID: Path(EVENT, ("subject",))}
+KEY_FALLBACKS: Mapping[Path, Path] = MappingProxyType({ENTITY_ID: Path(EVENT, ("subject",))})
 
-_OPPOSITE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_DURABLE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+_OPPOSITE = MappingProxyType({"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"})
+_DURABLE_OP = MappingProxyType({"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"})
 
 
 @attrs.frozen

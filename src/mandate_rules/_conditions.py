@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -30,8 +31,8 @@ DATA, EVENT, CONTEXT, ITEM = "data", "event", "context", "item"
 SCOPES = (DATA, EVENT, CONTEXT)
 EVENT_ATTRIBUTES = ("id", "source", "type", "time", "subject", "country", "area")
 COMPARATORS = ("==", "!=", "<", "<=", ">", ">=")
-UNITS = {"day": 86400, "days": 86400, "hour": 3600, "hours": 3600,
-         "minute": 60, "minutes": 60}
+UNITS = MappingProxyType({"day": 86400, "days": 86400, "hour": 3600, "hours": 3600,
+                          "minute": 60, "minutes": 60})
 
 
 class ConditionSyntaxError(MandateRulesError, ValueError):

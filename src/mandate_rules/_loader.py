@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path as FsPath
+from types import MappingProxyType
 from typing import Any
 
 from ._compiler import ENTITY_ID
@@ -369,6 +370,6 @@ def _catalogue_order(rule: Rule) -> tuple[int, str]:
 
 
 # The catalogue's order of rule groups (CATALOG.md §4.1), used to list and report rules.
-_GROUP_ORDER = {g: i for i, g in enumerate(
-    ("ESC", "AST", "MOV", "DIS", "PRM", "COM", "INF", "ENG", "INT", "INC"))}
+_GROUP_ORDER = MappingProxyType({g: i for i, g in enumerate(
+    ("ESC", "AST", "MOV", "DIS", "PRM", "COM", "INF", "ENG", "INT", "INC"))})
 

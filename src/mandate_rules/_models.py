@@ -73,7 +73,7 @@ class Severity(enum.Enum):
         return self.rank <= other.rank
 
 
-_RANKS = {s: i for i, s in enumerate(Severity)}
+_RANKS = MappingProxyType({s: i for i, s in enumerate(Severity)})
 
 
 def format_time(value: dt.datetime) -> str:
@@ -396,7 +396,7 @@ class EventRef:
         return cls(source=obj["source"], id=obj["id"], type=obj["type"], time=when)
 
 
-_MARKS = {"V": "verified", "S": "secondary", "H": "heading", "U": "unverified"}
+_MARKS = MappingProxyType({"V": "verified", "S": "secondary", "H": "heading", "U": "unverified"})
 
 
 @attrs.frozen

@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from ._models import Advisory, Event, format_time
 from ._patternwords import conditions_of, pattern_sentence
 from ._rules import Rule, Trigger
 
-_MARK_WORDS = {"V": "verified in the source", "S": "secondary summary",
-               "H": "heading only", "U": "unverified recall"}
+_MARK_WORDS = MappingProxyType({"V": "verified in the source", "S": "secondary summary",
+                                "H": "heading only", "U": "unverified recall"})
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,

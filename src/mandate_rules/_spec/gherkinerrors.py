@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -105,11 +106,17 @@ def parse_error_findings(errors: Iterable[Any], lines: Sequence[str]) -> Iterato
 
 
 # What the parser's token names stand for, as a writer of the file sees them.
-_TOKEN_WORDS = {"#FeatureLine": "a 'Feature:' line", "#RuleLine": "a 'Rule:' line",
-                "#BackgroundLine": "a 'Background:' line", "#ScenarioLine": "a 'Scenario:' line",
-                "#ExamplesLine": "an 'Examples:' line", "#StepLine": "a step (Given, When, Then, "
-                "And, But)", "#TableRow": "a table row (| ... |)", "#TagLine": "a tag (@...)",
-                "#DocStringSeparator": 'the closing """'}
+_TOKEN_WORDS = MappingProxyType({
+    "#FeatureLine": "a 'Feature:' line",
+    "#RuleLine": "a 'Rule:' line",
+    "#BackgroundLine": "a 'Background:' line",
+    "#ScenarioLine": "a 'Scenario:' line",
+    "#ExamplesLine": "an 'Examples:' line",
+    "#StepLine": "a step (Given, When, Then, And, But)",
+    "#TableRow": "a table row (| ... |)",
+    "#TagLine": "a tag (@...)",
+    "#DocStringSeparator": 'the closing """',
+})
 
 
 def _early_end(expected: str, lines: Sequence[str]) -> Finding:

@@ -10,10 +10,11 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from html import escape
+from types import MappingProxyType
 
 from .phrasebook import EVENT_KINDS
 
-_EVENT_WORDS = {event_type: words for words, event_type in EVENT_KINDS.items()}
+_EVENT_WORDS = MappingProxyType({event_type: words for words, event_type in EVENT_KINDS.items()})
 _RULE_ID_RE = re.compile(r"\b[A-Z]{3}-\d{3}\b")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -56,9 +57,10 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
             f"<tbody>{body}</tbody></table>")
 
 
-_STEP_NOTES = {"failed": "✗ failed here", "undefined": "✗ not a known sentence",
-               "skipped": "not run"}
-_OUTCOME_WORDS = {"passed": "✓ Passed", "failed": "✗ Failed", "skipped": "Skipped"}
+_STEP_NOTES = MappingProxyType({"failed": "✗ failed here", "undefined": "✗ not a known sentence",
+                                "skipped": "not run"})
+_OUTCOME_WORDS = MappingProxyType({"passed": "✓ Passed", "failed": "✗ Failed",
+                                   "skipped": "Skipped"})
 
 
 def _steps(steps: Sequence[Mapping[str, Any]], known: Iterable[str]) -> str:

@@ -7,6 +7,7 @@ put in words around them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from .._conditions import Group, Node
 from .._models import Reference
@@ -15,12 +16,12 @@ from .._rules import Bundle, Rule, Trigger
 from .html import esc, event_words, severity_badge, url_link
 
 # How far a citation was checked: the badge's words and what they mean.
-CHECK_MARKS: Mapping[str, tuple[str, str]] = {
+CHECK_MARKS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "V": ("Verified", "the passage was read in the source itself"),
     "S": ("Secondary", "taken from a summary or course material that cites the source"),
     "H": ("Heading only", "only the heading or contents page of the source was seen"),
     "U": ("Unverified", "from recall; not yet checked against the source"),
-}
+})
 SEVERITIES = ("info", "advice", "warning", "critical")
 
 

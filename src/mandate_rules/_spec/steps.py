@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -36,7 +37,7 @@ __all__ = ["Scene", "policy_bundle", "policy_engines", "policy_story"]
 
 F = TypeVar("F", bound=Callable[..., None])
 
-_DECORATORS = {"given": given, "when": when, "then": then}
+_DECORATORS = MappingProxyType({"given": given, "when": when, "then": then})
 _BOUND: dict[str, Callable[..., None]] = {}
 
 
