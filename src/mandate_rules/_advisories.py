@@ -31,7 +31,7 @@ from ._state import CountryState
 @attrs.frozen
 class MissingKey:
     """A stateful trigger matched an event that lacks a field the pattern groups by, so the
-    event started, counted, ended or found nothing for it (DESIGN.md: never silent)."""
+    event started, counted, ended or found nothing for it (reported, never dropped silently)."""
 
     rule_id: str
     trigger: str

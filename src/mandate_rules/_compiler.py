@@ -42,7 +42,7 @@ WHEN, UNTIL, PRIOR, ESCALATE, UPLIFT = "when", "until", "prior", "escalate", "up
 TYPE_KEY = "type"  # the first test of every rule; the event's fields sit under "data"
 
 # A pattern that follows one record (`by: [entity_id]`) takes the CloudEvents `subject`, the
-# record's id in its source system (DESIGN.md), when the event's data carries no entity_id.
+# record's id in its source system, when the event's data carries no entity_id.
 ENTITY_ID = Path(DATA, ("entity_id",))
 KEY_FALLBACKS: Mapping[Path, Path] = MappingProxyType({ENTITY_ID: Path(EVENT, ("subject",))})
 

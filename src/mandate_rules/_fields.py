@@ -34,7 +34,7 @@ __all__ = ["FieldRow", "field_reference_markdown", "field_reference_text", "fiel
 SOURCE = "src/mandate_rules/event_types.yaml"
 REGENERATE = "mandate-rules fields --format markdown > docs/event-fields.md"
 
-# The CloudEvents attributes rules read as `event.<name>` (DESIGN.md), and what each holds.
+# The CloudEvents attributes rules read as `event.<name>`, and what each holds.
 _ENVELOPE = MappingProxyType({
     "id": (True, "the event's id, unique within its source"),
     "source": (True, "the system that sent it"),

@@ -62,8 +62,8 @@ def check_bundle(rules_dir: str | FsPath, contexts_dir: str | FsPath | None = No
     return sorted(_load(FsPath(rules_dir), contexts_dir, parameters or {})[1])
 
 
-# The envelope attributes every event carries (CloudEvents and DESIGN.md): `subject` and `area`
-# are optional.
+# The envelope attributes every event carries (CloudEvents' own, and the operation's country):
+# `subject` and `area` are optional.
 _REQUIRED_ATTRIBUTES = ("id", "source", "type", "time", "country")
 
 
@@ -369,7 +369,8 @@ def _catalogue_order(rule: Rule) -> tuple[int, str]:
     return (_GROUP_ORDER.get(rule.id[:3], len(_GROUP_ORDER)), rule.id)
 
 
-# The catalogue's order of rule groups (CATALOG.md §4.1), used to list and report rules.
+# The catalogue's order of rule groups (by their id's prefix: escorts first, incidents last),
+# used to list and report rules.
 _GROUP_ORDER = MappingProxyType({g: i for i, g in enumerate(
     ("ESC", "AST", "MOV", "DIS", "PRM", "COM", "INF", "ENG", "INT", "INC"))})
 

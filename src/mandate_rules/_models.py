@@ -401,7 +401,8 @@ _MARKS = MappingProxyType({"V": "verified", "S": "secondary", "H": "heading", "U
 
 @attrs.frozen
 class Reference:
-    """A citation, with how far it was checked (CATALOG.md §0: V, S, H or U)."""
+    """A citation, with how far it was checked: V (read in the source), S (a secondary
+    summary), H (its heading only) or U (unverified, from recall)."""
 
     source: str
     checked: str

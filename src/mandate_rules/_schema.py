@@ -1,6 +1,6 @@
 """The event-type schema: which `data` fields each event type has, and of what kind.
 
-Read from ``event_types.yaml`` (CATALOG.md §3 in machine-readable form). The same schema
+Read from ``event_types.yaml`` (docs/event-fields.md is generated from it). The same schema
 validates incoming events, tells the rule-pack loader which fields a condition may name,
 and tells the compiler which fields hold times (compared as numbers inside the matcher).
 """
