@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._models import freeze, thaw
+from ._content import freeze, thaw
 
 
 @attrs.frozen

@@ -18,7 +18,7 @@ from ._models import Reference, RulesVersion, Severity
 
 
 def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A read-only copy of a mapping of frozen values, as `_models.freeze` makes of data:
+    """A read-only copy of a mapping of frozen values, as `_content.freeze` makes of data:
     a loaded bundle must not change under a running engine."""
     return MappingProxyType(dict(value))
 

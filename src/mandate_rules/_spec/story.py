@@ -18,10 +18,11 @@ from typing import Any
 
 import attrs
 
+from .._content import thaw
 from .._context import ContextProfile, deep_merge
 from .._engine import Engine
 from .._errors import EventValidationError
-from .._models import MAX_YEAR, MIN_YEAR, Advisory, Event, Severity, format_time, thaw
+from .._models import MAX_YEAR, MIN_YEAR, Advisory, Event, Severity, format_time
 from .._problems import did_you_mean
 from .._rules import Bundle
 from .._schema import load_schema, parse_time
