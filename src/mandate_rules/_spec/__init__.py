@@ -11,6 +11,7 @@ Modules:
 * `tables`: field/value tables into event data and context values, by field kind.
 * `story`: one scenario's state (clock, operation, events, what the When steps raised) and
   the checks of the Then sentences.
+* `enginepool`: engines reused from one scenario to the next (their state cleared).
 * `steps`: the pytest-bdd step definitions, one per phrasebook entry.
 * `lint`: mistakes in a feature file that Gherkin or pytest-bdd would accept silently;
   `gherkinerrors`: Gherkin's parser errors in words, and the `Finding` every check returns.

@@ -23,11 +23,12 @@ from pytest_bdd import given, parsers, then, when
 from .._errors import RulePackError
 from .._rules import Bundle
 from .._schema import ObjectList, load_schema
+from .enginepool import EnginePool
 from .errors import SpecError
 from .phrasebook import SENTENCES, SENTENCES_BY_KEY, Sentence
 from .results import CURRENT_STEP
 from .settings import load_rules, relative, rules_dir
-from .story import EnginePool, Story
+from .story import Story
 from .tables import Row, bounded_int, read_rows, read_table
 
 if TYPE_CHECKING:
