@@ -173,3 +173,11 @@ def test_the_errors_that_list_problems_share_one_body() -> None:
     # MappingError (the adapters') has the same body; it moves onto ProblemsError with them
     assert str(MappingError([problem])) == str(error).replace("the rule packs",
                                                               "the field mapping")
+
+
+def test_each_module_of_the_core_has_one_job_in_under_500_lines() -> None:
+    # the sidecar and the adapters are held to it with their own layout
+    long = {p.relative_to(SRC).as_posix(): n for p in sorted(SRC.rglob("*.py"))
+            if p.relative_to(SRC).parts[0] not in ("_service", "_adapters", "adapters")
+            and (n := len(p.read_text().splitlines())) > 500}
+    assert long == {}
