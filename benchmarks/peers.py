@@ -22,10 +22,10 @@ from typing import Any
 from durable import engine as durable_engine
 
 from mandate_rules import Event
-from mandate_rules._compiler import Program, compile_bundle
+from mandate_rules._compiler import CompiledBundle, compile_bundle
 from mandate_rules._conditions import Node, holds
 from mandate_rules._context import ContextProfile
-from mandate_rules._facts import context_part_of, document
+from mandate_rules._document import context_part_of, document
 from mandate_rules._rules import Bundle
 
 from .translate import (
@@ -195,7 +195,7 @@ class FullPlainPython:
 
     name = "plain-python-all-questions"
 
-    def __init__(self, bundle: Bundle, program: Program | None = None) -> None:
+    def __init__(self, bundle: Bundle, program: CompiledBundle | None = None) -> None:
         program = program or compile_bundle(bundle)
         self.questions = matcher_questions(bundle, program)
         self.documents = Documents(bundle, program.projections)
@@ -213,7 +213,7 @@ class RawDurable:
 
     name = "durable_rules-raw"
 
-    def __init__(self, bundle: Bundle, program: Program | None = None) -> None:
+    def __init__(self, bundle: Bundle, program: CompiledBundle | None = None) -> None:
         self.program = program or compile_bundle(bundle)
         self.documents = Documents(bundle, self.program.projections)
         self.host = durable_engine.Host()

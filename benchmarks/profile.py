@@ -19,7 +19,7 @@ from ._common import catalogue, log, percentile
 # (label, module file suffix, function name): cumulative time of each, per event.
 PARTS: tuple[tuple[str, str, str], ...] = (
     ("Engine.evaluate (all)", "_engine.py", "evaluate"),
-    ("document: project + normalise the event", "_facts.py", "document"),
+    ("document: project + normalise the event", "_document.py", "document"),
     ("Matcher.match (durable_rules round trip)", "_matcher.py", "match"),
     ("  json.dumps of the fact", "_matcher.py", "_to_json"),
     ("  durable_rules assert_fact (C)", "~", "<built-in method durable_rules_engine.assert_fact>"),

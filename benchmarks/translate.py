@@ -9,7 +9,7 @@ its condition tree (`mandate_rules._conditions`) is translated node by node into
 * a `rule-engine` expression, one compiled `rule_engine.Rule` per question.
 
 Both must mean exactly what the direct reading (`mandate_rules._conditions.holds`) means over
-the normalised document (`mandate_rules._facts.document`): a missing field fails every
+the normalised document (`mandate_rules._document.document`): a missing field fails every
 comparison, values of different kinds are never equal, only numbers are ordered. The event-type
 schema gives each field's kind, so most kind tests are decided here, once; the one field whose
 kind varies at run time (``yes/no or text``) gets a test in the expression.
@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from mandate_rules._compiler import Label, Program
+from mandate_rules._compiler import CompiledBundle, Label
 from mandate_rules._conditions import (
     CONTEXT,
     DATA,
@@ -515,7 +515,7 @@ def _fill(item: Any, parts_list: Sequence[tuple[str, ...]]) -> Any:
 
 
 def matcher_questions(bundle: Bundle,
-                      program: Program) -> dict[str, list[tuple[str, tuple[Node, ...]]]]:
+                      program: CompiledBundle) -> dict[str, list[tuple[str, tuple[Node, ...]]]]:
     """Every question the compiled rulesets ask, per event type, as (label, conditions):
     the same set durable_rules answers for the engine (for the plain-Python floor)."""
     out: dict[str, list[tuple[str, tuple[Node, ...]]]] = {}

@@ -50,7 +50,7 @@ from typing import Any
 from mandate_rules import Engine, Event
 from mandate_rules._conditions import Node, Path, holds, lookup
 from mandate_rules._context import ContextProfile, deep_merge
-from mandate_rules._facts import document
+from mandate_rules._document import document
 from mandate_rules._models import Severity
 from mandate_rules._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
 from mandate_rules._schema import (

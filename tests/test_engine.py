@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -334,3 +335,27 @@ def test_a_passed_deadline_explains_the_event_that_started_it(engine: Engine) ->
                                      "debrief.submitted_at is present")
     assert advisory.explanation[-1].value == at(hours=72)
     assert all(item.held for item in advisory.explanation)
+
+
+def test_a_loaded_bundle_cannot_be_changed_under_a_running_engine() -> None:
+    # A plain dict let `engine.bundle.contexts.clear()` make every operation "unknown" inside a
+    # running engine; the bundle's mappings are read-only, as event data is.
+    engine = Engine.from_directory(RULES_DIR)
+    bundle = engine.bundle
+    assert bundle.contexts
+    assert bundle.sets
+    with_parameters = next(rule for rule in bundle.rules if rule.parameters)
+    some_context = next(iter(bundle.contexts.values()))
+    cases: list[tuple[Any, str, object]] = [
+        (bundle.contexts, "XYZ", some_context),
+        (bundle.sets, "ARMED", ("state_military",)),
+        (with_parameters.parameters, "extra", next(iter(with_parameters.parameters.values())))]
+    for mapping, key, value in cases:
+        before = dict(mapping)
+        with pytest.raises(AttributeError):
+            mapping.clear()
+        with pytest.raises(TypeError):
+            mapping[key] = value
+        with pytest.raises(TypeError):
+            del mapping[next(iter(mapping))]
+        assert dict(mapping) == before

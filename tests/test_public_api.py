@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import pkgutil
 import types
 from pathlib import Path
 
+import pytest
+
 import mandate_rules
-from mandate_rules import adapters
+from mandate_rules import MandateRulesError, adapters
+from mandate_rules._errors import ProblemsError
+from mandate_rules.adapters import MappingError
 
 SRC = Path(mandate_rules.__file__).parent
 
@@ -46,10 +53,14 @@ def test_only_the_matcher_imports_durable_rules() -> None:
     assert sorted(set(importers)) == ["_matcher.py"]
 
 
-def test_no_module_level_mutable_state() -> None:
-    """Module globals are constants: no lists, dicts or sets that code could mutate."""
+_MUTABLE = (ast.List, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.DictComp)
+# The one registry a module fills as it is imported: the step definitions bound so far.
+_REGISTRIES = {"_spec/steps.py: ['_BOUND']"}
+
+
+def _mutable_globals(paths: list[Path]) -> list[str]:
     offenders = []
-    for path in sorted(SRC.rglob("*.py")):
+    for path in paths:
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in tree.body:
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -58,9 +69,30 @@ def test_no_module_level_mutable_state() -> None:
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
                 if names == ["__all__"]:
                     continue
-                if isinstance(value, (ast.List, ast.Set, ast.ListComp, ast.SetComp)):
-                    offenders.append(f"{path.name}: {names}")
-    assert offenders == []
+                # dict(...), list(...), set(...) and dict.fromkeys(...) make them too
+                made = isinstance(value, ast.Call) and (
+                    (isinstance(value.func, ast.Name) and value.func.id in ("dict", "list", "set"))
+                    or (isinstance(value.func, ast.Attribute) and isinstance(
+                        value.func.value, ast.Name) and value.func.value.id == "dict"))
+                if isinstance(value, _MUTABLE) or made:
+                    offenders.append(f"{path.relative_to(SRC).as_posix()}: {names}")
+    return offenders
+
+
+def test_no_module_level_mutable_state() -> None:
+    """Module globals are constants: no lists, dicts or sets that code could mutate (a table
+    is a MappingProxyType, a list a tuple)."""
+    paths = [p for p in sorted(SRC.rglob("*.py"))
+             if p.relative_to(SRC).parts[0] not in ("_service", "_adapters", "adapters")]
+    assert set(_mutable_globals(paths)) == _REGISTRIES
+
+
+@pytest.mark.xfail(strict=True, reason="the sidecar's and the adapters' tables are frozen with "
+                                       "their own layout")
+def test_no_module_level_mutable_state_in_the_sidecar_and_the_adapters() -> None:
+    paths = [p for p in sorted(SRC.rglob("*.py"))
+             if p.relative_to(SRC).parts[0] in ("_service", "_adapters", "adapters")]
+    assert _mutable_globals(paths) == []
 
 
 def test_the_adapter_contract_is_public_and_honest() -> None:
@@ -88,3 +120,68 @@ def test_bundled_adapters_import_only_public_names() -> None:
                 assert node.module in ("mandate_rules", "mandate_rules.adapters"), (
                     f"{path}: adapters import only the models and the contract, not "
                     f"{node.module}")
+
+
+def _public_exceptions() -> list[type[BaseException]]:
+    found = {getattr(module, name) for module in (mandate_rules, adapters)
+             for name in module.__all__}
+    return sorted((obj for obj in found if isinstance(obj, type)
+                   and issubclass(obj, BaseException)), key=lambda cls: cls.__name__)
+
+
+def test_every_public_exception_derives_from_mandate_rules_error() -> None:
+    exceptions = _public_exceptions()
+    assert len(exceptions) > 10  # the package's and the adapter SDK's
+    assert [cls.__name__ for cls in exceptions
+            if not issubclass(cls, MandateRulesError)] == []
+
+
+# The sidecar's own errors, to be brought under MandateRulesError with the sidecar's layout;
+# none of them is exported (the test above holds every exported one).
+_SIDECAR_APART = {"mandate_rules._service._errors.ApiError",
+                  "mandate_rules._service._config.ConfigError",
+                  "mandate_rules._service._store.StoreError"}
+
+
+def _defined_exceptions() -> list[type[BaseException]]:
+    """Every exception class the package defines under a name without an underscore."""
+    out: dict[str, type[BaseException]] = {}
+    for info in pkgutil.walk_packages(mandate_rules.__path__, "mandate_rules."):
+        module = importlib.import_module(info.name)
+        for name, obj in inspect.getmembers(module, inspect.isclass):
+            if (issubclass(obj, BaseException) and obj.__module__ == module.__name__
+                    and not name.startswith("_")):
+                out[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return [out[key] for key in sorted(out)]
+
+
+@pytest.mark.parametrize("cls", [
+    pytest.param(cls, id=f"{cls.__module__}.{cls.__qualname__}",
+                 marks=[pytest.mark.xfail(strict=True, reason="the sidecar's errors, later")]
+                 if f"{cls.__module__}.{cls.__qualname__}" in _SIDECAR_APART else [])
+    for cls in _defined_exceptions()])
+def test_every_exception_the_package_raises_derives_from_mandate_rules_error(
+        cls: type[BaseException]) -> None:
+    # ConditionSyntaxError, SpecError, SpecRunError and the plugin's errors stood apart;
+    # `except MandateRulesError` must catch whatever mandate_rules raises on purpose.
+    assert issubclass(cls, MandateRulesError)
+
+
+def test_the_errors_that_list_problems_share_one_body() -> None:
+    problem = mandate_rules.Problem("rules/a.yaml", 3, "bad-rule", "what went wrong")
+    error = mandate_rules.RulePackError([problem])
+    assert isinstance(error, ProblemsError)
+    assert error.problems == (problem,)
+    assert str(error) == ("1 problem(s) in the rule packs:\n"
+                          "rules/a.yaml:3: bad-rule: what went wrong")
+    # MappingError (the adapters') has the same body; it moves onto ProblemsError with them
+    assert str(MappingError([problem])) == str(error).replace("the rule packs",
+                                                              "the field mapping")
+
+
+def test_each_module_of_the_core_has_one_job_in_under_500_lines() -> None:
+    # the sidecar and the adapters are held to it with their own layout
+    long = {p.relative_to(SRC).as_posix(): n for p in sorted(SRC.rglob("*.py"))
+            if p.relative_to(SRC).parts[0] not in ("_service", "_adapters", "adapters")
+            and (n := len(p.read_text().splitlines())) > 500}
+    assert long == {}

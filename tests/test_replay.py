@@ -63,11 +63,11 @@ def test_replay_matches_only_the_rules_that_keep_state(stream: list[Event]) -> N
     engine.replay(stream[0])
     assert engine._replaying is not None
     full = sum(len(c) for chunks in engine.compiled_rulesets().values() for c in chunks)
-    kept = sum(len(c) for chunks in engine._replaying.program.rulesets.values() for c in chunks)
+    kept = sum(len(c) for chunks in engine._replaying.compiled.rulesets.values() for c in chunks)
     assert 0 < kept < full / 2
     stateless = {i for i, rule in enumerate(engine.rules)
                  if all(trigger.pattern is None for trigger in rule.triggers)}
-    assert not {label.rule for label in engine._replaying.program.labels.values()} & stateless
+    assert not {label.rule for label in engine._replaying.compiled.labels.values()} & stateless
 
 
 DEADLINE_PACK = """\

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import click
 
+from ._adapters.cli import outbox, sync
 from ._engine import Engine, bundled_rules_dir
 from ._errors import EventValidationError, MandateRulesError, RulePackError, UnknownRuleError
 from ._fields import field_reference_markdown, field_reference_text
@@ -20,6 +21,8 @@ from ._loader import BUNDLE_FILE, check_bundle, key_warnings, load_bundle
 from ._models import Advisory, Event
 from ._problems import Problem
 from ._render import advisories_table, explain_rule, rules_table
+from ._service._cli import serve
+from ._spec.cli import phrasebook, spec
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
@@ -116,7 +119,7 @@ def evaluate(rules_dir: Path | None, contexts_dir: Path | None, params: tuple[st
     Every line is checked before any is evaluated: an invalid line stops the run with
     its line number and the field at fault, and nothing is printed on standard output.
     """
-    name = events.name if events.name != "<stdin>" else "<stdin>"
+    name = events.name  # click names standard input "<stdin>"
     parsed: list[Event] = []
     bad: list[str] = []
     for _, item in _read_events(events, name):
@@ -264,11 +267,6 @@ def fields(fmt: str, width: int | None) -> None:
     click.echo(field_reference_text(columns - 2), nl=False)
 
 
-# The commands of the sidecar, the adapters and the spec runner live beside their code; they
-# are registered last so that those modules can import this one's helpers.
-from ._adapters.cli import outbox, sync  # noqa: E402
-from ._service._cli import serve  # noqa: E402
-from ._spec.cli import phrasebook, spec  # noqa: E402
-
+# The commands of the sidecar, the adapters and the spec runner live beside their code.
 for _command in (serve, sync, outbox, phrasebook, spec):
     main.add_command(_command)

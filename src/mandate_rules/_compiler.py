@@ -16,6 +16,7 @@ This module imports nothing from durable_rules: it produces data only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -41,12 +42,12 @@ WHEN, UNTIL, PRIOR, ESCALATE, UPLIFT = "when", "until", "prior", "escalate", "up
 TYPE_KEY = "type"  # the first test of every rule; the event's fields sit under "data"
 
 # A pattern that follows one record (`by: [entity_id]`) takes the CloudEvents `subject`, the
-# record's id in its source system (DESIGN.md), when the event's data carries no entity_id.
+# record's id in its source system, when the event's data carries no entity_id.
 ENTITY_ID = Path(DATA, ("entity_id",))
-KEY_FALLBACKS: Mapping[Path, Path] = {ENTITY_ID: Path(EVENT, ("subject",))}
+KEY_FALLBACKS: Mapping[Path, Path] = MappingProxyType({ENTITY_ID: Path(EVENT, ("subject",))})
 
-_OPPOSITE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_DURABLE_OP = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+_OPPOSITE = MappingProxyType({"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"})
+_DURABLE_OP = MappingProxyType({"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"})
 
 
 @attrs.frozen
@@ -59,7 +60,7 @@ class Label:
 
 
 @attrs.frozen
-class Program:
+class CompiledBundle:
     """The compiled bundle: rulesets per event type, and what each rule name means."""
 
     rulesets: Mapping[str, tuple[Mapping[str, Any], ...]]  # type -> chunks {name: definition}
@@ -67,7 +68,7 @@ class Program:
     projections: Mapping[str, Mapping[str, Any]]  # type -> tree of the fields rules read
 
 
-def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) -> Program:
+def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) -> CompiledBundle:
     """Compile every rule of `bundle`; the result is deterministic for a given bundle.
 
     With `keep`, only the parts it keeps are compiled (labels keep their places in the
@@ -123,7 +124,7 @@ def compile_bundle(bundle: Bundle, keep: Callable[[Label], bool] | None = None) 
             chunks.append(dict(entries[start:start + MAX_RULES_PER_RULESET]))
         rulesets[type_] = tuple(chunks)
     projections = {t: projection_tree(paths) for t, paths in needed.items()}
-    return Program(rulesets=rulesets, labels=labels, projections=projections)
+    return CompiledBundle(rulesets=rulesets, labels=labels, projections=projections)
 
 
 def _with_fallbacks(keys: tuple[Path, ...]) -> tuple[Path, ...]:

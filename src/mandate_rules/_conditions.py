@@ -19,22 +19,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from ._errors import MandateRulesError
 from ._problems import suggestion
 
 DATA, EVENT, CONTEXT, ITEM = "data", "event", "context", "item"
 SCOPES = (DATA, EVENT, CONTEXT)
 EVENT_ATTRIBUTES = ("id", "source", "type", "time", "subject", "country", "area")
 COMPARATORS = ("==", "!=", "<", "<=", ">", ">=")
-UNITS = {"day": 86400, "days": 86400, "hour": 3600, "hours": 3600,
-         "minute": 60, "minutes": 60}
+UNITS = MappingProxyType({"day": 86400, "days": 86400, "hour": 3600, "hours": 3600,
+                          "minute": 60, "minutes": 60})
 
 
-class ConditionSyntaxError(ValueError):
-    """A condition line that does not parse; `code` is the stable problem code."""
+class ConditionSyntaxError(MandateRulesError, ValueError):
+    """Raised by `parse_condition` for a condition line that does not parse (an unknown
+    operator, a misplaced word, an unknown set); `code` is the stable problem code. The loader
+    turns it into a problem at the line of the rule pack."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -365,7 +369,7 @@ def parse_condition(text: str, sets: Mapping[str, Sequence[str]]) -> Node:
 # --------------------------------------------------------------------------- direct reading
 
 def lookup(doc: Mapping[str, Any], path: Path) -> Any:
-    """The value of `path` in a normalised document (see `_facts.normalise`), or None."""
+    """The value of `path` in a normalised document (see `_document.normalise`), or None."""
     node: Any = doc if path.scope == ITEM else doc.get(path.scope)
     for part in path.parts:
         if node.__class__ is not dict:

@@ -1,6 +1,7 @@
 """Context profiles: what is known about an operation, country-wide with area overrides.
 
-A profile's values follow the `context:` fields of ``event_types.yaml`` (CATALOG.md §2).
+A profile's values follow the `context:` fields of ``event_types.yaml`` (listed in
+docs/event-fields.md).
 The engine resolves one flat view per event (country values, then the event's area on
 top, then any ``context.update`` received at run time) before a rule sees it.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._models import freeze, thaw
+from ._content import freeze, thaw
 
 
 @attrs.frozen

@@ -10,56 +10,35 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
-import hashlib
 import threading
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path as FsPath
-from typing import Any, NamedTuple
+from typing import Any
 
 import attrs
 
-from ._compiler import (
-    ESCALATE,
-    KEY_FALLBACKS,
-    PRIOR,
-    UNTIL,
-    UPLIFT,
-    WHEN,
-    Label,
-    Program,
-    compile_bundle,
-)
-from ._conditions import Path, lookup
+from ._advisories import MissingKey, Shown, key_of
+from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, CompiledBundle, Label, compile_bundle
 from ._context import ContextProfile, deep_merge
+from ._document import document
 from ._errors import EventValidationError, RulePackError, SnapshotError, UnknownRuleError
-from ._explain import Explainer, describe
-from ._facts import context_part_of, document, envelope
+from ._explanation import Explainer
 from ._loader import load_bundle
 from ._matcher import RulesRefused
-from ._models import (
-    MAX_YEAR,
-    MIN_YEAR,
-    Advisory,
-    Event,
-    EventRef,
-    ExplanationItem,
-    LazyItems,
-    Severity,
-    format_time,
-)
+from ._models import MAX_YEAR, MIN_YEAR, Advisory, Event, format_time
+from ._opcontext import ContextResolver, context_update
+from ._patternsteps import PatternSteps
 from ._problems import Problem, did_you_mean
-from ._reading import Plan, Reading
-from ._rules import Absence, Bundle, Count, Lookback, Rule, Trigger
+from ._program import Plan, Program
+from ._rules import Absence, Bundle, Count, Lookback, Rule
 from ._schema import load_schema
 from ._snapshot import FORMAT as SNAPSHOT_FORMAT
 from ._snapshot import state_from_json, state_to_json
-from ._state import CountryState, Pending, TimedRefs
+from ._state import CountryState
 
 __all__ = ["Engine", "Evaluation", "MissingKey", "bundled_rules_dir"]
 
 _DAY = 86400.0
-_CONTEXT_CACHE_SIZE = 1024  # resolved (area -> values) per operation
 
 
 def bundled_rules_dir() -> FsPath:
@@ -76,22 +55,6 @@ def bundled_rules_dir() -> FsPath:
 
 
 @attrs.frozen
-class MissingKey:
-    """A stateful trigger matched an event that lacks a field the pattern groups by, so the
-    event started, counted, ended or found nothing for it (DESIGN.md: never silent)."""
-
-    rule_id: str
-    trigger: str
-    part: str  # "when" (the trigger itself), "until" (what ends a deadline) or "prior"
-    fields: tuple[str, ...]  # the key fields the event lacked, as written in the pack
-
-    def __str__(self) -> str:
-        side = "" if self.part == WHEN else f" ({self.part})"
-        return (f"{self.rule_id} {self.trigger}{side}: the event has no "
-                f"{', '.join(self.fields)} to group by")
-
-
-@attrs.frozen
 class Evaluation:
     """What `Engine.evaluate_detailed()` found for one event."""
 
@@ -99,7 +62,7 @@ class Evaluation:
     missing_keys: tuple[MissingKey, ...] = ()
 
 
-class Engine:
+class Engine(PatternSteps, ContextResolver):
     """Evaluates events against a bundle of rule packs and returns advisories.
 
     Build one with `Engine.from_directory()` (or `Engine.bundled()` for the packs shipped
@@ -108,13 +71,13 @@ class Engine:
 
     def __init__(self, bundle: Bundle) -> None:
         self._bundle = bundle
-        self._program: Program = compile_bundle(bundle)
+        self._compiled: CompiledBundle = compile_bundle(bundle)
         try:
-            self._full = Reading(self._program)
+            self._full = Program(self._compiled)
         except RulesRefused as exc:
             raise RulePackError(self._refusals(exc)) from exc
         # What replay() matches with: only the rules that keep state, built when first needed.
-        self._replaying: Reading | None = None
+        self._replaying: Program | None = None
         self._lock = threading.RLock()
         # Where `evaluate` notes missing keys, during `evaluate_detailed` only.
         self._collecting: list[MissingKey] | None = None
@@ -159,7 +122,7 @@ class Engine:
 
     def compiled_rulesets(self) -> Mapping[str, tuple[Mapping[str, Any], ...]]:
         """The durable_rules JSON rulesets the bundle compiled to, per event type."""
-        return self._program.rulesets
+        return self._compiled.rulesets
 
     def context(self, country: str,
                 area: str | None = None) -> tuple[ContextProfile, dict[str, Any]]:
@@ -301,7 +264,7 @@ class Engine:
             self._validate(event)
         with self._lock:
             if self._replaying is None:
-                self._replaying = Reading(compile_bundle(self._bundle, self._keeps_state))
+                self._replaying = Program(compile_bundle(self._bundle, self._keeps_state))
             self._evaluate(event, self._replaying)
 
     def _keeps_state(self, label: Label) -> bool:
@@ -326,25 +289,25 @@ class Engine:
                      type="clock.tick", time=to, country=country)
         return self.evaluate(tick)
 
-    def _evaluate(self, event: Event, replaying: Reading | None = None, *,
+    def _evaluate(self, event: Event, replaying: Program | None = None, *,
                   missing: list[MissingKey] | None = None) -> tuple[Advisory, ...]:
-        reading = replaying or self._full
+        program = replaying or self._full
         state = self._states.get(event.country)
         if state is not None and state.is_seen(event.key):
             return ()
-        update = _context_update(event) if event.type == "context.update" else None
+        update = context_update(event) if event.type == "context.update" else None
         # A context.update is judged in the area it changes, when it names one.
         area = event.area if update is None or update[0] is None else update[0]
         profile, context = self._context(event.country, area, state, update)
         # Match first: it may refuse the event (EngineError), and then no state has changed.
-        tree = reading.program.projections.get(event.type)
+        tree = program.compiled.projections.get(event.type)
         fired: list[str] = []
         doc: dict[str, Any] = {}
         if tree is not None:
             part = self._context_part(state, event, context, tree, update, replaying is not None)
-            doc = document(event, context, tree, reader=reading.readers[event.type],
+            doc = document(event, context, tree, reader=program.readers[event.type],
                            context_part=part)
-            fired = reading.matcher.match(event.type, {"type": event.type, **doc})
+            fired = program.matcher.match(event.type, {"type": event.type, **doc})
         if state is None:
             state = self._states[event.country] = CountryState(event.country)
         if update is not None:
@@ -359,14 +322,14 @@ class Engine:
         if replaying is not None:
             state.expired(now)
             if fired:
-                self._advise(event, state, reading.plan(fired), doc, profile, context,
+                self._advise(event, state, program.plan(fired), doc, profile, context,
                              quiet=True)
             state.expired(now)
             out: list[Advisory] = []
         else:
             out = self._expire(state, now)
             if fired:
-                out.extend(self._advise(event, state, reading.plan(fired), doc, profile,
+                out.extend(self._advise(event, state, program.plan(fired), doc, profile,
                                         context, missing=missing))
             out.extend(self._expire(state, now))
         state.mark_seen(event.key, now)
@@ -375,48 +338,6 @@ class Engine:
             state.next_sweep = now + self._sweep_every
         return tuple(out)
 
-    # ---------------------------------------------------------------- context
-
-    @staticmethod
-    def _context_part(state: CountryState | None, event: Event, context: dict[str, Any],
-                      tree: Mapping[str, Any], update: object,
-                      replaying: bool) -> dict[str, Any]:
-        """The context cut to what the event type's rules read, cached per area and type
-        (and apart for `replay`, whose rules read less)."""
-        if state is None or update is not None:
-            return context_part_of(context, tree)
-        key = (event.area, event.type, replaying)
-        part = state.context_parts.get(key)
-        if part is None:
-            if len(state.context_parts) >= _CONTEXT_CACHE_SIZE:
-                state.context_parts.clear()
-            part = state.context_parts[key] = context_part_of(context, tree)
-        return part
-
-    def _context(self, country: str, area: str | None, state: CountryState | None,
-                 update: tuple[str | None, dict[str, Any]] | None = None,
-                 ) -> tuple[ContextProfile, dict[str, Any]]:
-        profile = self._bundle.contexts.get(country)
-        if profile is None:
-            # At most one per country code (three capital letters), so this stays small.
-            profile = self._unknown.get(country)
-            if profile is None:
-                profile = self._unknown[country] = ContextProfile.unknown(country)
-        cached = state.context_cache.get(area) if state is not None else None
-        if cached is None:
-            cached = profile.resolve(area)
-            if state is not None:
-                deep_merge(cached, state.context_overlay)
-                if area is not None and area in state.area_overlays:
-                    deep_merge(cached, state.area_overlays[area])
-                if len(state.context_cache) >= _CONTEXT_CACHE_SIZE:
-                    state.context_cache.clear()
-                state.context_cache[area] = cached
-        if update is not None and (update[0] is None or update[0] == area):
-            cached = deep_merge(copy.deepcopy(cached), update[1])
-        # The resolved values are shared between calls: everything downstream only reads them.
-        return profile, cached
-
     # ---------------------------------------------------------------- advisories
 
     def _advise(self, event: Event, state: CountryState, plan: Plan, doc: dict[str, Any],
@@ -424,7 +345,7 @@ class Engine:
                 quiet: bool = False, missing: list[MissingKey] | None = None) -> list[Advisory]:
         """The advisories of the rules that fired, and what they change in the state; with
         `quiet`, only the changes (replay). Keys an event lacks are noted in `missing`."""
-        shown = _Shown(event, context)
+        shown = Shown(event, context)
         now = event.time.timestamp()
         # An event that satisfies a deadline is taken into account before any new one starts,
         # and an incident is compared with earlier associations before it is recorded as one.
@@ -432,7 +353,7 @@ class Engine:
             rule = self._bundle.rules[label.rule]
             pattern = rule.triggers[label.index].pattern
             assert isinstance(pattern, Absence)
-            ended = _key(doc, pattern.until.by)
+            ended = key_of(doc, pattern.until.by)
             if ended is not None:
                 state.stop_deadline((label.rule, label.index, ended))
             elif missing is not None:
@@ -449,7 +370,7 @@ class Engine:
             # worked out when there is something to say or a deadline to start.
             key: tuple[Any, ...] = ()
             if pattern is not None:  # a pattern follows its key; an event without one is noted
-                found = _key(doc, pattern.by)
+                found = key_of(doc, pattern.by)
                 if found is None:
                     if missing is not None:
                         missing.append(self._missing(label, WHEN, pattern.by, doc))
@@ -485,182 +406,18 @@ class Engine:
         for label in plan.prior:
             pattern = self._bundle.rules[label.rule].triggers[label.index].pattern
             assert isinstance(pattern, Lookback)
-            prior = _key(doc, pattern.prior.by)
+            prior = key_of(doc, pattern.prior.by)
             if prior is not None:
                 state.add(state.priors, (label.rule, label.index), prior, now, event.ref())
             elif missing is not None:
                 missing.append(self._missing(label, PRIOR, pattern.prior.by, doc))
         return out
 
-    def _severity(self, rule: Rule, trigger: Trigger, escalated: frozenset[int], uplifted: bool,
-                  profile: ContextProfile, base: Severity) -> tuple[Severity, tuple[str, ...]]:
-        severity = base
-        reasons: list[str] = []
-        applicable = [rule.escalations[i] for i in sorted(escalated)
-                      if rule.escalations[i].to.rank > base.rank]
-        if applicable:
-            top = max(applicable, key=lambda e: e.to.rank)
-            severity = top.to
-            reasons.append(f"raised from {base.value} to {top.to.value}: {top.because}")
-        if rule.uplift:
-            if uplifted and self._bundle.uplift is not None:
-                raised = severity.raised()
-                if raised != severity:
-                    reasons.append(f"raised one level, from {severity.value} to {raised.value}, "
-                                   f"because {self._bundle.uplift.because}")
-                severity = raised
-            elif not profile.known:
-                reasons.append(f"no context profile for {profile.country}: the operation's "
-                               "context is unknown, so no context uplift was considered")
-        return severity, tuple(reasons)
-
-    def _advisory(self, rule: Rule, trigger: Trigger, event: Event,
-                  evidence: tuple[EventRef, ...], verdict: _Verdict,
-                  base: Severity | None = None) -> Advisory:
-        return Advisory(
-            id=_advisory_id(rule.id, trigger.name, self._bundle.version.hash, evidence),
-            rule_id=rule.id,
-            title=rule.title,
-            severity=verdict.severity,
-            base_severity=base or trigger.severity or rule.severity,
-            severity_reasons=verdict.reasons,
-            advice=trigger.advice or rule.advice,
-            actions=trigger.actions or rule.actions,
-            references=rule.references,
-            subject=event.subject,
-            source=event.source,
-            country=event.country,
-            area=event.area,
-            evidence=evidence,
-            explanation=verdict.explanation,
-            rules_version=self._bundle.version,
-            raised_at=event.time,
-            trigger=trigger.name,
-            context_known=verdict.profile.known,
-            context_version=_context_version(verdict.profile, verdict.state),
-        )
-
-    # ---------------------------------------------------------------- the three patterns
-
-    def _verdict(self, label: Label, rule: Rule, trigger: Trigger, plan: Plan,
-                 profile: ContextProfile, state: CountryState, shown: _Shown,
-                 doc: dict[str, Any]) -> _Verdict:
-        """The severity of `trigger` for this event, and its explanation (built when read)."""
-        severity, reasons = self._severity(rule, trigger, plan.escalated(label.rule),
-                                           plan.uplifted, profile,
-                                           trigger.severity or rule.severity)
-        explainer = self._explainers[label.rule, label.index]
-        return _Verdict(severity, reasons,
-                        LazyItems(functools.partial(shown.explain, explainer, doc)),
-                        profile, state, plan.escalated(label.rule), plan.uplifted)
-
-    def _missing(self, label: Label, part: str, paths: tuple[Path, ...],
-                 doc: Mapping[str, Any]) -> MissingKey:
-        rule = self._bundle.rules[label.rule]
-        return MissingKey(rule.id, rule.triggers[label.index].name, part,
-                          tuple(str(p) for p in paths if _value(doc, p) is None))
-
-    @staticmethod
-    def _counted(pattern: Count, label: Label, event: Event, key: tuple[Any, ...], now: float,
-                 state: CountryState) -> TimedRefs:
-        """Record the event in its count window; what the window holds now."""
-        slot = (label.rule, label.index)
-        state.add(state.windows, slot, key, now, event.ref())
-        return state.within(state.windows, slot, key, now - pattern.within_seconds, now)
-
-    def _count(self, rule: Rule, trigger: Trigger, pattern: Count, held: TimedRefs,
-               event: Event, verdict: _Verdict) -> Advisory:
-        level = pattern.severity_for(len(held))
-        base = level or trigger.severity or rule.severity
-        severity, reasons = verdict.severity, verdict.reasons
-        if level is not None:
-            severity, reasons = self._severity(rule, trigger, verdict.escalated,
-                                               verdict.uplifted, verdict.profile, base)
-        count = ExplanationItem(
-            condition=f"at least {pattern.at_least} such events with the same "
-                      f"{_keys_text(pattern.by)} within {_duration(pattern.within_seconds)}",
-            held=True, value=len(held), field=_keys_text(pattern.by))
-        return self._advisory(rule, trigger, event, tuple(ref for _, ref in held),
-                              verdict._replace(severity=severity, reasons=reasons,
-                                               explanation=verdict.explanation.then(count)),
-                              base=base)
-
-    @staticmethod
-    def _earlier(pattern: Lookback, label: Label, event: Event, key: tuple[Any, ...],
-                 now: float, state: CountryState) -> TimedRefs:
-        """The earlier events the lookback finds for this one (not itself)."""
-        return [(t, ref) for t, ref in state.within(
-            state.priors, (label.rule, label.index), key, now - pattern.within_seconds, now)
-            if ref.id != event.id or ref.source != event.source]
-
-    def _lookback(self, rule: Rule, trigger: Trigger, pattern: Lookback, earlier: TimedRefs,
-                  event: Event, verdict: _Verdict) -> Advisory:
-        def found() -> ExplanationItem:
-            return ExplanationItem(
-                condition=f"an earlier event ({', '.join(pattern.prior.on)}) meeting: "
-                          f"{describe(pattern.prior.when)}"
-                          f" with the same {_keys_text(pattern.by)} within "
-                          f"{_duration(pattern.within_seconds)} before",
-                held=True, value=[f"{ref.type} {ref.id} at {format_time(ref.time)}"
-                                  for _, ref in earlier], field=_keys_text(pattern.by))
-
-        return self._advisory(rule, trigger, event,
-                              (*(ref for _, ref in earlier), event.ref()),
-                              verdict._replace(explanation=verdict.explanation.then(found)))
-
-    def _start(self, pattern: Absence, label: Label, event: Event, doc: dict[str, Any],
-               now: float, key: tuple[Any, ...], verdict: _Verdict) -> None:
-        """Start the deadline of `pattern` for `key` (not running: the caller checked)."""
-        if pattern.deadline is not None:
-            deadline = lookup(doc, pattern.deadline)
-            if not isinstance(deadline, (int, float)):
-                return
-        else:
-            assert pattern.within_seconds is not None
-            deadline = now + pattern.within_seconds
-        state, profile = verdict.state, verdict.profile
-        slot = (label.rule, label.index, key)
-
-        def missed() -> ExplanationItem:
-            waiting_for = f"({', '.join(pattern.until.on)}) {describe(pattern.until.when)}"
-            return ExplanationItem(
-                condition=f"no later event meeting: {waiting_for}, with the same "
-                          f"{_keys_text(pattern.until.by)}, by the deadline",
-                held=True, value=format_time(dt.datetime.fromtimestamp(deadline, dt.UTC)),
-                field=_keys_text(pattern.by))
-
-        # Most deadlines are met, so what would be said if one passes is built only then.
-        state.start_deadline(slot, Pending(
-            deadline=float(deadline), start=event.ref(), subject=event.subject, area=event.area,
-            severity=verdict.severity, reasons=verdict.reasons,
-            explanation=verdict.explanation.then(missed),
-            context_known=profile.known, context_version=_context_version(profile, state), seq=0))
-
-    def _expire(self, state: CountryState, now: float) -> list[Advisory]:
-        out = []
-        for slot, pending in state.expired(now):
-            r_index, t_index = slot[0], slot[1]  # type: ignore[index]
-            rule = self._bundle.rules[r_index]
-            trigger = rule.triggers[t_index]
-            deadline = dt.datetime.fromtimestamp(pending.deadline, dt.UTC)
-            out.append(Advisory(
-                id=_advisory_id(rule.id, trigger.name, self._bundle.version.hash,
-                                (pending.start,)),
-                rule_id=rule.id, title=rule.title, severity=pending.severity,
-                base_severity=trigger.severity or rule.severity,
-                severity_reasons=pending.reasons, advice=trigger.advice or rule.advice,
-                actions=trigger.actions or rule.actions, references=rule.references,
-                subject=pending.subject, source=pending.start.source, country=state.country,
-                area=pending.area, evidence=(pending.start,), explanation=pending.explanation,
-                rules_version=self._bundle.version, raised_at=deadline, trigger=trigger.name,
-                context_known=pending.context_known, context_version=pending.context_version))
-        return out
-
     def _refusals(self, refused: RulesRefused) -> list[Problem]:
         """The rules durable_rules refused, as problems at their place in the packs."""
         problems = []
         for name, message in refused.refused.items():
-            label = self._program.labels[name]
+            label = self._compiled.labels[name]
             rule = self._bundle.rules[label.rule] if label.rule >= 0 else None
             where = rule.where if rule is not None else None
             what = f"rule {rule.id}" if rule is not None else "the bundle's uplift"
@@ -688,85 +445,5 @@ class Engine:
                 if isinstance(t.pattern, Absence) and t.pattern.within_seconds is not None]
 
 
-class _Verdict(NamedTuple):
-    """What a trigger concluded for one event, once a pattern has something to say."""
-
-    severity: Severity
-    reasons: tuple[str, ...]
-    explanation: LazyItems
-    profile: ContextProfile
-    state: CountryState
-    escalated: frozenset[int]  # the rule's escalations that held (a count level re-applies)
-    uplifted: bool
-
-
-class _Shown:
-    """The event's fields as it carried them (times as written), for explanations; built
-    once per event, and only if an explanation is read."""
-
-    def __init__(self, event: Event, context: dict[str, Any]) -> None:
-        self._event = event
-        self._context = context
-        self._fields: dict[str, Any] | None = None
-
-    def explain(self, explainer: Explainer, doc: dict[str, Any]) -> list[ExplanationItem]:
-        if self._fields is None:
-            event = self._event
-            self._fields = {"data": event._plain,
-                            "event": {**envelope(event), "time": format_time(event.time)},
-                            "context": self._context}
-        return explainer(doc, self._fields)
-
-
 def _has_deadline(rule: Rule) -> bool:
     return any(isinstance(trigger.pattern, Absence) for trigger in rule.triggers)
-
-
-def _context_update(event: Event) -> tuple[str | None, dict[str, Any]]:
-    """The area a ``context.update`` applies to (None: the whole country) and its values."""
-    data = event._plain
-    fields = load_schema().context_tree
-    return data.get("area_scope"), {k: v for k, v in data.items() if k in fields}
-
-
-def _key(doc: Mapping[str, Any], paths: tuple[Path, ...]) -> tuple[Any, ...] | None:
-    """The values of a pattern's key fields in `doc`; None when any is missing."""
-    values = tuple(_value(doc, p) for p in paths)
-    return None if any(v is None for v in values) else values
-
-
-def _value(doc: Mapping[str, Any], path: Path) -> Any:
-    """One key field: `entity_id`, when the data lacks it, is read from the `subject`."""
-    value = lookup(doc, path)
-    if value is None and path in KEY_FALLBACKS:
-        return lookup(doc, KEY_FALLBACKS[path])
-    return value
-
-
-def _keys_text(paths: tuple[Path, ...]) -> str:
-    return ", ".join(str(p) for p in paths)
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("days", _DAY), ("hours", 3600.0), ("minutes", 60.0)):
-        if seconds % size == 0:
-            amount = int(seconds // size)
-            return f"{amount} {unit if amount != 1 else unit[:-1]}"
-    return f"{seconds:g} seconds"
-
-
-def _context_version(profile: ContextProfile, state: CountryState) -> str | None:
-    if not profile.known and state.context_update is None:
-        return None
-    if state.context_update is not None:
-        return f"{profile.version}+update:{state.context_update}"
-    return profile.version
-
-
-def _advisory_id(rule_id: str, trigger: str, bundle_hash: str,
-                 evidence: tuple[EventRef, ...]) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"{rule_id}\0{trigger}\0{bundle_hash}".encode())
-    for ref in evidence:
-        digest.update(f"\0{ref.source}\0{ref.id}".encode())
-    return f"adv-{digest.hexdigest()[:32]}"

@@ -38,7 +38,22 @@ class EventValidationError(MandateRulesError, ValueError):
         super().__init__(text)
 
 
-class RulePackError(MandateRulesError):
+class ProblemsError(MandateRulesError):
+    """Base of the errors that carry every problem found in a set of files at once.
+
+    `problems` holds each with its ``file:line``, a stable code and a plain message, so the
+    files can be fixed in one pass; a subclass names what the files are in `found_in`.
+    """
+
+    found_in = "the files"
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        shown = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) in {self.found_in}:\n{shown}")
+
+
+class RulePackError(ProblemsError):
     """Raised when rule packs, the bundle file or context profiles do not load.
 
     Carries every problem found in every file at once (`problems`), each with its
@@ -46,10 +61,7 @@ class RulePackError(MandateRulesError):
     in one pass. A bundle that raises this never replaces one that is running.
     """
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        shown = "\n".join(str(p) for p in self.problems)
-        super().__init__(f"{len(self.problems)} problem(s) in the rule packs:\n{shown}")
+    found_in = "the rule packs"
 
 
 class UnknownRuleError(MandateRulesError, KeyError):

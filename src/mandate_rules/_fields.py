@@ -8,6 +8,7 @@ for the terminal and the end of ``mandate-rules phrasebook``.
 from __future__ import annotations
 
 import textwrap
+from types import MappingProxyType
 
 import attrs
 
@@ -33,8 +34,8 @@ __all__ = ["FieldRow", "field_reference_markdown", "field_reference_text", "fiel
 SOURCE = "src/mandate_rules/event_types.yaml"
 REGENERATE = "mandate-rules fields --format markdown > docs/event-fields.md"
 
-# The CloudEvents attributes rules read as `event.<name>` (DESIGN.md), and what each holds.
-_ENVELOPE = {
+# The CloudEvents attributes rules read as `event.<name>`, and what each holds.
+_ENVELOPE = MappingProxyType({
     "id": (True, "the event's id, unique within its source"),
     "source": (True, "the system that sent it"),
     "type": (True, "the event type, one of those below"),
@@ -43,11 +44,12 @@ _ENVELOPE = {
                        "`entity_id` in `by: [entity_id]`"),
     "country": (True, "the operation, an ISO 3166-1 alpha-3 code"),
     "area": (False, "the area (p-code) within the operation"),
-}
+})
 assert tuple(_ENVELOPE) == EVENT_ATTRIBUTES
 
-_KIND_WORDS = {TEXT: "text", BOOL: "yes/no", NUMBER: "number", INTEGER: "whole number",
-               TIME: "time", BOOL_OR_TEXT: "yes/no or text"}
+_KIND_WORDS = MappingProxyType({TEXT: "text", BOOL: "yes/no", NUMBER: "number",
+                                INTEGER: "whole number", TIME: "time",
+                                BOOL_OR_TEXT: "yes/no or text"})
 
 
 @attrs.frozen

@@ -3,7 +3,8 @@
 It owns a `durable.engine.Host` of its own (never the global host of `durable.lang`), with
 rulesets named uniquely per matcher, so two engines in one process never share state.
 
-How it stays clear of durable_rules' traps (../shared/reference/durable-rules.md):
+How it stays clear of durable_rules' traps (docs/engine.md lists each, with the test that
+keeps its answer honest):
 
 * **Every matching rule fires.** The event is asserted as a *fact*, which fires every rule
   it matches (a posted event is consumed by the first match), then retracted at once. No

@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from ._models import Advisory, Event, format_time
-from ._rules import Absence, Count, Lookback, Rule, Trigger
+from ._patternwords import conditions_of, pattern_sentence
+from ._rules import Rule, Trigger
 
-_MARK_WORDS = {"V": "verified in the source", "S": "secondary summary",
-               "H": "heading only", "U": "unverified recall"}
+_MARK_WORDS = MappingProxyType({"V": "verified in the source", "S": "secondary summary",
+                                "H": "heading only", "U": "unverified recall"})
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *,
@@ -125,23 +127,9 @@ def _trigger_words(rule: Rule, trigger: Trigger, width: int) -> list[str]:
     lines = [head + " when all of these hold:"]
     lines.extend(_conditions(trigger.when, "  - "))
     pattern = trigger.pattern
-    if isinstance(pattern, Count):
-        keys = ", ".join(str(p) for p in pattern.by)
-        levels = ", ".join(f"{s.value if s else rule.severity.value} from {n}"
-                           for n, s in pattern.levels)
-        lines.append(f"  … and such events with the same {keys} reach a count within "
-                     f"{_days(pattern.within_seconds)} ({levels}).")
-    elif isinstance(pattern, Absence):
-        keys = ", ".join(str(p) for p in pattern.by)
-        limit = (f"within {_days(pattern.within_seconds)}" if pattern.within_seconds
-                 else f"by the time in {pattern.deadline}")
-        lines.append(f"  … and no later event for the same {keys} meets, {limit}:")
-        lines.extend(_conditions(pattern.until.when, "      - "))
-    elif isinstance(pattern, Lookback):
-        keys = ", ".join(str(p) for p in pattern.by)
-        lines.append(f"  … and within {_days(pattern.within_seconds)} before it, an event "
-                     f"({', '.join(pattern.prior.on)}) with the same {keys} met:")
-        lines.extend(_conditions(pattern.prior.when, "      - "))
+    if pattern is not None:
+        lines.append("  " + pattern_sentence(rule, pattern))
+        lines.extend(_conditions(conditions_of(pattern), "      - "))
     if trigger.severity is not None:
         lines.append(f"  Severity for this trigger: {trigger.severity.value}.")
     return [textwrap.shorten(line, 400) if len(line) > 400 else line for line in lines]
@@ -160,13 +148,3 @@ def _conditions(nodes: Sequence[object], indent: str) -> list[str]:
         else:
             out.append(f"{indent}{node.text}")  # type: ignore[attr-defined]
     return out
-
-
-def _days(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds % 86400 == 0:
-        return f"{int(seconds // 86400)} days"
-    if seconds % 3600 == 0:
-        return f"{int(seconds // 3600)} hours"
-    return f"{seconds:g} seconds"

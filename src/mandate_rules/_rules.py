@@ -7,6 +7,7 @@ and references are the public models. Nothing here knows about durable_rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -14,6 +15,12 @@ import attrs
 from ._conditions import Node, Path
 from ._context import ContextProfile
 from ._models import Reference, RulesVersion, Severity
+
+
+def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of a mapping of frozen values, as `_content.freeze` makes of data:
+    a loaded bundle must not change under a running engine."""
+    return MappingProxyType(dict(value))
 
 
 @attrs.frozen
@@ -127,7 +134,7 @@ class Rule:
     triggers: tuple[Trigger, ...]
     escalations: tuple[Escalation, ...] = ()
     uplift: bool = False
-    parameters: Mapping[str, Parameter] = attrs.field(factory=dict)
+    parameters: Mapping[str, Parameter] = attrs.field(factory=dict, converter=_read_only)
     where: Where | None = None
 
     @property
@@ -158,9 +165,9 @@ class Bundle:
     name: str
     version: RulesVersion
     rules: tuple[Rule, ...]
-    sets: Mapping[str, tuple[str, ...]]
+    sets: Mapping[str, tuple[str, ...]] = attrs.field(converter=_read_only)
     uplift: Uplift | None
-    contexts: Mapping[str, ContextProfile]
+    contexts: Mapping[str, ContextProfile] = attrs.field(converter=_read_only)
     files: tuple[str, ...] = ()
 
     def conditions(self) -> list[Node]:
@@ -185,3 +192,12 @@ class Bundle:
             if rule.id == rule_id:
                 return rule
         return None
+
+
+def duration_text(seconds: float) -> str:
+    """A pattern's window in words: "1 day", "72 hours", "90 minutes" (seconds otherwise)."""
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds % size == 0:
+            amount = int(seconds // size)
+            return f"{amount} {unit if amount != 1 else unit[:-1]}"
+    return f"{seconds:g} seconds"

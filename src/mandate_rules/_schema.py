@@ -1,6 +1,6 @@
 """The event-type schema: which `data` fields each event type has, and of what kind.
 
-Read from ``event_types.yaml`` (CATALOG.md §3 in machine-readable form). The same schema
+Read from ``event_types.yaml`` (docs/event-fields.md is generated from it). The same schema
 validates incoming events, tells the rule-pack loader which fields a condition may name,
 and tells the compiler which fields hold times (compared as numbers inside the matcher).
 """
@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -21,14 +22,14 @@ TEXT, BOOL, NUMBER, INTEGER, TIME, ENUM, LIST, BOOL_OR_TEXT = (
     "text", "bool", "number", "integer", "time", "enum", "list", "bool_or_text",
 )
 
-_KIND_WORDS = {
+_KIND_WORDS = MappingProxyType({
     "text": TEXT,
     "yes/no": BOOL,
     "number": NUMBER,
     "integer": INTEGER,
     "time": TIME,
     "yes/no or text": BOOL_OR_TEXT,
-}
+})
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mandate_rules._spec import plugin
+from mandate_rules._spec import collect, plugin
 from mandate_rules._spec.lookalikes import differences, normalise
 
 from .conftest import FEATURES_DIR, OWN_FEATURES, Project
@@ -503,6 +503,7 @@ def test_rules_that_do_not_load_stop_every_scenario_with_their_problems(
 def test_without_pytest_bdd_a_feature_file_says_what_to_install(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plugin, "HAS_BDD", False)
+    monkeypatch.setattr(collect, "HAS_BDD", False)
     project.feature("assets.feature", ASSETS)
     result = project.run()
     assert result.ret == pytest.ExitCode.INTERRUPTED

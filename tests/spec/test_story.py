@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from mandate_rules import Bundle
+from mandate_rules._spec.enginepool import EnginePool
 from mandate_rules._spec.errors import ExpectationNotMet, SpecError
-from mandate_rules._spec.story import START, EnginePool, Story
+from mandate_rules._spec.story import START, Story
 from mandate_rules._spec.tables import Row
 
 

@@ -60,7 +60,7 @@ def spec(rules_dir: Path | None, features_dir: Path, out: Path) -> None:
               "'mandate-rules[test]'")
     # Imported here: they need pytest, which a plain install (without [test]) does not have,
     # and every other command must work without it.
-    from .report import (  # noqa: PLC0415
+    from .page import (  # noqa: PLC0415
         SpecRunError,
         render_page,
         run_features,

@@ -55,7 +55,7 @@ class Coverage:
 
 
 def compute(rules: Sequence[str], scenarios: Iterable[Mapping[str, Any]]) -> Coverage:
-    """Coverage of `rules` by the scenario records (see `reporting`) that passed."""
+    """Coverage of `rules` by the scenario records (see `results`) that passed."""
     raised: dict[str, list[str]] = {}
     not_raised: dict[str, list[str]] = {}
     for record in scenarios:

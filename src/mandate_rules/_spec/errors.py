@@ -18,13 +18,18 @@ from collections.abc import Sequence
 
 import attrs
 
-
-class SpecError(Exception):
-    """The feature file asks for something that cannot be done as written."""
+from .._errors import MandateRulesError
 
 
-class ExpectationNotMet(AssertionError):
-    """A Then sentence did not hold."""
+class SpecError(MandateRulesError):
+    """Raised by a step when the feature file asks for something that cannot be done as
+    written (a field the event type does not have, a country that is not a code, time moving
+    backwards); the plugin shows it as a message for policy staff at the step's line."""
+
+
+class ExpectationNotMet(MandateRulesError, AssertionError):
+    """Raised by a Then step whose sentence did not hold; an AssertionError, so pytest counts
+    the scenario as failed rather than broken."""
 
 
 @attrs.frozen

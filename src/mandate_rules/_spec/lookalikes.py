@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from types import MappingProxyType
 
 __all__ = ["differences", "normalise"]
 
 # character -> what the sentences use instead ("" for nothing at all)
 # curly double quotes, guillemets and the double prime; curly single quotes and the prime
-_DOUBLE_QUOTES = dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033", '"')
-_SINGLE_QUOTES = dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", '"')
-_SPACES = dict.fromkeys("\t\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-                        "\u2008\u2009\u200a\u202f\u205f\u3000", " ")
-_INVISIBLE = dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", "")
-_DASHES = dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-")
-_EXPECTED = {**_DOUBLE_QUOTES, **_SINGLE_QUOTES, **_SPACES, **_INVISIBLE, **_DASHES}
+_DOUBLE_QUOTES = MappingProxyType(dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033", '"'))
+_SINGLE_QUOTES = MappingProxyType(dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", '"'))
+_SPACES = MappingProxyType(dict.fromkeys(
+    "\t\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f"
+    "\u205f\u3000", " "))
+_INVISIBLE = MappingProxyType(dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""))
+_DASHES = MappingProxyType(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-"))
+_EXPECTED = MappingProxyType({**_DOUBLE_QUOTES, **_SINGLE_QUOTES, **_SPACES, **_INVISIBLE,
+                              **_DASHES})
 
-_WORDS = {'"': 'the straight quote "', " ": "a plain space", "-": "the hyphen -",
-          "": "nothing (it is invisible; delete it)"}
+_WORDS = MappingProxyType({'"': 'the straight quote "', " ": "a plain space",
+                           "-": "the hyphen -", "": "nothing (it is invisible; delete it)"})
 _DOUBLED_RE = re.compile(r"(?<=\S)( {2,})(?=\S)")
 
 

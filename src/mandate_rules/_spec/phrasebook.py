@@ -19,6 +19,7 @@ import difflib
 import re
 import textwrap
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 import attrs
@@ -40,10 +41,10 @@ __all__ = [
 ]
 
 StepKind = Literal["given", "when", "then"]
-KEYWORDS: Mapping[str, str] = {"given": "Given", "when": "When", "then": "Then"}
+KEYWORDS: Mapping[str, str] = MappingProxyType({"given": "Given", "when": "When", "then": "Then"})
 
 # The kinds of event a scenario can record, as policy staff say them, and their event types.
-EVENT_KINDS: Mapping[str, str] = {
+EVENT_KINDS: Mapping[str, str] = MappingProxyType({
     "a movement request": "movement.request",
     "an escort request": "escort.request",
     "an asset request": "asset.request",
@@ -54,14 +55,14 @@ EVENT_KINDS: Mapping[str, str] = {
     "a meeting": "engagement.meeting",
     "an incident report": "incident.report",
     "a context update": "context.update",
-}
+})
 
-SECTIONS: Mapping[str, str] = {
+SECTIONS: Mapping[str, str] = MappingProxyType({
     "context": "The operation and its context",
     "events": "Events",
     "time": "Time",
     "expectations": "Expectations",
-}
+})
 
 _RULE = r"(?P<rule>\S+)"
 
@@ -275,7 +276,7 @@ SENTENCES: tuple[Sentence, ...] = (
         meaning="The rule was raised for an operation with no context profile, and says so."),
 )
 
-SENTENCES_BY_KEY: Mapping[str, Sentence] = {s.key: s for s in SENTENCES}
+SENTENCES_BY_KEY: Mapping[str, Sentence] = MappingProxyType({s.key: s for s in SENTENCES})
 
 # How a scenario is read: printed at the top of the phrasebook.
 READING = (

@@ -1,6 +1,6 @@
 """The pytest plugin that runs the policy specs (entry point ``pytest11``: ``mandate_rules``).
 
-Collection
+Collection (`collect`)
     Every ``.feature`` file under the features folder (ini ``mandate_rules_features``, default
     ``features``) is collected by `FeatureFile`, with no ``test_*.py`` and no conftest. The file
     is first checked by `lint.lint_text`. A file with any problem is refused: it becomes one
@@ -9,6 +9,8 @@ Collection
     kept whatever ``-k`` or ``-m`` select. Each scenario becomes a test named after it, so node ids
     name the file (``features/escorts.feature::test_an_escort_from_a_party``) and
     ``pytest features/escorts.feature`` runs one file. Tags become markers (``pytest -m wip``).
+
+The run's state (`runstate`) is kept in pytest's stash.
 
 Steps
     `steps` (the phrasebook's step definitions and the `policy_story` fixture) is registered
@@ -21,7 +23,7 @@ Failures
     sentences for an unknown one. ``--policy-raw-errors`` keeps pytest's traceback.
 
 Coverage and results
-    See `coverage` for the rule and `reporting` for ``--policy-report PATH`` (JSON).
+    See `coverage` for the rule and `results` for ``--policy-report PATH`` (JSON).
     ``--no-policy-coverage`` switches the coverage check off for a run.
 
 The plugin does nothing in a project with no feature files, and nothing that fails when
@@ -30,18 +32,16 @@ pytest-bdd is not installed until a feature file is found.
 
 from __future__ import annotations
 
-import importlib.util
-import types
 from collections import Counter
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import pytest
 
 from .._errors import RulePackError
-from .coverage import Coverage, compute, not_enforced_reason
+from .collect import FILE_ENCODING, HAS_BDD, FeatureFile, RefusedFile, is_scenario
+from .coverage import compute, not_enforced_reason
 from .errors import (
     ExpectationNotMet,
     SpecError,
@@ -50,10 +50,9 @@ from .errors import (
     internal_error_text,
     unknown_sentence_text,
 )
-from .lint import lint_text
 from .lookalikes import differences, normalise
 from .phrasebook import closest, matching, other_kind
-from .reporting import (
+from .results import (
     CURRENT_STEP,
     PROPERTY,
     TRACE,
@@ -62,63 +61,13 @@ from .reporting import (
     scenario_record,
     write_report,
 )
+from .runstate import STATE, RunState
 from .settings import INI_FEATURES, INI_RULES, features_dir, load_rules, relative, rules_dir
 
 if TYPE_CHECKING:
     from pytest_bdd.parser import Feature, Scenario, Step
 
-HAS_BDD = importlib.util.find_spec("pytest_bdd") is not None
 STEPS_PLUGIN = "mandate_rules.steps"
-# How feature files are read: UTF-8, with or without a byte-order mark.
-FILE_ENCODING = "utf-8-sig"
-
-
-@attrs.define
-class RunState:
-    """What the plugin learns during one run."""
-
-    features: Path
-    rules: Path
-    collected: dict[Path, int] = attrs.field(factory=dict)
-    selected: dict[Path, int] = attrs.field(factory=dict)
-    records: list[dict[str, Any]] = attrs.field(factory=list)
-    reason: str | None = "no feature file ran"
-    coverage: Coverage | None = None
-    coverage_error: str | None = None
-    # the feature files refused at collection, by path, and their tests while they are held
-    # back from deselection (see `pytest_collection_modifyitems`)
-    refused: dict[Path, Refusal] = attrs.field(factory=dict)
-    held: list[pytest.Item] = attrs.field(factory=list)
-
-    @property
-    def ran(self) -> bool:
-        """Whether any scenario ran (or was skipped) in this run."""
-        return bool(self.records)
-
-
-STATE = pytest.StashKey[RunState]()
-
-
-@attrs.frozen
-class Refusal:
-    """Why a feature file cannot run: the first problem's line and every problem, in words."""
-
-    file: str
-    line: int
-    problems: tuple[str, ...]
-
-    @property
-    def message(self) -> str:
-        return "\n".join((f"{self.file} was refused, so none of its scenarios ran:",
-                          *self.problems))
-
-
-class FileRefused(Exception):
-    """A feature file that cannot run as written (see `Refusal`)."""
-
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.message)
-        self.refusal = refusal
 
 
 # --------------------------------------------------------------------------- set-up
@@ -163,126 +112,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> FeatureFil
     return node
 
 
-def _nothing() -> None:
-    """The body of every scenario test: the steps do the work."""
-
-
-class FeatureFile(pytest.Module):
-    """A ``.feature`` file, collected as a module of one test per scenario."""
-
-    _feature: Feature | None = None
-
-    def _read(self) -> Feature:
-        """The file, parsed by pytest-bdd; raises `FileRefused` when it cannot run."""
-        name = relative(self.path, self.config.rootpath)
-        if not HAS_BDD:
-            raise self.CollectError(f"{name}: pytest-bdd is not installed, so feature files "
-                                    "cannot run; install the test tools: pip install "
-                                    "'mandate-rules[test]'")
-        if not self.config.pluginmanager.hasplugin("pytest-bdd"):
-            raise self.CollectError(f"{name}: the pytest-bdd plugin is switched off "
-                                    "(-p no:pytest-bdd), so feature files cannot run")
-        try:
-            # utf-8-sig: Notepad and Excel start UTF-8 files with a byte-order mark
-            text = self.path.read_text(FILE_ENCODING)
-        except UnicodeDecodeError as exc:
-            raise FileRefused(Refusal(name, 1, (
-                f"{name}: the file is not UTF-8 text ({exc.reason} at byte {exc.start}); save "
-                "it as UTF-8",))) from None
-        findings = lint_text(text)
-        if findings:
-            raise FileRefused(Refusal(name, findings[0].line,
-                                      tuple(f"{name}: {finding}" for finding in findings)))
-        # pytest-bdd may be absent (checked above), so it is imported only here
-        from pytest_bdd import feature as bdd_feature  # noqa: PLC0415
-
-        # pytest-bdd caches parsed files by path for the whole process: read this text afresh.
-        getattr(bdd_feature, "features", {}).pop(str(self.path), None)
-        try:
-            feature: Feature = bdd_feature.get_feature(str(self.path.parent), self.path.name,
-                                                       encoding=FILE_ENCODING)
-        except Exception as exc:  # lint_text catches what it knows; anything else, plainly
-            raise FileRefused(Refusal(name, 1, (
-                f"{name}: pytest-bdd could not read the file: {exc}",))) from None
-        return feature
-
-    def _getobj(self) -> types.ModuleType:
-        from pytest_bdd.scenario import get_python_name_generator, scenario  # noqa: PLC0415
-
-        feature = self._feature if self._feature is not None else self._read()
-        self._register_tags(feature)
-        module = types.ModuleType(f"mandate_rules_feature_{self.path.stem}")
-        module.__file__ = str(self.path)
-        for scenario_name, template in feature.scenarios.items():
-            test = scenario(str(self.path), scenario_name, encoding=FILE_ENCODING,
-                            features_base_dir=str(self.path.parent))(_nothing)
-            # reported at the scenario's line of the feature file, not in pytest-bdd's code
-            test.compat_co_firstlineno = template.line_number - 1  # type: ignore[attr-defined]
-            for test_name in get_python_name_generator(scenario_name):
-                if test_name not in module.__dict__:
-                    module.__dict__[test_name] = test
-                    break
-        return module
-
-    def _register_tags(self, feature: Feature) -> None:
-        tags = set(feature.tags)
-        for template in feature.scenarios.values():
-            tags |= template.tags
-            if template.rule is not None:
-                tags |= template.rule.tags
-            for examples in template.examples:
-                tags |= examples.tags
-        known = {line.split(":")[0].split("(")[0].strip()
-                 for line in self.config.getini("markers")}
-        for tag in sorted(tags - known):
-            self.config.addinivalue_line("markers", f"{tag}: a tag in a feature file")
-
-    def funcnamefilter(self, name: str) -> bool:
-        return name.startswith("test_")
-
-    def collect(self) -> list[pytest.Item | pytest.Collector]:
-        state = self.config.stash[STATE]
-        try:
-            self._feature = self._read()
-        except FileRefused as exc:
-            state.refused[self.path.resolve()] = exc.refusal
-            return [RefusedFile.from_parent(self, name=REFUSED, refusal=exc.refusal)]
-        items = list(super().collect())
-        state.collected[self.path.resolve()] = len(items)
-        return items
-
-
-REFUSED = "refused"
-
-
-class RefusedFile(pytest.Item):
-    """A feature file that cannot run, as one failing test: the others still run.
-
-    (A collection error would interrupt the whole run.) Its failure is the plain-words list
-    of the file's problems, each with its line.
-    """
-
-    def __init__(self, *, refusal: Refusal, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.refusal = refusal
-
-    def runtest(self) -> None:
-        raise FileRefused(self.refusal)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | Any:
-        if isinstance(excinfo.value, FileRefused):
-            return excinfo.value.refusal.message + "\n"
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.refusal.line - 1, f"{self.refusal.file} (refused)"
-
-
-def _is_scenario(item: pytest.Item) -> bool:
-    return isinstance(item.parent, FeatureFile) and not isinstance(item, RefusedFile)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Hold the refused files back from ``-k``, ``-m`` and other deselection (`_Recorder`
@@ -301,7 +130,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if state is None:
         return
     state.selected = dict(Counter(item.path.resolve() for item in session.items
-                                  if _is_scenario(item)))
+                                  if is_scenario(item)))
     if state.refused:
         names = ", ".join(sorted(r.file for r in state.refused.values()))
         state.reason = f"a feature file was refused ({names}), so its scenarios did not run"
@@ -430,7 +259,7 @@ def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if _is_scenario(item) and (call.when == "call"
+    if is_scenario(item) and (call.when == "call"
                                or (call.when == "setup" and not report.passed)):
         state = item.config.stash[STATE]
         report.user_properties.append((PROPERTY, _record(item, report, state)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -22,11 +23,12 @@ from pytest_bdd import given, parsers, then, when
 from .._errors import RulePackError
 from .._rules import Bundle
 from .._schema import ObjectList, load_schema
+from .enginepool import EnginePool
 from .errors import SpecError
 from .phrasebook import SENTENCES, SENTENCES_BY_KEY, Sentence
-from .reporting import CURRENT_STEP
+from .results import CURRENT_STEP
 from .settings import load_rules, relative, rules_dir
-from .story import EnginePool, Story
+from .story import Story
 from .tables import Row, bounded_int, read_rows, read_table
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ __all__ = ["Scene", "policy_bundle", "policy_engines", "policy_story"]
 
 F = TypeVar("F", bound=Callable[..., None])
 
-_DECORATORS = {"given": given, "when": when, "then": then}
+_DECORATORS = MappingProxyType({"given": given, "when": when, "then": then})
 _BOUND: dict[str, Callable[..., None]] = {}
 
 

@@ -18,13 +18,15 @@ from typing import Any
 
 import attrs
 
+from .._content import thaw
 from .._context import ContextProfile, deep_merge
 from .._engine import Engine
 from .._errors import EventValidationError
-from .._models import MAX_YEAR, MIN_YEAR, Advisory, Event, Severity, format_time, thaw
+from .._models import MAX_YEAR, MIN_YEAR, Advisory, Event, Severity, format_time
 from .._problems import did_you_mean
 from .._rules import Bundle
 from .._schema import load_schema, parse_time
+from .enginepool import EnginePool
 from .errors import ExpectationNotMet, SpecError
 from .phrasebook import EVENT_KINDS, split_rule_list
 from .tables import YEARS, Row, read_table, shifted
@@ -413,58 +415,6 @@ class Story:
                      else f"{self.country} has no context profile")
             out.append(f"(The context was unknown: {where}; shipped profiles: {shipped}.)")
         return "\n".join(out)
-
-
-class EnginePool:
-    """Engines reused from one scenario to the next, one kind per bundle and profile.
-
-    Building an Engine costs tens of milliseconds (durable_rules compiles every ruleset), which
-    dominates a run of a few hundred scenarios. A scenario takes an idle engine built on the
-    same bundle with the same scenario profile (or none) when there is one; the engine's
-    per-operation state (windows, deadlines, seen events) is cleared first, so nothing carries
-    over from the previous scenario. The Engine has no public reset; if its state cannot be
-    cleared, a new engine is built instead.
-    """
-
-    def __init__(self, size: int = 64) -> None:
-        # (id of the loaded bundle, scenario profile) -> (that bundle, the bundle the engines
-        # are built on, the idle engines); holding the bundle keeps its id from being reused
-        self._idle: dict[tuple[int, str], tuple[Bundle, Bundle, list[Engine]]] = {}
-        self._size = size
-
-    @staticmethod
-    def _key(bundle: Bundle, profile: ContextProfile | None) -> tuple[int, str]:
-        if profile is None:
-            return id(bundle), ""
-        return id(bundle), json.dumps(profile.to_json(), sort_keys=True)
-
-    def take(self, bundle: Bundle, profile: ContextProfile | None) -> Engine:
-        key = self._key(bundle, profile)
-        entry = self._idle.get(key)
-        if entry is None or entry[0] is not bundle:
-            built = bundle if profile is None else attrs.evolve(
-                bundle, contexts={**bundle.contexts, profile.country: profile})
-            while len(self._idle) >= self._size:
-                self._idle.pop(next(iter(self._idle)))
-            entry = self._idle[key] = (bundle, built, [])
-        _, built, idle = entry
-        while idle:
-            engine = idle.pop()
-            if _reset(engine):
-                return engine
-        return Engine(built)
-
-    def give_back(self, bundle: Bundle, profile: ContextProfile | None, engine: Engine) -> None:
-        entry = self._idle.get(self._key(bundle, profile))
-        if entry is not None and entry[0] is bundle and engine.bundle is entry[1]:
-            entry[2].append(engine)
-
-
-def _reset(engine: Engine) -> bool:
-    """Forget every operation's state; True when the engine is then as good as new."""
-    engine.reset()
-    return engine.state_size() == {"operations": 0}
-
 
 
 def _check_subject_only(kind: str, event_type: str, rows: Sequence[Row]) -> None:

@@ -15,6 +15,7 @@ import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -81,7 +82,7 @@ _INT_RE = re.compile(r"^[+-]?\d+$")
 _FLOAT_RE = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 _YES = ("yes", "true")
 _NO = ("no", "false")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+_UNIT_SECONDS = MappingProxyType({"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400})
 
 
 @attrs.frozen

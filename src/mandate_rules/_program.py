@@ -1,8 +1,8 @@
-"""What one compiled program needs to read events: its matcher, its data readers, and the
-plans of the sets of rules it fires.
+"""A compiled bundle ready to match events: its matcher, its data readers, and the plans of
+the sets of rules it fires.
 
-An `Engine` has one for `evaluate` (every rule) and, once `replay` is first called, one for
-replay (only the parts of rules that keep state).
+An `Engine` has one `Program` for `evaluate` (every rule) and, once `replay` is first called,
+one for replay (only the parts of rules that keep state).
 """
 
 from __future__ import annotations
@@ -11,27 +11,27 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, Label, Program
-from ._facts import DataReader
+from ._compiler import ESCALATE, PRIOR, UNTIL, UPLIFT, WHEN, CompiledBundle, Label
+from ._document import DataReader
 from ._matcher import Matcher
 from ._schema import load_schema
 
-__all__ = ["Plan", "Reading"]
+__all__ = ["Plan", "Program"]
 
 _PLAN_CACHE_SIZE = 4096  # distinct sets of fired rules
 _NONE: frozenset[int] = frozenset()
 
 
-class Reading:
-    """A compiled program with what reads events for it: its matcher and data readers, and
+class Program:
+    """A compiled bundle with what reads events for it: its matcher and data readers, and
     the plans of the sets of rules it fired."""
 
-    def __init__(self, program: Program) -> None:
-        self.program = program
-        self.matcher = Matcher(program.rulesets)
+    def __init__(self, compiled: CompiledBundle) -> None:
+        self.compiled = compiled
+        self.matcher = Matcher(compiled.rulesets)
         schema = load_schema()
         self.readers = {type_: DataReader(tree.get("data", {}), schema.types[type_].tree)
-                        for type_, tree in program.projections.items()}
+                        for type_, tree in compiled.projections.items()}
         self._plans: dict[frozenset[str], Plan] = {}
 
     def plan(self, fired: list[str]) -> Plan:
@@ -42,7 +42,7 @@ class Reading:
         if plan is None:
             if len(self._plans) >= _PLAN_CACHE_SIZE:
                 self._plans.clear()
-            plan = self._plans[key] = Plan.of(self.program.labels[name] for name in fired)
+            plan = self._plans[key] = Plan.of(self.compiled.labels[name] for name in fired)
         return plan
 
 

@@ -1,4 +1,4 @@
-"""Turning an event and its context into the document that rules read.
+"""The document rules read: an event and its context, projected and normalised.
 
 The document is ``{"data": …, "event": …, "context": …}`` with two normalisations that both
 readings of a condition rely on: times become seconds since the epoch (so they compare and
@@ -98,7 +98,7 @@ class DataReader:
     The engine reads every event's data through the fields its rules name; doing the
     projection and the normalisation as one walk planned once per type (instead of two
     generic walks per event) halved the cost of building the document. Its output equals
-    the generic functions' (`tests/test_facts.py` holds them to it).
+    the generic functions' (`tests/test_differential.py` holds them to it).
     """
 
     def __init__(self, tree: Mapping[str, Any], node: Any) -> None:

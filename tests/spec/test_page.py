@@ -20,6 +20,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 
 import attrs
@@ -27,7 +28,7 @@ import pytest
 
 from mandate_rules import Bundle
 from mandate_rules._models import Reference
-from mandate_rules._spec.report import CHECK_MARKS, render_page
+from mandate_rules._spec.page import CHECK_MARKS, render_page
 from mandate_rules._spec.settings import load_rules
 
 from .conftest import FEATURES_DIR, OWN_FEATURES, copy_rules
@@ -230,6 +231,13 @@ def test_a_failing_scenario_fails_the_command_but_the_page_is_written(failing: B
     assert f"FAILED specs/review.feature:3: {SCRIPT_NAME}" in failing.done.stderr
     assert "specs/broken.feature: line 2: 'Scenaro:' is not a Gherkin keyword" in (
         failing.done.stderr)
+
+
+def test_the_page_carries_its_style_sheet_from_the_package_file(passing: Built) -> None:
+    # page.css is package data (so hatch must ship it in the wheel); the page inlines it
+    sheet = resources.files("mandate_rules._spec").joinpath("page.css").read_text("utf-8")
+    assert ".scn{break-inside:avoid}" in sheet
+    assert passing.page.one("style").text().strip() == sheet.strip()
 
 
 def test_the_page_is_well_formed_and_self_contained(failing: Built, passing: Built) -> None:
