@@ -147,6 +147,8 @@ def _defined_exceptions() -> list[type[BaseException]]:
     """Every exception class the package defines under a name without an underscore."""
     out: dict[str, type[BaseException]] = {}
     for info in pkgutil.walk_packages(mandate_rules.__path__, "mandate_rules."):
+        if info.name.endswith(".__main__"):  # importing one runs its program
+            continue
         module = importlib.import_module(info.name)
         for name, obj in inspect.getmembers(module, inspect.isclass):
             if (issubclass(obj, BaseException) and obj.__module__ == module.__name__
