@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ast
 import types
+from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 import mandate_rules
 from mandate_rules import adapters
@@ -85,6 +88,14 @@ def test_bundled_adapters_import_only_public_names() -> None:
                     "mandate_rules"):
                 assert not any(part.startswith("_") for part in node.module.split(".")), (
                     f"{path}: imports {node.module}")
-                assert node.module in ("mandate_rules", "mandate_rules.adapters"), (
-                    f"{path}: adapters import only the models and the contract, not "
-                    f"{node.module}")
+                assert node.module == "mandate_rules.adapters", (
+                    f"{path}: adapters import only the adapter SDK, which re-exports the "
+                    f"models they need, not {node.module}")
+
+
+def test_version_and_dir_without_loading_the_engine() -> None:
+    assert mandate_rules.__version__ == metadata.version("mandate-rules")
+    # dir() lists every public name, loaded yet or not (they are imported when first used).
+    assert set(mandate_rules.__all__) <= set(dir(mandate_rules))
+    with pytest.raises(AttributeError, match="no attribute 'Engin'"):
+        _ = mandate_rules.Engin

@@ -14,8 +14,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mandate_rules import Advisory
-from mandate_rules.adapters import AdapterError, WriteResult, advisory_text, write_unless_there
+from mandate_rules.adapters import (
+    AdapterError,
+    Advisory,
+    WriteResult,
+    advisory_text,
+    write_unless_there,
+)
 
 from .client import CommCareClient
 

@@ -26,11 +26,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mandate_rules import Advisory
 from mandate_rules.adapters import (
     Adapter,
     AdapterConfigError,
     AdapterError,
+    Advisory,
     Batch,
     FieldMapping,
     HeaderAuth,

@@ -18,8 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mandate_rules import Advisory
-from mandate_rules.adapters import AdapterError, WriteResult, advisory_text, write_unless_there
+from mandate_rules.adapters import (
+    AdapterError,
+    Advisory,
+    WriteResult,
+    advisory_text,
+    write_unless_there,
+)
 
 from .client import KoboClient
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from requests.auth import AuthBase
 
-from mandate_rules import Advisory
 from mandate_rules.adapters import (
     Adapter,
     AdapterError,
+    Advisory,
     BasicAuth,
     Batch,
     FieldMapping,

@@ -12,9 +12,9 @@ the mark is still absent.
 
 from __future__ import annotations
 
-from mandate_rules import Advisory
 from mandate_rules.adapters import (
     AdapterError,
+    Advisory,
     WriteResult,
     advisory_marker,
     advisory_text,

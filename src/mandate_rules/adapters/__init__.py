@@ -1,11 +1,13 @@
 """The public face of the adapter contract: what an adapter (bundled or third-party) imports.
 
-An adapter subclasses `Adapter`, maps records with a `FieldMapping`, talks to its source
-through `HttpClient`, translates foreign failures into the errors below (``raise … from
-exc``), and registers itself under the entry-point group ``mandate_rules.adapters``
-(`ENTRY_POINT_GROUP`). `mandate_rules.adapters.testing` (imported on its own, never by this
-module) is the test kit: loopback fakes of the sources and the contract test suite any adapter
-can run against itself. See docs/writing-an-adapter.md.
+An adapter subclasses `Adapter`, turns a source's records into `Event`s with a `FieldMapping`
+and writes `Advisory`s back, talks to its source through `HttpClient`, translates foreign
+failures into the errors below (``raise … from exc``), and registers itself under the
+entry-point group ``mandate_rules.adapters`` (`ENTRY_POINT_GROUP`). Importing this package
+loads neither the engine nor durable_rules, the sidecar or pytest.
+`mandate_rules.adapters.testing` (imported on its own, never by this module) is the test kit:
+loopback fakes of the sources and the contract test suite any adapter can run against itself.
+See docs/writing-an-adapter.md.
 """
 
 from .._adapters import (
@@ -42,6 +44,7 @@ from .._adapters import (
     load_mapping,
     write_unless_there,
 )
+from .._models import Advisory, Event
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -50,9 +53,11 @@ __all__ = [
     "AdapterConfigError",
     "AdapterEntry",
     "AdapterError",
+    "Advisory",
     "BasicAuth",
     "Batch",
     "EgressRefusedError",
+    "Event",
     "FieldMapping",
     "HeaderAuth",
     "HttpClient",
