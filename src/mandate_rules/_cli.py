@@ -264,11 +264,11 @@ def fields(fmt: str, width: int | None) -> None:
     click.echo(field_reference_text(columns - 2), nl=False)
 
 
-# The commands of the sidecar, the adapters and the spec runner live beside their code; they
-# are registered last so that those modules can import this one's helpers.
-from ._adapters.cli import outbox, sync  # noqa: E402
+# The commands of the sidecar and the spec runner live beside their code, the adapters' in
+# _sync_cli; they are registered last so that those modules can import this one's helpers.
 from ._service._cli import serve  # noqa: E402
 from ._spec.cli import phrasebook, spec  # noqa: E402
+from ._sync_cli import outbox, sync  # noqa: E402
 
 for _command in (serve, sync, outbox, phrasebook, spec):
     main.add_command(_command)

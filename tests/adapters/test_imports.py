@@ -4,14 +4,20 @@ the sidecar's web framework or pytest (issue 12, point 3)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import mandate_rules
+
 HEAVY = ("durable", "durable_rules_engine", "mandate_rules._engine", "mandate_rules._service",
          "starlette", "pytest")
+
+BUNDLED = Path(__file__).resolve().parents[2] / "adapters"
 
 _PROBE = """
 import json, sys
@@ -48,3 +54,34 @@ def test_the_engine_is_loaded_when_first_asked_for() -> None:
          " mandate_rules.Engine; print('durable' in sys.modules)"],
         capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "True"
+
+
+def test_no_adapter_module_imports_the_engine_or_the_sidecar() -> None:
+    """The engine evaluates what an adapter hands over, in the commands (`_sync_cli`) and the
+    sidecar; the adapter machinery below them never reaches up to it (issue 12, point 2)."""
+    src = Path(mandate_rules.__file__).parent
+    paths = [*sorted((src / "_adapters").rglob("*.py")), *sorted((src / "adapters").rglob("*.py")),
+             *sorted(BUNDLED.rglob("*.py"))]
+    offenders = []
+    for path in paths:
+        if path.name == "receivers.py":
+            continue  # sidecar code on its way into src/mandate_rules/_service/
+        for module in _imported_modules(path):
+            if module.split(".")[-1] in ("_engine", "_service", "_cli", "_sync_cli") or \
+                    module.startswith(("mandate_rules._engine", "mandate_rules._service")):
+                offenders.append(f"{path.relative_to(src.parent)}: {module}")
+    assert offenders == []
+
+
+def _imported_modules(path: Path) -> list[str]:
+    """The modules `path` imports, written as they are (relative ones keep their dots)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            found.append(base)
+            found += [f"{base}.{alias.name}" if node.module else f"{base}{alias.name}"
+                      for alias in node.names]
+    return found
