@@ -19,9 +19,9 @@ from ._adapters.contract import Adapter
 from ._adapters.errors import AdapterConfigError, AdapterError, MappingError
 from ._adapters.outbox import Outbox
 from ._adapters.registry import load_adapter_class
-from ._adapters.store import AdapterStore
 from ._adapters.sync import SyncProgress
 from ._adapters.sync import sync as run_sync
+from ._adapters.syncstate import AdapterStore
 from ._engine import Engine, bundled_rules_dir
 from ._errors import MandateRulesError
 from ._models import Advisory, Event

@@ -3,8 +3,9 @@
 An adapter (a subclass of `Adapter`, registered under the entry-point group
 ``mandate_rules.adapters``) turns a source system's records into `Event`s by a declarative
 `FieldMapping`, and writes `Advisory`s back. Around it: `HttpClient` (timeouts, retries,
-the loopback guard), `AdapterStore` (cursors, seen records, rejected records), `sync` (the
-incremental pull) and `Outbox` (write-back retried until it succeeds, never twice).
+the loopback guard), `AdapterStore` in `syncstate` (cursors, seen and rejected records),
+`sync` (the incremental pull) and `Outbox` (write-back retried until it succeeds, never
+twice).
 """
 
 from .config import Settings, load_settings
@@ -42,8 +43,8 @@ from .http import (
 from .mapping import FieldMapping, get_source, load_mapping
 from .outbox import Outbox, OutboxReport, OutboxRow
 from .registry import ENTRY_POINT_GROUP, AdapterEntry, available_adapters, load_adapter_class
-from .store import AdapterStore, Admitted, event_fingerprint
 from .sync import SyncProgress, SyncReport, sync
+from .syncstate import AdapterStore, Admitted, event_fingerprint
 
 __all__ = [
     "ENTRY_POINT_GROUP",
