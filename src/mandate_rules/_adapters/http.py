@@ -226,15 +226,12 @@ class HttpClient:
             except EgressRefusedError:
                 raise
             except requests.RequestException as exc:
+                # A connection never made carried nothing: any method may be sent again.
                 connect_failed = isinstance(exc, requests.exceptions.ConnectionError) and \
                     not isinstance(exc, requests.ReadTimeout)
-                resendable = repeatable or connect_failed
                 reason = type(exc).__name__
-                if resendable and attempt < self.retries:
-                    delay = self._delay(attempt, None)
-                    log.warning("%s %s: %s; try %d of %d in %.1f s", method, path, reason,
-                                attempt + 2, self.retries + 1, delay)
-                    self._sleep(delay)
+                if self._wait_to_resend(attempt, f"{method} {path}: {reason}",
+                                        resendable=repeatable or connect_failed):
                     attempt += 1
                     continue
                 raise SourceUnavailableError(
@@ -250,18 +247,26 @@ class HttpClient:
                 message += f": {summary}"
             if status in (401, 403):
                 raise SourceAuthError(message, status=status)
-            if status in _RETRY_STATUSES:
-                resendable = repeatable or status in _NOT_PROCESSED
-                too_long = retry_after is not None and retry_after > self.max_retry_after
-                if resendable and not too_long and attempt < self.retries:
-                    delay = self._delay(attempt, retry_after)
-                    log.warning("%s %s: %d; try %d of %d in %.1f s", method, path, status,
-                                attempt + 2, self.retries + 1, delay)
-                    self._sleep(delay)
-                    attempt += 1
-                    continue
-                raise SourceUnavailableError(message, status=status, retry_after=retry_after)
-            raise SourceRejectedError(message, status=status)
+            if status not in _RETRY_STATUSES:
+                raise SourceRejectedError(message, status=status)
+            too_long = retry_after is not None and retry_after > self.max_retry_after
+            if not too_long and self._wait_to_resend(
+                    attempt, f"{method} {path}: {status}", retry_after=retry_after,
+                    resendable=repeatable or status in _NOT_PROCESSED):
+                attempt += 1
+                continue
+            raise SourceUnavailableError(message, status=status, retry_after=retry_after)
+
+    def _wait_to_resend(self, attempt: int, what: str, *, resendable: bool,
+                        retry_after: float | None = None) -> bool:
+        """Whether attempt number `attempt` (from 0) that failed as `what` is sent again; if
+        it is, after the backoff (or the ``Retry-After``, when longer) has passed."""
+        if not resendable or attempt >= self.retries:
+            return False
+        delay = self._delay(attempt, retry_after)
+        log.warning("%s; try %d of %d in %.1f s", what, attempt + 2, self.retries + 1, delay)
+        self._sleep(delay)
+        return True
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         delay: float = min(self.max_backoff, self.backoff * float(2 ** attempt))
