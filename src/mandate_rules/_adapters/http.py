@@ -39,6 +39,7 @@ __all__ = [
     "BasicAuth",
     "HeaderAuth",
     "HttpClient",
+    "Transport",
     "is_loopback_host",
     "loopback_only",
     "write_unless_there",
@@ -60,6 +61,9 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Delay-seconds as the sources send them: whole (RFC 9110) or decimal (CommCare's rate limiter
 # computes a float and sends it as it is, e.g. ``1.5``). No sign, exponent, nan or inf.
 _DELAY_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+#: What answers a request in place of the network (tests of an adapter's logic, as httpx's
+#: ``MockTransport``): a callable from the prepared request to its response.
+Transport = Callable[[requests.PreparedRequest], requests.Response]
 #: The longest wait a ``Retry-After`` is taken to ask for (a day); a longer one, or a date
 #: further off, is read as this, so a retry is never scheduled years ahead.
 RETRY_AFTER_CAP = 86400.0
@@ -110,9 +114,10 @@ class _GuardedTransport(requests.adapters.HTTPAdapter):
     """Checks every request it sends (redirects and ``next`` links included) against the
     loopback guard before any socket is opened."""
 
-    def __init__(self, guard: bool) -> None:
+    def __init__(self, guard: bool, answer: Transport | None = None) -> None:
         super().__init__(max_retries=0)
         self.guard = guard
+        self.answer = answer
 
     def send(self, request: requests.PreparedRequest, *args: Any,
              **kwargs: Any) -> requests.Response:
@@ -121,6 +126,8 @@ class _GuardedTransport(requests.adapters.HTTPAdapter):
             raise EgressRefusedError(
                 f"refused a request to {host!r}: {LOOPBACK_ENV} is set, so adapters may only "
                 f"reach this machine (localhost, 127.0.0.0/8, ::1)")
+        if self.answer is not None:
+            return self.answer(request)
         return super().send(request, *args, **kwargs)
 
 
@@ -136,6 +143,10 @@ class HttpClient:
     says it was not processed (429, 503) or when no connection was made, unless the call says
     it is `idempotent` (it sets a value); after 500, 502, 504 or a read timeout it may have
     been written, so the caller reads back before sending it again (`AMBIGUOUS_STATUSES`).
+
+    `transport`, when given, answers every request in place of the network (after the
+    loopback guard), so a test of an adapter's logic needs no server; a raised
+    ``requests.RequestException`` stands for a network failure.
     """
 
     def __init__(self, base_url: str, *, auth: AuthBase | None = None,
@@ -143,7 +154,8 @@ class HttpClient:
                  backoff: float = 0.5, max_backoff: float = 30.0,
                  max_retry_after: float = 120.0, guard: bool | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 user_agent: str = "mandate-rules-adapter") -> None:
+                 user_agent: str = "mandate-rules-adapter",
+                 transport: Transport | None = None) -> None:
         if not base_url.endswith("/"):
             base_url += "/"
         parts = urlsplit(base_url)
@@ -166,9 +178,9 @@ class HttpClient:
         if self.guard:
             # No proxy from the environment may carry a request off the machine either.
             self.session.trust_env = False
-        transport = _GuardedTransport(self.guard)
-        self.session.mount("http://", transport)
-        self.session.mount("https://", transport)
+        guarded = _GuardedTransport(self.guard, transport)
+        self.session.mount("http://", guarded)
+        self.session.mount("https://", guarded)
 
     def __repr__(self) -> str:
         return f"HttpClient({self.base_url!r})"

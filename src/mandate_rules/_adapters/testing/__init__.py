@@ -21,6 +21,7 @@ from .fake_primero import (
     PRIMERO_USER,
     FakePrimero,
 )
+from .mock import MockTransport
 from .payloads import (
     DERIVED,
     INFO_SHARE,
@@ -55,6 +56,7 @@ __all__ = [
     "FakeKobo",
     "FakePrimero",
     "FakeServer",
+    "MockTransport",
     "Reply",
     "Seen",
     "commcare_case",

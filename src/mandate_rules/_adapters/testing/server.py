@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-__all__ = ["FakeServer", "Reply", "Seen", "utc"]
+__all__ = ["FakeServer", "Reply", "Seen", "query_of", "utc"]
 
 
 @attrs.define
@@ -71,9 +71,8 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                parts = urlsplit(self.path)
-                seen = Seen(self.command, parts.path,
-                            {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                path, query = query_of(self.path)
+                seen = Seen(self.command, path, query,
                             {k.lower(): v for k, v in self.headers.items()},
                             self.rfile.read(length) if length else b"")
                 reply = owner._dispatch(seen)
@@ -182,3 +181,8 @@ def utc(text: str) -> dt.datetime:
     parsed = dt.datetime.fromisoformat(value)
     return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
 
+
+def query_of(url: str) -> tuple[str, dict[str, str]]:
+    """The path of `url` and its query parameters (the last value of each)."""
+    parts = urlsplit(url)
+    return parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
