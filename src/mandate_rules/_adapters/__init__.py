@@ -8,6 +8,7 @@ the loopback guard), `AdapterStore` in `syncstate` (cursors, seen and rejected r
 twice).
 """
 
+from .base import DEFAULT_OVERLAP_SECONDS, SourceAdapter, SourceSettings, parse_source_time
 from .config import Settings, load_settings
 from .contract import (
     Adapter,
@@ -48,6 +49,7 @@ from .sync import SyncProgress, SyncReport, sync
 from .syncstate import AdapterStore, Admitted, event_fingerprint
 
 __all__ = [
+    "DEFAULT_OVERLAP_SECONDS",
     "ENTRY_POINT_GROUP",
     "LOOPBACK_ENV",
     "Adapter",
@@ -72,9 +74,11 @@ __all__ = [
     "RegistryError",
     "Rejected",
     "Settings",
+    "SourceAdapter",
     "SourceAuthError",
     "SourceError",
     "SourceRejectedError",
+    "SourceSettings",
     "SourceUnavailableError",
     "SyncProgress",
     "SyncReport",
@@ -90,6 +94,7 @@ __all__ = [
     "load_mapping",
     "load_settings",
     "loopback_only",
+    "parse_source_time",
     "sync",
     "write_unless_there",
 ]

@@ -11,6 +11,7 @@ See docs/writing-an-adapter.md.
 """
 
 from .._adapters import (
+    DEFAULT_OVERLAP_SECONDS,
     ENTRY_POINT_GROUP,
     LOOPBACK_ENV,
     Adapter,
@@ -30,9 +31,11 @@ from .._adapters import (
     RegistryError,
     Rejected,
     Settings,
+    SourceAdapter,
     SourceAuthError,
     SourceError,
     SourceRejectedError,
+    SourceSettings,
     SourceUnavailableError,
     Transport,
     WriteResult,
@@ -43,11 +46,13 @@ from .._adapters import (
     is_loopback_host,
     load_adapter_class,
     load_mapping,
+    parse_source_time,
     write_unless_there,
 )
 from .._models import Advisory, Event
 
 __all__ = [
+    "DEFAULT_OVERLAP_SECONDS",
     "ENTRY_POINT_GROUP",
     "LOOPBACK_ENV",
     "Adapter",
@@ -69,9 +74,11 @@ __all__ = [
     "RegistryError",
     "Rejected",
     "Settings",
+    "SourceAdapter",
     "SourceAuthError",
     "SourceError",
     "SourceRejectedError",
+    "SourceSettings",
     "SourceUnavailableError",
     "Transport",
     "WriteResult",
@@ -82,5 +89,6 @@ __all__ = [
     "is_loopback_host",
     "load_adapter_class",
     "load_mapping",
+    "parse_source_time",
     "write_unless_there",
 ]
