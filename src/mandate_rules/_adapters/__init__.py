@@ -42,7 +42,8 @@ from .http import (
     loopback_only,
     write_unless_there,
 )
-from .mapping import FieldMapping, get_source, load_mapping
+from .mapping import FieldMapping, get_source
+from .mappingload import load_mapping
 from .outbox import Outbox, OutboxReport, OutboxRow
 from .registry import ENTRY_POINT_GROUP, AdapterEntry, available_adapters, load_adapter_class
 from .sync import SyncProgress, SyncReport, sync

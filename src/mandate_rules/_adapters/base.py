@@ -28,7 +28,8 @@ from .config import Settings
 from .contract import Adapter, Batch, WriteResult
 from .errors import AdapterConfigError, AdapterError
 from .http import HttpClient, Transport
-from .mapping import FieldMapping, load_mapping
+from .mapping import FieldMapping
+from .mappingload import load_mapping
 
 __all__ = ["DEFAULT_OVERLAP_SECONDS", "SourceAdapter", "SourceSettings", "parse_source_time"]
 

@@ -1,6 +1,8 @@
-"""The adapter SDK and the bundled adapters import without the engine: an adapter reads and
-writes records, it never evaluates, so it must not pay for durable_rules' C core, the engine,
-the sidecar's web framework or pytest (issue 12, point 3)."""
+"""The adapters' layout (issue 12): the adapter SDK and the bundled adapters import without
+the engine (an adapter reads and writes records, it never evaluates, so it must not pay for
+durable_rules' C core, the engine, the sidecar's web framework or pytest), the machinery
+below the commands never reaches up to them, and each module does one job in under 500
+lines."""
 
 from __future__ import annotations
 
@@ -85,3 +87,11 @@ def _imported_modules(path: Path) -> list[str]:
             found += [f"{base}.{alias.name}" if node.module else f"{base}{alias.name}"
                       for alias in node.names]
     return found
+
+
+def test_no_adapter_module_is_over_500_lines() -> None:
+    src = Path(mandate_rules.__file__).parent
+    paths = [*(src / "_adapters").rglob("*.py"), *(src / "adapters").rglob("*.py"),
+             *BUNDLED.rglob("*.py")]
+    sizes = {str(p): len(p.read_text("utf-8").splitlines()) for p in paths}
+    assert {p: n for p, n in sizes.items() if n > 500} == {}
