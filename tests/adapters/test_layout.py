@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import mandate_rules
+from mandate_rules import adapters
 
 HEAVY = ("durable", "durable_rules_engine", "mandate_rules._engine", "mandate_rules._service",
          "starlette", "pytest")
@@ -95,3 +96,13 @@ def test_no_adapter_module_is_over_500_lines() -> None:
              *BUNDLED.rglob("*.py")]
     sizes = {str(p): len(p.read_text("utf-8").splitlines()) for p in paths}
     assert {p: n for p, n in sizes.items() if n > 500} == {}
+
+
+def test_every_adapter_exception_is_a_mandate_rules_error() -> None:
+    raised = [v for v in vars(adapters).values()
+              if isinstance(v, type) and issubclass(v, BaseException)]
+    assert len(raised) >= 10
+    assert [e.__name__ for e in raised if not issubclass(e, mandate_rules.MandateRulesError)] == []
+    # The HTTP client's own refusal of an address is one too (it was a ValueError).
+    with pytest.raises(adapters.AdapterConfigError, match="expected an http"):
+        adapters.HttpClient("ftp://example.org/")

@@ -86,7 +86,7 @@ class SourceSettings:
         timeout = settings.section("timeout")
         retry = settings.section("retry")
         return cls(
-            where=settings.where, base_url=settings.text("base_url"),
+            where=settings.where, base_url=_base_url_setting(settings),
             source=_source_setting(settings),
             mapping=load_mapping(settings.path("mapping") or bundled_mapping),
             page_size=settings.integer("page_size", 100, high=max_page_size),
@@ -103,6 +103,15 @@ class SourceSettings:
         return HttpClient(self.base_url, auth=auth, timeout=self.timeout, retries=self.retries,
                           backoff=self.backoff, max_backoff=self.max_backoff,
                           max_retry_after=self.max_retry_after, transport=transport)
+
+
+def _base_url_setting(settings: Settings) -> str:
+    value = settings.text("base_url")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AdapterConfigError(f"{settings.where}: base_url: expected the source's http(s) "
+                                 f"address, such as https://kf.kobotoolbox.org, got {value!r}")
+    return value
 
 
 def _source_setting(settings: Settings) -> str | None:

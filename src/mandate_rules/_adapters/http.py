@@ -26,6 +26,7 @@ import requests.adapters
 from requests.auth import AuthBase
 
 from .errors import (
+    AdapterConfigError,
     EgressRefusedError,
     SourceAuthError,
     SourceRejectedError,
@@ -160,7 +161,7 @@ class HttpClient:
             base_url += "/"
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http(s) base URL, got {base_url!r}")
+            raise AdapterConfigError(f"expected an http(s) base URL, got {base_url!r}")
         self.base_url = base_url
         self.origin = (parts.scheme, parts.hostname, parts.port)
         self.timeout = timeout
