@@ -6,6 +6,7 @@ boundary itself (test_http.py, test_writeback.py, test_overlap.py)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from mandate_rules._adapters import (
     EgressRefusedError,
     HttpClient,
     SourceAdapter,
+    SourceRejectedError,
     SourceUnavailableError,
     load_adapter_class,
 )
@@ -130,3 +132,30 @@ def test_common_settings_are_checked_once_for_all(extra: dict[str, Any], message
                                                   tmp_path: Path) -> None:
     with pytest.raises(AdapterConfigError, match=message):
         _adapter("kobotoolbox", MockTransport(_kobo_list), tmp_path, **extra)
+
+
+NOT_A_LIST = {"kobotoolbox": "a submission list", "primero": "a record list",
+              "commcare": "a case list"}
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_a_page_that_is_not_a_listing_is_refused(name: str, tmp_path: Path) -> None:
+    adapter = _adapter(name, MockTransport(lambda seen: Reply.json(200, {"detail": "hi"})),
+                       tmp_path)
+    with pytest.raises(SourceRejectedError, match=f"not {NOT_A_LIST[name]} \\(unknown\\)"):
+        adapter.pull(None)
+
+
+@pytest.mark.parametrize(("name", "page"), [
+    ("kobotoolbox", {"count": 9, "results": SUBMISSIONS, "previous": None}),
+    ("commcare", {"matching_records": 9, "cases": []}),
+])
+def test_a_next_link_off_the_source_is_not_followed(name: str, page: dict[str, Any],
+                                                    tmp_path: Path) -> None:
+    transport = MockTransport(lambda seen: Reply.json(
+        200, {**page, "next": "http://127.0.0.2:9/steal?cursor=x"}))
+    adapter = _adapter(name, transport, tmp_path)
+    off_origin = re.escape("outside http://127.0.0.1:9/; not followed")
+    with pytest.raises(SourceRejectedError, match=off_origin):
+        adapter.pull(None)
+    assert len(transport.requests) == 1

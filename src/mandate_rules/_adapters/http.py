@@ -203,6 +203,25 @@ class HttpClient:
     def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request_json("GET", path_or_url, params=params)
 
+    def get_listing(self, path_or_url: str, *, classify: Callable[[Any], str], expected: str,
+                    what: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET one page of a listing: its JSON body, which `classify` (the adapter's parser;
+        it may raise `ValueError`) must call `expected`, else `SourceRejectedError` saying it
+        is not `what` and what it is; and its ``next`` link, when it has one, must stay on
+        the source's origin, so no later page is fetched from elsewhere."""
+        body = self.get_json(path_or_url, params=params)
+        try:
+            kind = classify(body)
+        except ValueError:
+            kind = "unknown"
+        if kind != expected:
+            path = urlsplit(self.url(path_or_url)).path
+            raise SourceRejectedError(f"GET {path}: not {what} ({kind})")
+        following = body.get("next") if isinstance(body, Mapping) else None
+        if following:
+            self.url(str(following))
+        return body
+
     def request_json(self, method: str, path_or_url: str, *,
                      params: Mapping[str, Any] | None = None, body: Any = None,
                      idempotent: bool | None = None) -> Any:
