@@ -44,8 +44,12 @@ def _adapter(name: str, config: Path) -> Adapter:
         raise AdapterConfigError(f"{config}: adapter: the settings are for {declared!r}, "
                                  f"not {name!r}")
     values = {k: v for k, v in settings.values.items() if k != "adapter"}
-    return load_adapter_class(name).from_config(values, base_dir=settings.base_dir,
-                                                env=os.environ)
+    try:
+        return load_adapter_class(name).from_config(values, base_dir=settings.base_dir,
+                                                    env=os.environ)
+    except AdapterConfigError as exc:
+        # The adapter names the key; the file it is in is known only here.
+        raise AdapterConfigError(f"{config}: {exc}") from exc
 
 
 @click.command()

@@ -151,7 +151,8 @@ def test_a_base_url_that_is_not_http_is_a_settings_error(config: Path) -> None:
     config.write_text(json.dumps({**settings, "base_url": "ftp://kobo.example.org/"}))
     result = _run("kobotoolbox", "--config", config)
     assert result.exit_code == 2
-    assert "base_url: expected the source's http(s) address" in result.stderr
+    assert f"{config}: kobotoolbox settings: base_url: expected the source's http(s) address" \
+        in result.stderr
     assert "'ftp://kobo.example.org/'" in result.stderr
 
 
