@@ -2,10 +2,10 @@
 
 An adapter (a subclass of `Adapter`, registered under the entry-point group
 ``mandate_rules.adapters``) turns a source system's records into `Event`s by a declarative
-`FieldMapping`, and writes `Advisory`s back. Around it: `HttpClient` (timeouts, retries,
-the loopback guard), `AdapterStore` in `syncstate` (cursors, seen and rejected records),
-`sync` (the incremental pull) and `Outbox` (write-back retried until it succeeds, never
-twice).
+`FieldMapping`, and writes `Advisory`s back; `SourceAdapter` (base) holds what every adapter
+of an HTTP source shares. Around it: `HttpClient` (timeouts, retries, the loopback guard),
+`AdapterStore` in `syncstate` (cursors, seen and rejected records), `sync` (the incremental
+pull) and `Outbox` (write-back retried until it succeeds, never twice).
 """
 
 from .base import DEFAULT_OVERLAP_SECONDS, SourceAdapter, SourceSettings, parse_source_time
