@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 import types
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -117,9 +118,9 @@ def test_bundled_adapters_import_only_public_names() -> None:
                     "mandate_rules"):
                 assert not any(part.startswith("_") for part in node.module.split(".")), (
                     f"{path}: imports {node.module}")
-                assert node.module in ("mandate_rules", "mandate_rules.adapters"), (
-                    f"{path}: adapters import only the models and the contract, not "
-                    f"{node.module}")
+                assert node.module == "mandate_rules.adapters", (
+                    f"{path}: adapters import only the adapter SDK, which re-exports the "
+                    f"models they need, not {node.module}")
 
 
 def _public_exceptions() -> list[type[BaseException]]:
@@ -187,3 +188,12 @@ def test_each_module_of_the_core_has_one_job_in_under_500_lines() -> None:
             if p.relative_to(SRC).parts[0] not in ("_service", "_adapters", "adapters")
             and (n := len(p.read_text().splitlines())) > 500}
     assert long == {}
+
+
+
+def test_version_and_dir_without_loading_the_engine() -> None:
+    assert mandate_rules.__version__ == metadata.version("mandate-rules")
+    # dir() lists every public name, loaded yet or not (they are imported when first used).
+    assert set(mandate_rules.__all__) <= set(dir(mandate_rules))
+    with pytest.raises(AttributeError, match="no attribute 'Engin'"):
+        _ = mandate_rules.Engin

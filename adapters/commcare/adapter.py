@@ -24,105 +24,75 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from mandate_rules import Advisory
+from requests.auth import AuthBase
+
 from mandate_rules.adapters import (
-    Adapter,
     AdapterConfigError,
     AdapterError,
+    Advisory,
     Batch,
-    FieldMapping,
     HeaderAuth,
     HttpClient,
     Ignored,
     Pulled,
     Settings,
+    SourceAdapter,
+    SourceSettings,
     WriteResult,
 )
 
-from .._shared import (
-    DEFAULT_OVERLAP_SECONDS,
-    host_of,
-    json_body,
-    later,
-    make_client,
-    mapping_for,
-    overlap_seconds,
-    read_cursor,
-    shift_time,
-    since_setting,
-    source_setting,
-    write_cursor,
-)
+from .._shared import json_body, later, read_cursor, shift_time, since_text, write_cursor
 from . import parser
 from .client import CommCareClient
 from .writeback import write_advisory
 
 __all__ = ["CommCareAdapter"]
 
-BUNDLED_MAPPING = Path(__file__).resolve().parent / "mapping.yaml"
 
-
-class CommCareAdapter(Adapter):
+class CommCareAdapter(SourceAdapter):
     """Cases of one CommCare case type as events."""
 
     name = "commcare"
+    bundled_mapping = Path(__file__).resolve().parent / "mapping.yaml"
+    max_page_size = 5000
+    record_noun = "case"
 
-    def __init__(self, *, http: HttpClient, domain: str, case_type: str, mapping: FieldMapping,
-                 page_size: int = 100, since: str | None = None, write_mode: str = "case",
+    def __init__(self, common: SourceSettings, http: HttpClient, *, domain: str,
+                 case_type: str, write_mode: str = "case",
                  advisory_case_type: str = "mandate_advisory", owner_id: str | None = None,
-                 property_prefix: str = "mandate_advisory",
-                 push_secret: str | None = None,
-                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None) -> None:
+                 property_prefix: str = "mandate_advisory") -> None:
         if write_mode == "case" and not owner_id:
             raise AdapterConfigError("commcare settings: write_back: owner_id: an advisory case "
                                      "needs an owner (a mobile worker, group or location id)")
-        self.http = http
-        self.overlap = overlap
+        super().__init__(common, http)
         self.client = CommCareClient(http, domain)
         self.domain = domain
         self.case_type = case_type
-        self.mapping = mapping
-        self.page_size = page_size
-        self.since = since
+        self.since = since_text(common.since, "micros")
         self.write_mode = write_mode
         self.advisory_case_type = advisory_case_type
         self.owner_id = owner_id
         self.property_prefix = property_prefix
-        self._push_secret = push_secret
-        self._source = source or f"commcare://{host_of(http.base_url)}/a/{domain}/case/{case_type}"
+
+    def default_source(self) -> str:
+        return f"commcare://{self.host}/a/{self.domain}/case/{self.case_type}"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, base_dir: Path,
-                    env: Mapping[str, str]) -> CommCareAdapter:
-        settings = Settings(config, where="commcare settings", base_dir=base_dir)
+    def auth(cls, settings: Settings, env: Mapping[str, str]) -> AuthBase:
         key = settings.secret("api_key_env", env)
+        return HeaderAuth("ApiKey", f"{settings.text('username')}:{key}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, common: SourceSettings,
+                      http: HttpClient) -> CommCareAdapter:
         write = settings.section("write_back")
-        return cls(http=make_client(settings, HeaderAuth(
-                       "ApiKey", f"{settings.text('username')}:{key}")),
-                   domain=settings.text("domain"), case_type=settings.text("case_type"),
-                   mapping=mapping_for(settings, BUNDLED_MAPPING),
-                   page_size=settings.integer("page_size", 100, high=5000),
-                   since=since_setting(settings, "micros"),
-                   overlap=overlap_seconds(settings),
-                   source=source_setting(settings),
+        return cls(common, http, domain=settings.text("domain"),
+                   case_type=settings.text("case_type"),
                    write_mode=write.choice("mode", ("case", "property"), "case"),
                    advisory_case_type=write.text("case_type", "mandate_advisory"),
                    owner_id=write.optional_text("owner_id"),
-                   property_prefix=write.text("prefix", "mandate_advisory"),
-                   push_secret=settings.secret("push_secret_env", env, required=False))
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    @property
-    def push_secret(self) -> str | None:
-        return self._push_secret
-
-    def close(self) -> None:
-        self.http.close()
+                   property_prefix=write.text("prefix", "mandate_advisory"))
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Batch:
         """A forwarded case (JSON), a forwarded form (JSON) or a form stub.
@@ -141,7 +111,7 @@ class CommCareAdapter(Adapter):
                 reason = (f"a {kind.replace('_', ' ')}: its cases ({cases}) are read from case "
                           f"forwarding or the next pull")
             return Batch(ignored=[Ignored(form_id, reason)])
-        return self.mapping.map_batch(parser.records(obj), source=self.source, system=self.name)
+        return self.map_records(parser.records(obj))
 
     def pull(self, cursor: str | None) -> Pulled:
         """Cases of the configured type in ``indexed_on`` order, following CommCare's own
@@ -159,7 +129,7 @@ class CommCareAdapter(Adapter):
         latest = indexed_from
         for stamp in stamps:  # compared as times: the window's start is written by us
             latest = later(latest, stamp)
-        batch = self.mapping.map_batch(cases, source=self.source, system=self.name)
+        batch = self.map_records(cases)
         return Pulled(batch.events, batch.rejected, batch.ignored,
                       cursor=write_cursor({"indexed_on": latest, "next": following,
                                            "high": later(high, latest)}),
@@ -184,13 +154,7 @@ class CommCareAdapter(Adapter):
             start = later(start, self.since) or start
         return write_cursor({"indexed_on": start, "next": None, "high": high})
 
-    def remap(self, record: Mapping[str, Any]) -> Batch:
-        return self.mapping.map_batch([record], source=self.source, system=self.name)
-
-    def write_back(self, advisory: Advisory) -> WriteResult:
-        if advisory.source != self.source:
-            raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "
-                               f"{self.source}")
-        return write_advisory(self.client, advisory, mode=self.write_mode,
+    def write(self, advisory: Advisory, record_id: str) -> WriteResult:
+        return write_advisory(self.client, advisory, record_id, mode=self.write_mode,
                               case_type=self.advisory_case_type, owner_id=self.owner_id,
                               host_case_type=self.case_type, prefix=self.property_prefix)

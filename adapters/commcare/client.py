@@ -20,22 +20,15 @@ class CommCareClient:
     def cases(self, *, next_url: str | None, case_type: str, indexed_from: str | None,
               limit: int) -> tuple[list[dict[str, Any]], str | None]:
         """One page of cases in ``indexed_on`` order, and the ``next`` URL (its cursor)."""
-        if next_url:
-            body = self.http.get_json(next_url)
-        else:
-            params: dict[str, Any] = {"case_type": case_type, "limit": limit}
+        params: dict[str, Any] | None = None
+        if not next_url:
+            params = {"case_type": case_type, "limit": limit}
             if indexed_from is not None:
                 params["indexed_on.gte"] = indexed_from
-            body = self.http.get_json(self.cases_path, params=params)
-        try:
-            kind = parser.classify(body)
-        except ValueError:
-            kind = "unknown"
-        if kind != parser.CASE_LIST:
-            raise SourceRejectedError(f"GET /{self.cases_path}: not a case list ({kind})")
+        body = self.http.get_listing(next_url or self.cases_path, params=params,
+                                     classify=parser.classify, expected=parser.CASE_LIST,
+                                     what="a case list")
         following = body.get("next")
-        if following:
-            self.http.url(str(following))  # the next link must stay on the server
         return parser.records(body), str(following) if following else None
 
     def by_external_id(self, external_id: str) -> dict[str, Any] | None:

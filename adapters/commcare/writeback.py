@@ -14,8 +14,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mandate_rules import Advisory
-from mandate_rules.adapters import AdapterError, WriteResult, advisory_text, write_unless_there
+from mandate_rules.adapters import (
+    Advisory,
+    WriteResult,
+    advisory_text,
+    write_unless_there,
+)
 
 from .client import CommCareClient
 
@@ -48,11 +52,10 @@ def property_name(prefix: str, advisory: Advisory) -> str:
     return f"{prefix}_{re.sub(r'[^a-z0-9]+', '_', advisory.rule_id.lower()).strip('_')}"
 
 
-def write_advisory(client: CommCareClient, advisory: Advisory, *, mode: str, case_type: str,
-                   owner_id: str | None, host_case_type: str, prefix: str) -> WriteResult:
-    case_id = advisory.subject
-    if not case_id:
-        raise AdapterError(f"advisory {advisory.id} names no case (subject)")
+def write_advisory(client: CommCareClient, advisory: Advisory, case_id: str, *, mode: str,
+                   case_type: str, owner_id: str | None, host_case_type: str,
+                   prefix: str) -> WriteResult:
+    """Write `advisory` on case `case_id` once, as an advisory case or a case property."""
     if mode == "property":
         name = property_name(prefix, advisory)
         text = advisory_text(advisory, limit=4000)

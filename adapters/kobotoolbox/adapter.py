@@ -26,112 +26,75 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mandate_rules import Advisory
+from requests.auth import AuthBase
+
 from mandate_rules.adapters import (
-    Adapter,
     AdapterConfigError,
     AdapterError,
+    Advisory,
     Batch,
-    FieldMapping,
     HeaderAuth,
     HttpClient,
     Pulled,
     Settings,
+    SourceAdapter,
+    SourceSettings,
     WriteResult,
+    parse_source_time,
 )
 
-from .._shared import (
-    DEFAULT_OVERLAP_SECONDS,
-    host_of,
-    json_body,
-    later,
-    make_client,
-    mapping_for,
-    overlap_seconds,
-    parse_time,
-    read_cursor,
-    shift_time,
-    since_setting,
-    source_setting,
-    write_cursor,
-)
+from .._shared import json_body, later, read_cursor, shift_time, since_text, write_cursor
 from . import parser
 from .client import KoboClient
 from .writeback import VALIDATION_STATUSES, write_advisory
 
 __all__ = ["KoboAdapter"]
 
-BUNDLED_MAPPING = Path(__file__).resolve().parent / "mapping.yaml"
 
-
-class KoboAdapter(Adapter):
+class KoboAdapter(SourceAdapter):
     """Submissions of one KoboToolbox form as events."""
 
     name = "kobotoolbox"
+    bundled_mapping = Path(__file__).resolve().parent / "mapping.yaml"
+    record_noun = "submission"
 
-    def __init__(self, *, http: HttpClient, asset_uid: str, mapping: FieldMapping,
-                 page_size: int = 100, since: str | None = None,
+    def __init__(self, common: SourceSettings, http: HttpClient, *, asset_uid: str,
                  write_mode: str = "validation_status",
                  validation_status: str = "validation_status_on_hold",
-                 advisory_field: str | None = None, push_secret: str | None = None,
-                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None,
-                 overwrite_status: bool = False) -> None:
-        self.http = http
+                 advisory_field: str | None = None, overwrite_status: bool = False) -> None:
+        super().__init__(common, http)
         self.client = KoboClient(http, asset_uid)
         self.asset_uid = asset_uid
-        self.mapping = mapping
-        self.page_size = page_size
-        self.since = since
+        self.since = since_text(common.since, "kobo")
         self.write_mode = write_mode
         self.validation_status = validation_status
         self.advisory_field = advisory_field
         self.overwrite_status = overwrite_status
-        self._push_secret = push_secret
-        self.overlap = overlap
-        self._source = source or f"kobotoolbox://{host_of(http.base_url)}/assets/{asset_uid}"
+
+    def default_source(self) -> str:
+        return f"kobotoolbox://{self.host}/assets/{self.asset_uid}"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, base_dir: Path,
-                    env: Mapping[str, str]) -> KoboAdapter:
-        settings = Settings(config, where="kobotoolbox settings", base_dir=base_dir)
-        token = settings.secret("token_env", env)
+    def auth(cls, settings: Settings, env: Mapping[str, str]) -> AuthBase:
+        return HeaderAuth("Token", str(settings.secret("token_env", env)))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, common: SourceSettings,
+                      http: HttpClient) -> KoboAdapter:
         write = settings.section("write_back")
         mode = write.choice("mode", ("validation_status", "field"), "validation_status")
         field = write.optional_text("field")
         if mode == "field" and field is None:
-            raise AdapterConfigError("kobotoolbox settings: write_back: field: name the form "
-                                     "question that takes the advisory (mode is field)")
-        overwrite = write.values.get("overwrite_status", False)
-        if not isinstance(overwrite, bool):
-            raise AdapterConfigError(f"kobotoolbox settings: write_back: overwrite_status: "
-                                     f"expected true or false, got {overwrite!r}")
-        return cls(http=make_client(settings, HeaderAuth("Token", str(token))),
-                   asset_uid=settings.text("asset_uid"),
-                   mapping=mapping_for(settings, BUNDLED_MAPPING),
-                   page_size=settings.integer("page_size", 100, high=1000),
-                   since=since_setting(settings, "kobo"), write_mode=mode,
+            raise AdapterConfigError(f"{write.where}: field: name the form question that takes "
+                                     f"the advisory (mode is field)")
+        return cls(common, http, asset_uid=settings.text("asset_uid"), write_mode=mode,
                    validation_status=write.choice("status", VALIDATION_STATUSES,
                                                   "validation_status_on_hold"),
-                   advisory_field=field,
-                   push_secret=settings.secret("push_secret_env", env, required=False),
-                   overlap=overlap_seconds(settings), source=source_setting(settings),
-                   overwrite_status=overwrite)
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    @property
-    def push_secret(self) -> str | None:
-        return self._push_secret
-
-    def close(self) -> None:
-        self.http.close()
+                   advisory_field=field, overwrite_status=write.flag("overwrite_status"))
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Batch:
         """A REST Service POST: one submission (JSON export type). Lists are accepted too."""
-        records = parser.submissions(json_body(body))
-        return self.mapping.map_batch(records, source=self.source, system=self.name)
+        return self.map_records(parser.submissions(json_body(body)))
 
     def pull(self, cursor: str | None) -> Pulled:
         """Submissions after the cursor's ``_id``, oldest first.
@@ -173,7 +136,7 @@ class KoboAdapter(Adapter):
             # The window is read: go on with the submissions above it, at any time.
             next_state["after_id"] = to_id
             more, ids = True, [to_id]
-        batch = self.mapping.map_batch(records, source=self.source, system=self.name)
+        batch = self.map_records(records)
         return Pulled(batch.events, batch.rejected, batch.ignored,
                       cursor=write_cursor(next_state) if next_state["after_id"] is not None
                       else cursor, more=more and bool(ids))
@@ -196,18 +159,13 @@ class KoboAdapter(Adapter):
         if not isinstance(last_time, str) or not isinstance(last_id, int):
             return cursor  # an older cursor without a time: it gains one on the next page
         from_time = shift_time(last_time, self.overlap, "kobo")
-        if self.since is not None and parse_time(self.since) > parse_time(from_time):
+        if self.since is not None and parse_source_time(self.since) > \
+                parse_source_time(from_time):
             from_time = self.since
         return write_cursor({**state, "after_id": None,
                              "window": {"to_id": last_id, "from_time": from_time}})
 
-    def remap(self, record: Mapping[str, Any]) -> Batch:
-        return self.mapping.map_batch([record], source=self.source, system=self.name)
-
-    def write_back(self, advisory: Advisory) -> WriteResult:
-        if advisory.source != self.source:
-            raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "
-                               f"{self.source}")
-        return write_advisory(self.client, advisory, mode=self.write_mode,
+    def write(self, advisory: Advisory, record_id: str) -> WriteResult:
+        return write_advisory(self.client, advisory, record_id, mode=self.write_mode,
                               status=self.validation_status, field=self.advisory_field,
                               overwrite_status=self.overwrite_status)

@@ -34,14 +34,8 @@ class KoboClient:
         params = {"format": "json", "sort": json.dumps({"_id": 1}), "start": 0, "limit": limit}
         if query:
             params["query"] = json.dumps(query, sort_keys=True)
-        body = self.http.get_json(self.data_path, params=params)
-        try:
-            if parser.classify(body) != parser.SUBMISSION_LIST:
-                raise ValueError
-        except ValueError as exc:
-            raise SourceRejectedError(f"GET /{self.data_path}: not a submission list") from exc
-        if body.get("next"):
-            self.http.url(str(body["next"]))  # the next link must stay on the server
+        body = self.http.get_listing(self.data_path, params=params, classify=parser.classify,
+                                     expected=parser.SUBMISSION_LIST, what="a submission list")
         return parser.submissions(body), bool(body.get("next"))
 
     def submission(self, submission_id: str) -> dict[str, Any]:

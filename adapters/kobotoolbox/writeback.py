@@ -18,8 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mandate_rules import Advisory
-from mandate_rules.adapters import AdapterError, WriteResult, advisory_text, write_unless_there
+from mandate_rules.adapters import (
+    Advisory,
+    WriteResult,
+    advisory_text,
+    write_unless_there,
+)
 
 from .client import KoboClient
 
@@ -29,12 +33,9 @@ VALIDATION_STATUSES = ("validation_status_on_hold", "validation_status_not_appro
                        "validation_status_approved")
 
 
-def write_advisory(client: KoboClient, advisory: Advisory, *, mode: str, status: str,
-                   field: str | None, overwrite_status: bool = False) -> WriteResult:
-    """Write `advisory` on its submission once; see the module docstring."""
-    submission_id = advisory.subject
-    if not submission_id:
-        raise AdapterError(f"advisory {advisory.id} names no submission (subject)")
+def write_advisory(client: KoboClient, advisory: Advisory, submission_id: str, *, mode: str,
+                   status: str, field: str | None, overwrite_status: bool = False) -> WriteResult:
+    """Write `advisory` on submission `submission_id` once; see the module docstring."""
     where = f"kobotoolbox submission {submission_id}"
     if mode == "field":
         assert field is not None

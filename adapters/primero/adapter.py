@@ -26,101 +26,66 @@ from typing import Any
 
 from requests.auth import AuthBase
 
-from mandate_rules import Advisory
 from mandate_rules.adapters import (
-    Adapter,
     AdapterError,
+    Advisory,
     BasicAuth,
     Batch,
-    FieldMapping,
     HeaderAuth,
     HttpClient,
     Ignored,
     Pulled,
     Settings,
+    SourceAdapter,
+    SourceSettings,
     WriteResult,
 )
 
-from .._shared import (
-    DEFAULT_OVERLAP_SECONDS,
-    host_of,
-    json_body,
-    later,
-    make_client,
-    mapping_for,
-    overlap_seconds,
-    read_cursor,
-    shift_time,
-    since_setting,
-    source_setting,
-    write_cursor,
-)
+from .._shared import json_body, later, read_cursor, shift_time, since_text, write_cursor
 from . import parser
 from .client import PrimeroClient
 from .writeback import write_advisory
 
 __all__ = ["PrimeroAdapter"]
 
-BUNDLED_MAPPING = Path(__file__).resolve().parent / "mapping.yaml"
 # Always asked for, whatever the mapping reads: identity, versions and state.
 _CORE_FIELDS = frozenset({"id", "last_updated_at", "created_at", "record_state"})
 
 
-class PrimeroAdapter(Adapter):
+class PrimeroAdapter(SourceAdapter):
     """Records of one Primero record type as events."""
 
     name = "primero"
+    bundled_mapping = Path(__file__).resolve().parent / "mapping.yaml"
 
-    def __init__(self, *, http: HttpClient, mapping: FieldMapping, record_type: str = "cases",
-                 page_size: int = 100, since: str | None = None, write_mode: str = "flag",
-                 push_secret: str | None = None,
-                 overlap: float = DEFAULT_OVERLAP_SECONDS, source: str | None = None) -> None:
-        self.http = http
-        self.overlap = overlap
+    def __init__(self, common: SourceSettings, http: HttpClient, *, record_type: str = "cases",
+                 write_mode: str = "flag") -> None:
+        super().__init__(common, http)
         self.client = PrimeroClient(http, record_type)
-        self.mapping = mapping
         self.record_type = record_type
-        self.page_size = page_size
-        self.since = since
+        self.since = since_text(common.since, "millis")
         self.write_mode = write_mode
-        self._push_secret = push_secret
-        self._source = source or f"primero://{host_of(http.base_url)}/{record_type}"
+
+    def default_source(self) -> str:
+        return f"primero://{self.host}/{self.record_type}"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, base_dir: Path,
-                    env: Mapping[str, str]) -> PrimeroAdapter:
-        settings = Settings(config, where="primero settings", base_dir=base_dir)
+    def auth(cls, settings: Settings, env: Mapping[str, str]) -> AuthBase:
         auth_settings = settings.section("auth")
-        kind = auth_settings.choice("type", ("basic", "bearer"), "basic")
-        auth: AuthBase
-        if kind == "basic":
-            auth = BasicAuth(str(auth_settings.secret("user_env", env)),
+        if auth_settings.choice("type", ("basic", "bearer"), "basic") == "basic":
+            return BasicAuth(str(auth_settings.secret("user_env", env)),
                              str(auth_settings.secret("password_env", env)))
-        else:
-            auth = HeaderAuth("Bearer", str(auth_settings.secret("token_env", env)))
-        return cls(http=make_client(settings, auth),
-                   mapping=mapping_for(settings, BUNDLED_MAPPING),
+        return HeaderAuth("Bearer", str(auth_settings.secret("token_env", env)))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, common: SourceSettings,
+                      http: HttpClient) -> PrimeroAdapter:
+        return cls(common, http,
                    record_type=settings.choice("record_type",
                                                ("cases", "incidents", "tracing_requests"),
                                                "cases"),
-                   page_size=settings.integer("page_size", 100, high=1000),
-                   since=since_setting(settings, "millis"),
-                   overlap=overlap_seconds(settings),
-                   source=source_setting(settings),
                    write_mode=settings.section("write_back").choice("mode", ("flag", "note"),
-                                                                    "flag"),
-                   push_secret=settings.secret("push_secret_env", env, required=False))
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    @property
-    def push_secret(self) -> str | None:
-        return self._push_secret
-
-    def close(self) -> None:
-        self.http.close()
+                                                                    "flag"))
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> Batch:
         """A webhook POST (``case.create``, ``case.update``): one record."""
@@ -131,7 +96,7 @@ class PrimeroAdapter(Adapter):
             return Batch(ignored=[Ignored(parser.meta(found[0]).id,
                                           f"a {record_type} webhook; this adapter reads "
                                           f"{self.record_type}")])
-        return self.mapping.map_batch(found, source=self.source, system=self.name)
+        return self.map_records(found)
 
     def pull(self, cursor: str | None) -> Pulled:
         """Records updated at or after the cursor's time, oldest first.
@@ -170,7 +135,7 @@ class PrimeroAdapter(Adapter):
                           "ids": sorted(at_since)}
         # The newest update read, kept through the overlap window (where `since` is lower).
         next_state["high"] = later(high, next_state["since"])
-        batch = self.mapping.map_batch(fresh, source=self.source, system=self.name)
+        batch = self.map_records(fresh)
         return Pulled(batch.events, batch.rejected, batch.ignored,
                       cursor=write_cursor(next_state), more=more)
 
@@ -191,11 +156,5 @@ class PrimeroAdapter(Adapter):
             since = later(since, self.since) or since
         return write_cursor({"since": since, "page": 1, "ids": [], "high": high})
 
-    def remap(self, record: Mapping[str, Any]) -> Batch:
-        return self.mapping.map_batch([record], source=self.source, system=self.name)
-
-    def write_back(self, advisory: Advisory) -> WriteResult:
-        if advisory.source != self.source:
-            raise AdapterError(f"advisory {advisory.id} is about {advisory.source}, not "
-                               f"{self.source}")
-        return write_advisory(self.client, advisory, mode=self.write_mode)
+    def write(self, advisory: Advisory, record_id: str) -> WriteResult:
+        return write_advisory(self.client, advisory, record_id, mode=self.write_mode)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mandate_rules.adapters import HttpClient, SourceRejectedError
+from mandate_rules.adapters import HttpClient
 
 from . import parser
 
@@ -26,13 +26,8 @@ class PrimeroClient:
                                   "page": page, "per": per, "fields": ",".join(sorted(fields))}
         if since is not None:
             params["last_updated_at"] = f"{since}.."
-        body = self.http.get_json(self.base, params=params)
-        try:
-            kind = parser.classify(body)
-        except ValueError:
-            kind = "unknown"
-        if kind != parser.RECORD_LIST:
-            raise SourceRejectedError(f"GET /{self.base}: not a record list ({kind})")
+        body = self.http.get_listing(self.base, params=params, classify=parser.classify,
+                                     expected=parser.RECORD_LIST, what="a record list")
         metadata = body.get("metadata") or {}
         total = metadata.get("total")
         found = parser.records(body)

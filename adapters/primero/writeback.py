@@ -12,9 +12,8 @@ the mark is still absent.
 
 from __future__ import annotations
 
-from mandate_rules import Advisory
 from mandate_rules.adapters import (
-    AdapterError,
+    Advisory,
     WriteResult,
     advisory_marker,
     advisory_text,
@@ -28,10 +27,9 @@ __all__ = ["write_advisory"]
 _FLAG_LIMIT = 500
 
 
-def write_advisory(client: PrimeroClient, advisory: Advisory, *, mode: str) -> WriteResult:
-    record_id = advisory.subject
-    if not record_id:
-        raise AdapterError(f"advisory {advisory.id} names no record (subject)")
+def write_advisory(client: PrimeroClient, advisory: Advisory, record_id: str, *,
+                   mode: str) -> WriteResult:
+    """Write `advisory` on record `record_id` once, as a flag or a note."""
     mark = advisory_marker(advisory)
     where = f"primero {client.record_type} {record_id}"
 

@@ -13,7 +13,6 @@ from typing import Any, TextIO
 
 import click
 
-from ._adapters.cli import outbox, sync
 from ._engine import Engine, bundled_rules_dir
 from ._errors import EventValidationError, MandateRulesError, RulePackError, UnknownRuleError
 from ._fields import field_reference_markdown, field_reference_text
@@ -23,6 +22,7 @@ from ._problems import Problem
 from ._render import advisories_table, explain_rule, rules_table
 from ._service._cli import serve
 from ._spec.cli import phrasebook, spec
+from ._sync_cli import outbox, sync
 
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2

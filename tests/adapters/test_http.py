@@ -276,3 +276,19 @@ def test_sync_of_a_rate_limited_commcare_completes(commcare: FakeCommCare, tmp_p
     assert run.exit_code == 0, run.stderr
     assert [json.loads(line)["subject"] for line in run.stdout.splitlines()] == [
         commcare_case(7, "2026-11-20T09:00:00Z")["case_id"]]
+
+
+def test_a_refused_connection_is_resent_even_for_a_post(caplog: pytest.LogCaptureFixture) -> None:
+    # The same retry decision as for a 503: nothing reached the source, so a POST is safe to
+    # send again; each wait is logged the same way.
+    caplog.set_level(logging.WARNING)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    waits: list[float] = []
+    client = HttpClient(f"http://127.0.0.1:{port}/", retries=2, backoff=0.01,
+                        sleep=waits.append)
+    with pytest.raises(SourceUnavailableError, match="no answer from the source"):
+        client.request_json("POST", "flags", body={"a": 1})
+    assert len(waits) == 2
+    assert "POST /flags: ConnectionError; try 2 of 3 in" in caplog.text

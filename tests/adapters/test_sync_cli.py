@@ -145,6 +145,17 @@ def test_bad_mapping_is_reported_with_file_and_line(config: Path, tmp_path: Path
     assert f"{mapping}:5: unknown-field" in result.stderr
 
 
+def test_a_base_url_that_is_not_http_is_a_settings_error(config: Path) -> None:
+    # It was a ValueError from the HTTP client, outside MandateRulesError: a traceback.
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "base_url": "ftp://kobo.example.org/"}))
+    result = _run("kobotoolbox", "--config", config)
+    assert result.exit_code == 2
+    assert f"{config}: kobotoolbox settings: base_url: expected the source's http(s) address" \
+        in result.stderr
+    assert "'ftp://kobo.example.org/'" in result.stderr
+
+
 def test_settings_for_another_adapter_are_refused(config: Path) -> None:
     result = _run("primero", "--config", config)
     assert result.exit_code == 2

@@ -2,11 +2,13 @@
 
 An adapter (a subclass of `Adapter`, registered under the entry-point group
 ``mandate_rules.adapters``) turns a source system's records into `Event`s by a declarative
-`FieldMapping`, and writes `Advisory`s back. Around it: `HttpClient` (timeouts, retries,
-the loopback guard), `AdapterStore` (cursors, seen records, rejected records), `sync` (the
-incremental pull) and `Outbox` (write-back retried until it succeeds, never twice).
+`FieldMapping`, and writes `Advisory`s back; `SourceAdapter` (base) holds what every adapter
+of an HTTP source shares. Around it: `HttpClient` (timeouts, retries, the loopback guard),
+`AdapterStore` in `syncstate` (cursors, seen and rejected records), `sync` (the incremental
+pull) and `Outbox` (write-back retried until it succeeds, never twice).
 """
 
+from .base import DEFAULT_OVERLAP_SECONDS, SourceAdapter, SourceSettings, parse_source_time
 from .config import Settings, load_settings
 from .contract import (
     Adapter,
@@ -35,17 +37,20 @@ from .http import (
     BasicAuth,
     HeaderAuth,
     HttpClient,
+    Transport,
     is_loopback_host,
     loopback_only,
     write_unless_there,
 )
-from .mapping import FieldMapping, get_source, load_mapping
+from .mapping import FieldMapping, get_source
+from .mappingload import load_mapping
 from .outbox import Outbox, OutboxReport, OutboxRow
 from .registry import ENTRY_POINT_GROUP, AdapterEntry, available_adapters, load_adapter_class
-from .store import AdapterStore, Admitted, event_fingerprint
 from .sync import SyncProgress, SyncReport, sync
+from .syncstate import AdapterStore, Admitted, event_fingerprint
 
 __all__ = [
+    "DEFAULT_OVERLAP_SECONDS",
     "ENTRY_POINT_GROUP",
     "LOOPBACK_ENV",
     "Adapter",
@@ -70,12 +75,15 @@ __all__ = [
     "RegistryError",
     "Rejected",
     "Settings",
+    "SourceAdapter",
     "SourceAuthError",
     "SourceError",
     "SourceRejectedError",
+    "SourceSettings",
     "SourceUnavailableError",
     "SyncProgress",
     "SyncReport",
+    "Transport",
     "WriteResult",
     "advisory_marker",
     "advisory_text",
@@ -87,6 +95,7 @@ __all__ = [
     "load_mapping",
     "load_settings",
     "loopback_only",
+    "parse_source_time",
     "sync",
     "write_unless_there",
 ]

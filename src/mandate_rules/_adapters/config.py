@@ -60,6 +60,12 @@ class Settings:
             raise self._fail(key, f"expected a whole number {span}, got {value!r}")
         return value
 
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.values.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, f"expected true or false, got {value!r}")
+        return value
+
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.values.get(key, default)
         if value not in choices:

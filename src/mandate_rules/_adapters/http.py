@@ -26,6 +26,7 @@ import requests.adapters
 from requests.auth import AuthBase
 
 from .errors import (
+    AdapterConfigError,
     EgressRefusedError,
     SourceAuthError,
     SourceRejectedError,
@@ -39,6 +40,7 @@ __all__ = [
     "BasicAuth",
     "HeaderAuth",
     "HttpClient",
+    "Transport",
     "is_loopback_host",
     "loopback_only",
     "write_unless_there",
@@ -60,6 +62,9 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # Delay-seconds as the sources send them: whole (RFC 9110) or decimal (CommCare's rate limiter
 # computes a float and sends it as it is, e.g. ``1.5``). No sign, exponent, nan or inf.
 _DELAY_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+#: What answers a request in place of the network (tests of an adapter's logic, as httpx's
+#: ``MockTransport``): a callable from the prepared request to its response.
+Transport = Callable[[requests.PreparedRequest], requests.Response]
 #: The longest wait a ``Retry-After`` is taken to ask for (a day); a longer one, or a date
 #: further off, is read as this, so a retry is never scheduled years ahead.
 RETRY_AFTER_CAP = 86400.0
@@ -110,9 +115,10 @@ class _GuardedTransport(requests.adapters.HTTPAdapter):
     """Checks every request it sends (redirects and ``next`` links included) against the
     loopback guard before any socket is opened."""
 
-    def __init__(self, guard: bool) -> None:
+    def __init__(self, guard: bool, answer: Transport | None = None) -> None:
         super().__init__(max_retries=0)
         self.guard = guard
+        self.answer = answer
 
     def send(self, request: requests.PreparedRequest, *args: Any,
              **kwargs: Any) -> requests.Response:
@@ -121,6 +127,8 @@ class _GuardedTransport(requests.adapters.HTTPAdapter):
             raise EgressRefusedError(
                 f"refused a request to {host!r}: {LOOPBACK_ENV} is set, so adapters may only "
                 f"reach this machine (localhost, 127.0.0.0/8, ::1)")
+        if self.answer is not None:
+            return self.answer(request)
         return super().send(request, *args, **kwargs)
 
 
@@ -136,6 +144,10 @@ class HttpClient:
     says it was not processed (429, 503) or when no connection was made, unless the call says
     it is `idempotent` (it sets a value); after 500, 502, 504 or a read timeout it may have
     been written, so the caller reads back before sending it again (`AMBIGUOUS_STATUSES`).
+
+    `transport`, when given, answers every request in place of the network (after the
+    loopback guard), so a test of an adapter's logic needs no server; a raised
+    ``requests.RequestException`` stands for a network failure.
     """
 
     def __init__(self, base_url: str, *, auth: AuthBase | None = None,
@@ -143,12 +155,13 @@ class HttpClient:
                  backoff: float = 0.5, max_backoff: float = 30.0,
                  max_retry_after: float = 120.0, guard: bool | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 user_agent: str = "mandate-rules-adapter") -> None:
+                 user_agent: str = "mandate-rules-adapter",
+                 transport: Transport | None = None) -> None:
         if not base_url.endswith("/"):
             base_url += "/"
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http(s) base URL, got {base_url!r}")
+            raise AdapterConfigError(f"expected an http(s) base URL, got {base_url!r}")
         self.base_url = base_url
         self.origin = (parts.scheme, parts.hostname, parts.port)
         self.timeout = timeout
@@ -166,9 +179,9 @@ class HttpClient:
         if self.guard:
             # No proxy from the environment may carry a request off the machine either.
             self.session.trust_env = False
-        transport = _GuardedTransport(self.guard)
-        self.session.mount("http://", transport)
-        self.session.mount("https://", transport)
+        guarded = _GuardedTransport(self.guard, transport)
+        self.session.mount("http://", guarded)
+        self.session.mount("https://", guarded)
 
     def __repr__(self) -> str:
         return f"HttpClient({self.base_url!r})"
@@ -189,6 +202,25 @@ class HttpClient:
 
     def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request_json("GET", path_or_url, params=params)
+
+    def get_listing(self, path_or_url: str, *, classify: Callable[[Any], str], expected: str,
+                    what: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET one page of a listing: its JSON body, which `classify` (the adapter's parser;
+        it may raise `ValueError`) must call `expected`, else `SourceRejectedError` saying it
+        is not `what` and what it is; and its ``next`` link, when it has one, must stay on
+        the source's origin, so no later page is fetched from elsewhere."""
+        body = self.get_json(path_or_url, params=params)
+        try:
+            kind = classify(body)
+        except ValueError:
+            kind = "unknown"
+        if kind != expected:
+            path = urlsplit(self.url(path_or_url)).path
+            raise SourceRejectedError(f"GET {path}: not {what} ({kind})")
+        following = body.get("next") if isinstance(body, Mapping) else None
+        if following:
+            self.url(str(following))
+        return body
 
     def request_json(self, method: str, path_or_url: str, *,
                      params: Mapping[str, Any] | None = None, body: Any = None,
@@ -226,15 +258,12 @@ class HttpClient:
             except EgressRefusedError:
                 raise
             except requests.RequestException as exc:
+                # A connection never made carried nothing: any method may be sent again.
                 connect_failed = isinstance(exc, requests.exceptions.ConnectionError) and \
                     not isinstance(exc, requests.ReadTimeout)
-                resendable = repeatable or connect_failed
                 reason = type(exc).__name__
-                if resendable and attempt < self.retries:
-                    delay = self._delay(attempt, None)
-                    log.warning("%s %s: %s; try %d of %d in %.1f s", method, path, reason,
-                                attempt + 2, self.retries + 1, delay)
-                    self._sleep(delay)
+                if self._wait_to_resend(attempt, f"{method} {path}: {reason}",
+                                        resendable=repeatable or connect_failed):
                     attempt += 1
                     continue
                 raise SourceUnavailableError(
@@ -250,18 +279,26 @@ class HttpClient:
                 message += f": {summary}"
             if status in (401, 403):
                 raise SourceAuthError(message, status=status)
-            if status in _RETRY_STATUSES:
-                resendable = repeatable or status in _NOT_PROCESSED
-                too_long = retry_after is not None and retry_after > self.max_retry_after
-                if resendable and not too_long and attempt < self.retries:
-                    delay = self._delay(attempt, retry_after)
-                    log.warning("%s %s: %d; try %d of %d in %.1f s", method, path, status,
-                                attempt + 2, self.retries + 1, delay)
-                    self._sleep(delay)
-                    attempt += 1
-                    continue
-                raise SourceUnavailableError(message, status=status, retry_after=retry_after)
-            raise SourceRejectedError(message, status=status)
+            if status not in _RETRY_STATUSES:
+                raise SourceRejectedError(message, status=status)
+            too_long = retry_after is not None and retry_after > self.max_retry_after
+            if not too_long and self._wait_to_resend(
+                    attempt, f"{method} {path}: {status}", retry_after=retry_after,
+                    resendable=repeatable or status in _NOT_PROCESSED):
+                attempt += 1
+                continue
+            raise SourceUnavailableError(message, status=status, retry_after=retry_after)
+
+    def _wait_to_resend(self, attempt: int, what: str, *, resendable: bool,
+                        retry_after: float | None = None) -> bool:
+        """Whether attempt number `attempt` (from 0) that failed as `what` is sent again; if
+        it is, after the backoff (or the ``Retry-After``, when longer) has passed."""
+        if not resendable or attempt >= self.retries:
+            return False
+        delay = self._delay(attempt, retry_after)
+        log.warning("%s; try %d of %d in %.1f s", what, attempt + 2, self.retries + 1, delay)
+        self._sleep(delay)
+        return True
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         delay: float = min(self.max_backoff, self.backoff * float(2 ** attempt))

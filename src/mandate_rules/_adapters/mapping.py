@@ -30,8 +30,9 @@ into nested objects (CommCare's ``properties.route_id``). Values are converted t
 event schema gives the target field (text, number, yes/no, time, list: a select_multiple
 answer ``"a b c"`` becomes a list); a value that does not fit rejects the record.
 
-Loading checks the file against the event schema and reports every problem with the file and
-line. Mapping a record never raises for the record's content: it returns the `Event`, or a
+Loading the YAML (`load_mapping`, in mappingload) checks the file against the event schema and
+reports every problem with the file and line; this module applies a loaded mapping. Mapping a
+record never raises for the record's content: it returns the `Event`, or a
 `Rejected` with the reason (naming the mapping line of the field at fault), or an `Ignored`.
 """
 
@@ -41,14 +42,12 @@ import datetime as dt
 import re
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .._errors import EventValidationError
 from .._models import Event, format_time
-from .._problems import Problem, suggestion
 from .._schema import (
     BOOL,
     BOOL_OR_TEXT,
@@ -63,21 +62,25 @@ from .._schema import (
     load_schema,
     parse_time,
 )
-from .._yamlsrc import key_line, node_line, plain, read_yaml
 from .contract import Batch, Ignored, Rejected
-from .errors import MappingError
 
-__all__ = ["FieldMapping", "get_source", "load_mapping"]
+__all__ = [
+    "COUNTRY_RE",
+    "FILLED_BY_THE_MAPPING",
+    "MISSING",
+    "Condition",
+    "FieldMapping",
+    "FieldSpec",
+    "IgnoreRule",
+    "RecordRule",
+    "get_source",
+]
 
-_MISSING: Any = object()
-_TOP_KEYS = ("name", "country", "area", "record", "ignore", "records")
-_RULE_KEYS = ("name", "when", "type", "fields", "record", "country", "area")
-_SPEC_KEYS = ("field", "value", "map", "otherwise", "default", "split", "each", "fields")
-_COND_OPS = ("equals", "in", "not_in", "exists")
-_RECORD_KEYS = ("id", "version", "time")
-_COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
+#: A source field absent, null or "" (and a spec key not given).
+MISSING: Any = object()
+COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
 # Event fields every mapped event gets without a spec (see `FieldMapping._apply`).
-_FILLED_BY_THE_MAPPING = frozenset({"entity_id", "source_system"})
+FILLED_BY_THE_MAPPING = frozenset({"entity_id", "source_system"})
 _NAIVE_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
@@ -85,18 +88,18 @@ def get_source(record: Any, path: str) -> Any:
     """The value at `path` in a record: a key as it stands (``group/question``), else a dotted
     path into nested objects (``properties.route_id``). Absent, null and "" are all missing."""
     if not isinstance(record, MappingABC):
-        return _MISSING
+        return MISSING
     if path in record:
         value = record[path]
-        return _MISSING if value is None or value == "" else value
+        return MISSING if value is None or value == "" else value
     head, dot, rest = path.partition(".")
     if dot and head in record:
         return get_source(record[head], rest)
-    return _MISSING
+    return MISSING
 
 
 @attrs.frozen
-class _Condition:
+class Condition:
     field: str
     op: str
     value: Any
@@ -105,8 +108,8 @@ class _Condition:
     def holds(self, record: Any) -> bool:
         found = get_source(record, self.field)
         if self.op == "exists":
-            return (found is not _MISSING) == bool(self.value)
-        if found is _MISSING:
+            return (found is not MISSING) == bool(self.value)
+        if found is MISSING:
             return self.op == "not_in"
         if self.op == "equals":
             return _same(found, self.value)
@@ -122,39 +125,39 @@ def _same(found: Any, wanted: Any) -> bool:
 
 
 @attrs.frozen
-class _Spec:
+class FieldSpec:
     """How to fill one event field."""
 
     target: str
     line: int
     kind: Kind | ObjectList
     fields: tuple[str, ...] = ()
-    value: Any = _MISSING
+    value: Any = MISSING
     map: MappingABC[Any, Any] | None = None
-    otherwise: Any = _MISSING
-    default: Any = _MISSING
+    otherwise: Any = MISSING
+    default: Any = MISSING
     split: str | None = None
     each: tuple[str, ...] = ()
-    item_specs: tuple[_Spec, ...] = ()
+    item_specs: tuple[FieldSpec, ...] = ()
 
 
 @attrs.frozen
-class _Rule:
+class RecordRule:
     name: str
     line: int
     type: str
-    when: tuple[_Condition, ...]
-    specs: tuple[_Spec, ...]
+    when: tuple[Condition, ...]
+    specs: tuple[FieldSpec, ...]
     ids: tuple[str, ...]
     versions: tuple[str, ...]
     times: tuple[str, ...]
-    country: _Spec | None
-    area: _Spec | None
+    country: FieldSpec | None
+    area: FieldSpec | None
 
 
 @attrs.frozen
-class _IgnoreRule:
-    when: tuple[_Condition, ...]
+class IgnoreRule:
+    when: tuple[Condition, ...]
     reason: str
 
 
@@ -164,15 +167,15 @@ class FieldMapping:
 
     file: str
     name: str
-    rules: tuple[_Rule, ...]
-    ignores: tuple[_IgnoreRule, ...]
+    rules: tuple[RecordRule, ...]
+    ignores: tuple[IgnoreRule, ...]
 
     @property
     def source_fields(self) -> frozenset[str]:
         """The top-level source fields the mapping reads (to ask a source for these only)."""
         out: set[str] = set()
 
-        def add(specs: Sequence[_Spec]) -> None:
+        def add(specs: Sequence[FieldSpec]) -> None:
             for spec in specs:
                 out.update(f.split(".")[0] for f in spec.fields + spec.each)
                 add(spec.item_specs)
@@ -218,7 +221,7 @@ class FieldMapping:
                             + ")", dict(record))
         return self._apply(rule, record, source, system)
 
-    def _apply(self, rule: _Rule, record: MappingABC[str, Any], source: str,
+    def _apply(self, rule: RecordRule, record: MappingABC[str, Any], source: str,
                system: str) -> Event | Rejected:
         record_id = _first_text(record, rule.ids)
         problems: list[str] = []
@@ -226,23 +229,23 @@ class FieldMapping:
             problems.append(f"no record id in any of {', '.join(rule.ids)}")
         version = _first_text(record, rule.versions)
         when = _first(record, rule.times)
-        when_text = _time_text(when) if when is not _MISSING else None
+        when_text = _time_text(when) if when is not MISSING else None
         if when_text is None:
             problems.append(f"no usable time in any of {', '.join(rule.times)} "
-                            f"(found {None if when is _MISSING else when!r})")
+                            f"(found {None if when is MISSING else when!r})")
         data: dict[str, Any] = {}
         for spec in rule.specs:
             value = _fill(spec, record, self.file, problems)
-            if value is not _MISSING:
+            if value is not MISSING:
                 _put(data, spec.target, value)
         data.setdefault("entity_id", record_id)
         if "source_system" in load_schema().types[rule.type].tree:
             data.setdefault("source_system", system)
-        country = _fill(rule.country, record, self.file, problems) if rule.country else _MISSING
-        area = _fill(rule.area, record, self.file, problems) if rule.area else _MISSING
-        if country is _MISSING:
+        country = _fill(rule.country, record, self.file, problems) if rule.country else MISSING
+        area = _fill(rule.area, record, self.file, problems) if rule.area else MISSING
+        if country is MISSING:
             problems.append("no country: set `country` in the mapping or fill it from a field")
-        elif isinstance(country, str) and _COUNTRY_RE.match(country.strip().upper()):
+        elif isinstance(country, str) and COUNTRY_RE.match(country.strip().upper()):
             country = country.strip().upper()  # forms often keep ISO codes in lower case
         if problems:
             return Rejected(source, record_id, f"{rule.name}: " + "; ".join(problems),
@@ -251,7 +254,7 @@ class FieldMapping:
         obj: dict[str, Any] = {"specversion": "1.0", "id": event_id, "source": source,
                                "type": rule.type, "time": when_text, "subject": record_id,
                                "country": country, "data": data}
-        if area is not _MISSING:
+        if area is not MISSING:
             obj["area"] = area
         try:
             return Event.from_json(obj)
@@ -262,14 +265,14 @@ class FieldMapping:
 def _first(record: Any, paths: Sequence[str]) -> Any:
     for path in paths:
         value = get_source(record, path)
-        if value is not _MISSING:
+        if value is not MISSING:
             return value
-    return _MISSING
+    return MISSING
 
 
 def _first_text(record: Any, paths: Sequence[str]) -> str | None:
     value = _first(record, paths)
-    if value is _MISSING or isinstance(value, (dict, list, bool)):
+    if value is MISSING or isinstance(value, (dict, list, bool)):
         return None
     return str(value)
 
@@ -294,36 +297,36 @@ def _put(data: dict[str, Any], path: str, value: Any) -> None:
     _put(node, rest, value)
 
 
-def _where(file: str, spec: _Spec) -> str:
+def _where(file: str, spec: FieldSpec) -> str:
     return f"({file}:{spec.line})"
 
 
-def _fill(spec: _Spec, record: Any, file: str, problems: list[str]) -> Any:
-    """The value for one event field, or _MISSING; a problem is appended when it cannot be."""
-    if spec.value is not _MISSING:
+def _fill(spec: FieldSpec, record: Any, file: str, problems: list[str]) -> Any:
+    """The value for one event field, or MISSING; a problem is appended when it cannot be."""
+    if spec.value is not MISSING:
         return spec.value
     if spec.each:
         items = _first(record, spec.each)
-        if items is _MISSING:
+        if items is MISSING:
             return spec.default
         if not isinstance(items, list):
             problems.append(f"{spec.each[0]}: expected a list (a repeat or subform), got "
                             f"{type(items).__name__} {_where(file, spec)}")
-            return _MISSING
+            return MISSING
         out = []
         for index, item in enumerate(items):
             obj: dict[str, Any] = {}
             before = len(problems)
             for sub in spec.item_specs:
                 value = _fill(sub, item, file, problems)
-                if value is not _MISSING:
+                if value is not MISSING:
                     _put(obj, sub.target, value)
             for i in range(before, len(problems)):
                 problems[i] = f"{spec.target}[{index}].{problems[i]}"
             out.append(obj)
         return out
     raw = _first(record, spec.fields)
-    if raw is _MISSING:
+    if raw is MISSING:
         return spec.default
     name = spec.fields[0] if len(spec.fields) == 1 else "/".join(spec.fields)
     assert isinstance(spec.kind, Kind)
@@ -331,10 +334,10 @@ def _fill(spec: _Spec, record: Any, file: str, problems: list[str]) -> Any:
         return _convert(spec, raw)
     except ValueError as exc:
         problems.append(f"{spec.target} from {name}: {exc} {_where(file, spec)}")
-        return _MISSING
+        return MISSING
 
 
-def _convert(spec: _Spec, raw: Any) -> Any:
+def _convert(spec: FieldSpec, raw: Any) -> Any:
     kind = spec.kind
     assert isinstance(kind, Kind)
     if kind.name == LIST:
@@ -349,13 +352,13 @@ def _convert(spec: _Spec, raw: Any) -> Any:
     return _coerce(kind, _mapped(spec, raw))
 
 
-def _mapped(spec: _Spec, value: Any) -> Any:
+def _mapped(spec: FieldSpec, value: Any) -> Any:
     if spec.map is None:
         return value
     for key in (value, str(value)):
         if isinstance(key, (str, int, float, bool)) and key in spec.map:
             return spec.map[key]
-    if spec.otherwise is not _MISSING:
+    if spec.otherwise is not MISSING:
         return spec.otherwise
     raise ValueError(f"{value!r} is not in the value map (known: "
                      f"{', '.join(repr(k) for k in spec.map)})")
@@ -383,255 +386,3 @@ def _coerce(kind: Kind, value: Any) -> Any:
     if problem is not None:
         raise ValueError(problem)
     return value
-
-
-# ---------------------------------------------------------------------------- loading
-
-
-def load_mapping(path: str | Path, *, shown: str | None = None) -> FieldMapping:
-    """Read and check a mapping file; raise `MappingError` listing every problem."""
-    path = Path(path)
-    file = shown or str(path)
-    problems: list[Problem] = []
-    document = read_yaml(path, file, problems)
-    if problems:
-        raise MappingError(problems)
-    loader = _Loader(file, problems)
-    mapping = loader.mapping(document)
-    if problems or mapping is None:
-        raise MappingError(sorted(problems))
-    return mapping
-
-
-class _Loader:
-    def __init__(self, file: str, problems: list[Problem]) -> None:
-        self.file = file
-        self.problems = problems
-        self.schema = load_schema()
-
-    def problem(self, line: int, code: str, message: str) -> None:
-        self.problems.append(Problem(self.file, line, code, message))
-
-    def unknown_keys(self, node: MappingABC[str, Any], known: Sequence[str], line: int,
-                     what: str) -> None:
-        for key in node:
-            if key not in known:
-                self.problem(key_line(node, key, line), "unknown-key",
-                             f"{key!r} is not a key of {what}{suggestion(str(key), known)}; "
-                             f"known: {', '.join(known)}")
-
-    def mapping(self, doc: Any) -> FieldMapping | None:
-        if not isinstance(doc, MappingABC):
-            self.problem(1, "not-a-mapping", "expected a mapping with `records:`")
-            return None
-        self.unknown_keys(doc, _TOP_KEYS, 1, "a field mapping")
-        record = doc.get("record") or {}
-        if not isinstance(record, MappingABC):
-            self.problem(key_line(doc, "record", 1), "bad-record", "`record` must be a mapping")
-            record = {}
-        self.unknown_keys(record, _RECORD_KEYS, node_line(record, 1), "`record`")
-        rules_node = doc.get("records")
-        if not isinstance(rules_node, list) or not rules_node:
-            self.problem(key_line(doc, "records", 1), "no-records",
-                         "`records` must list at least one record rule (type and fields)")
-            rules_node = []
-        rules = []
-        for index, node in enumerate(rules_node):
-            rule = self.rule(node, index, record, doc)
-            if rule is not None:
-                rules.append(rule)
-        ignores = []
-        ignore_node = doc.get("ignore") or []
-        if not isinstance(ignore_node, list):
-            self.problem(key_line(doc, "ignore", 1), "bad-ignore",
-                         "`ignore` must be a list of {when, reason}")
-            ignore_node = []
-        for node in ignore_node:
-            line = node_line(node, key_line(doc, "ignore", 1))
-            if not isinstance(node, MappingABC) or "reason" not in node or "when" not in node:
-                self.problem(line, "bad-ignore", "each `ignore` item needs `when` and `reason`")
-                continue
-            self.unknown_keys(node, ("when", "reason"), line, "an `ignore` item")
-            ignores.append(_IgnoreRule(self.conditions(node["when"], line),
-                                       str(node["reason"])))
-        name = str(doc.get("name") or Path(self.file).stem)
-        return FieldMapping(self.file, name, tuple(rules), tuple(ignores))
-
-    def paths(self, node: Any, line: int, what: str) -> tuple[str, ...]:
-        values = node if isinstance(node, list) else [node]
-        if not values or not all(isinstance(v, str) and v for v in values):
-            self.problem(line, "bad-field", f"{what}: expected a source field or a list of "
-                                            f"them, got {plain(node)!r}")
-            return ()
-        return tuple(str(v) for v in values)
-
-    def conditions(self, node: Any, line: int) -> tuple[_Condition, ...]:
-        items = node if isinstance(node, list) else [node]
-        out = []
-        for index, item in enumerate(items):
-            at = node_line(item, line)
-            if not isinstance(item, MappingABC) or "field" not in item:
-                self.problem(at, "bad-condition", "a condition is {field: ..., equals|in|"
-                                                  "not_in|exists: ...}")
-                continue
-            ops = [k for k in item if k != "field"]
-            self.unknown_keys(item, ("field", *_COND_OPS), at, "a condition")
-            if len(ops) != 1 or ops[0] not in _COND_OPS:
-                self.problem(at, "bad-condition", f"condition {index + 1}: give exactly one of "
-                                                  f"{', '.join(_COND_OPS)}")
-                continue
-            op, value = ops[0], plain(item[ops[0]])
-            if op in ("in", "not_in") and not isinstance(value, list):
-                self.problem(key_line(item, op, at), "bad-condition",
-                             f"`{op}` takes a list of values")
-                continue
-            out.append(_Condition(str(item["field"]), op, value, at))
-        return tuple(out)
-
-    def rule(self, node: Any, index: int, record: MappingABC[str, Any],
-             doc: MappingABC[str, Any]) -> _Rule | None:
-        line = node_line(node, 1)
-        if not isinstance(node, MappingABC):
-            self.problem(line, "bad-rule", "a record rule is a mapping with `type` and `fields`")
-            return None
-        self.unknown_keys(node, _RULE_KEYS, line, "a record rule")
-        name = str(node.get("name") or f"record rule {index + 1}")
-        type_ = node.get("type")
-        if not isinstance(type_, str) or self.schema.event_type(type_) is None:
-            self.problem(key_line(node, "type", line), "unknown-event-type",
-                         f"{type_!r} is not an event type"
-                         f"{suggestion(str(type_), self.schema.types)}; known: "
-                         + ", ".join(sorted(self.schema.types)))
-            return None
-        own = node.get("record") or {}
-        identity: dict[str, tuple[str, ...]] = {}
-        for key in _RECORD_KEYS:
-            source_node = own if key in own else record
-            value = source_node.get(key)
-            if value is None:
-                if key != "version":
-                    self.problem(line, "missing-record-" + key,
-                                 f"{name}: say which source field holds the record's {key} "
-                                 f"(`record: {{{key}: ...}}`)")
-                identity[key] = ()
-                continue
-            identity[key] = self.paths(value, key_line(source_node, key, line), f"record {key}")
-        fields = node.get("fields") or {}
-        if not isinstance(fields, MappingABC):
-            self.problem(key_line(node, "fields", line), "bad-fields", "`fields` must be a "
-                                                                       "mapping")
-            fields = {}
-        tree = self.schema.types[type_].tree
-        specs = []
-        for target, spec_node in fields.items():
-            spec = self.spec(tree, str(target), spec_node, key_line(fields, target, line),
-                             type_)
-            if spec is not None:
-                specs.append(spec)
-        country = self.scalar_spec("country", node if "country" in node else doc, line,
-                                   Kind(TEXT))
-        area = self.scalar_spec("area", node if "area" in node else doc, line, Kind(TEXT))
-        if isinstance(country, _Spec) and isinstance(country.value, str):
-            if _COUNTRY_RE.match(country.value.strip().upper()):
-                country = attrs.evolve(country, value=country.value.strip().upper())
-            else:
-                self.problem(country.line, "bad-country",
-                             f"country {country.value!r}: expected an ISO 3166-1 alpha-3 code")
-        self.required_fields(name, type_, specs, key_line(node, "fields", line))
-        return _Rule(name, line, type_, self.conditions(node.get("when") or [], line)
-                     if node.get("when") is not None else (), tuple(specs), identity["id"],
-                     identity["version"], identity["time"], country, area)
-
-    def required_fields(self, name: str, type_: str, specs: Sequence[_Spec],
-                        line: int) -> None:
-        """Every field `type_` requires must be filled by the rule, or no record could ever
-        map: say so at load time, not once per record."""
-        filled = {spec.target for spec in specs} | _FILLED_BY_THE_MAPPING
-        for path in self.schema.types[type_].required:
-            if path not in filled:
-                self.problem(line, "missing-required-field",
-                             f"{name}: a {type_} event requires `{path}`, and no field of this "
-                             f"rule fills it: add `{path}: <source field>` (or "
-                             f"`{{value: ...}}`) under `fields`")
-
-    def scalar_spec(self, key: str, owner: MappingABC[str, Any], line: int,
-                    kind: Kind) -> _Spec | None:
-        if key not in owner:
-            return None
-        return self.spec({key: kind}, key, owner[key], key_line(owner, key, line), "")
-
-    def spec(self, tree: MappingABC[str, Any], target: str, node: Any, line: int,
-             type_: str) -> _Spec | None:
-        kind = self.schema.lookup(tree, target)
-        where = f" of {type_}" if type_ else ""
-        if kind is None:
-            paths = [p for p in _leaf_targets(tree)]
-            self.problem(line, "unknown-field", f"{target!r} is not a field{where}"
-                                                f"{suggestion(target, paths)}")
-            return None
-        if isinstance(node, str) or (isinstance(node, list) and not isinstance(kind, ObjectList)):
-            node = {"field": node}
-        if not isinstance(node, MappingABC):
-            if isinstance(kind, Kind) and kind.check(plain(node)) is None:
-                return _Spec(target, line, kind, value=plain(node))
-            self.problem(line, "bad-spec", f"{target}: expected a source field or "
-                                           f"{{field: ..., map: ...}}, got {plain(node)!r}")
-            return None
-        self.unknown_keys(node, _SPEC_KEYS, line, f"the spec of {target}")
-        if isinstance(kind, ObjectList):
-            if "each" not in node or not isinstance(node.get("fields"), MappingABC):
-                self.problem(line, "object-list", f"{target} is a list of objects: fill it with "
-                                                  f"{{each: <repeat or subform>, fields: {{...}}}}")
-                return None
-            subs = []
-            for sub_target, sub_node in node["fields"].items():
-                sub = self.spec(kind.fields, str(sub_target), sub_node,
-                                key_line(node["fields"], sub_target, line), f"{type_} {target}[]")
-                if sub is not None:
-                    subs.append(sub)
-            return _Spec(target, line, kind, each=self.paths(node["each"], line, "each"),
-                         item_specs=tuple(subs),
-                         default=plain(node["default"]) if "default" in node else _MISSING)
-        if "each" in node:
-            self.problem(key_line(node, "each", line), "not-object-list",
-                         f"{target} is not a list of objects; `each` does not apply")
-        has_value, has_field = "value" in node, "field" in node
-        if has_value == has_field:
-            self.problem(line, "bad-spec", f"{target}: give either `field` or `value`")
-            return None
-        value_map = plain(node.get("map")) if "map" in node else None
-        if value_map is not None and not isinstance(value_map, dict):
-            self.problem(key_line(node, "map", line), "bad-map", f"{target}: `map` must be a "
-                                                                 "mapping of source value: value")
-            value_map = None
-        check = kind.item if kind.name == LIST and kind.item is not None else kind
-        for label, values in (("map", list((value_map or {}).values())),
-                              ("otherwise", [plain(node["otherwise"])] if "otherwise" in node
-                               else []),
-                              ("value", [plain(node["value"])] if has_value else []),
-                              ("default", [plain(node["default"])] if "default" in node else [])):
-            for value in values:
-                whole = label in ("value", "default")
-                error = (kind if whole else check).check(value)
-                if error is not None:
-                    at = key_line(node, label, line)
-                    self.problem(at, "bad-value", f"{target}: {label} {value!r} does not fit: "
-                                                  f"{error}")
-        split = node.get("split")
-        return _Spec(target, line, kind,
-                     fields=self.paths(node["field"], line, target) if has_field else (),
-                     value=plain(node["value"]) if has_value else _MISSING,
-                     map=value_map,
-                     otherwise=plain(node["otherwise"]) if "otherwise" in node else _MISSING,
-                     default=plain(node["default"]) if "default" in node else _MISSING,
-                     split=str(split) if split is not None else None)
-
-
-def _leaf_targets(tree: MappingABC[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for name, node in tree.items():
-        if isinstance(node, (Kind, ObjectList)):
-            out.append(prefix + name)
-        else:
-            out.extend(_leaf_targets(node, prefix + name + "."))
-    return out

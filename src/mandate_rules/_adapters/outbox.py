@@ -41,7 +41,7 @@ from .errors import (
     SourceAuthError,
     SourceError,
 )
-from .store import connect
+from .syncstate import connect
 
 __all__ = ["DEAD", "DONE", "PENDING", "STATUSES", "Outbox", "OutboxReport", "OutboxRow",
            "cannot_succeed"]

@@ -62,7 +62,7 @@ from .contract import Adapter, Batch
 from .errors import AdapterError, PayloadError
 from .outbox import STATUSES, Outbox
 from .registry import load_adapter_class
-from .store import AdapterStore
+from .syncstate import AdapterStore
 
 __all__ = ["ADAPTERS_ENV", "AdapterHub", "Connection", "adapter_hub", "load_connections"]
 

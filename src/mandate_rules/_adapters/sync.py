@@ -20,7 +20,7 @@ import attrs
 from .._models import Event
 from .contract import Adapter, Batch, Rejected
 from .errors import AdapterError, SourceError
-from .store import AdapterStore, Admitted, Moved, event_fingerprint
+from .syncstate import AdapterStore, Admitted, Moved, event_fingerprint
 
 __all__ = ["SyncProgress", "SyncReport", "sync"]
 

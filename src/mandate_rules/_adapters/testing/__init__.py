@@ -12,23 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .fakes import (
-    COMMCARE_DOMAIN,
-    COMMCARE_KEY,
-    COMMCARE_USER,
-    KOBO_ASSET,
-    KOBO_TOKEN,
+from .fake_commcare import COMMCARE_DOMAIN, COMMCARE_KEY, COMMCARE_USER, FakeCommCare
+from .fake_kobo import KOBO_ASSET, KOBO_TOKEN, FakeKobo
+from .fake_primero import (
     PRIMERO_FORBIDDEN_USER,
     PRIMERO_PASSWORD,
     PRIMERO_TOKEN,
     PRIMERO_USER,
-    FakeCommCare,
-    FakeKobo,
     FakePrimero,
-    FakeServer,
-    Reply,
-    Seen,
 )
+from .mock import MockTransport
 from .payloads import (
     DERIVED,
     INFO_SHARE,
@@ -40,6 +33,7 @@ from .payloads import (
     primero_case,
     primero_webhook,
 )
+from .server import FakeServer, Reply, Seen
 from .support import pull_all, sample_advisory
 
 if TYPE_CHECKING:
@@ -62,6 +56,7 @@ __all__ = [
     "FakeKobo",
     "FakePrimero",
     "FakeServer",
+    "MockTransport",
     "Reply",
     "Seen",
     "commcare_case",

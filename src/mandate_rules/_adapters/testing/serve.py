@@ -17,8 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from .fakes import FakeCommCare, FakeKobo, FakePrimero, FakeServer
+from .fake_commcare import FakeCommCare
+from .fake_kobo import FakeKobo
+from .fake_primero import FakePrimero
 from .payloads import commcare_case, fixture, kobo_submission, primero_case
+from .server import FakeServer
 
 __all__ = ["FAKES", "main"]
 

@@ -1,7 +1,8 @@
 """The adapter test kit: loopback fakes of KoboToolbox, Primero and CommCare (no pytest
 needed), their payloads, and the contract test suite `AdapterContract` (needs pytest; imported
 only when used). ``python -m mandate_rules.adapters.testing ADAPTER`` runs a fake from the
-command line. See docs/writing-an-adapter.md."""
+command line; `MockTransport` answers an `HttpClient` without a socket, for unit tests of an
+adapter's logic. See docs/writing-an-adapter.md."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from ..._adapters.testing import (
     FakeKobo,
     FakePrimero,
     FakeServer,
+    MockTransport,
     Reply,
     Seen,
     commcare_case,
@@ -54,6 +56,7 @@ __all__ = [
     "FakeKobo",
     "FakePrimero",
     "FakeServer",
+    "MockTransport",
     "Reply",
     "Seen",
     "commcare_case",

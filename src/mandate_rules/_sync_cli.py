@@ -1,5 +1,7 @@
-"""`mandate-rules sync ADAPTER --config FILE`: pull what changed in a source system since the
-last run, as events (or, with --evaluate, as advisories), with progress on standard error."""
+"""The adapters' commands: `mandate-rules sync ADAPTER --config FILE` pulls what changed in a
+source system since the last run, as events (or, with --evaluate, as advisories, evaluated
+here: the adapters themselves know no engine), with progress on standard error;
+`mandate-rules outbox` shows the write-backs and retries the dead ones."""
 
 from __future__ import annotations
 
@@ -12,17 +14,17 @@ from typing import TextIO
 
 import click
 
-from .._engine import Engine, bundled_rules_dir
-from .._errors import MandateRulesError
-from .._models import Advisory, Event
-from .config import load_settings
-from .contract import Adapter
-from .errors import AdapterConfigError, AdapterError, MappingError
-from .outbox import Outbox
-from .registry import load_adapter_class
-from .store import AdapterStore
-from .sync import SyncProgress
-from .sync import sync as run_sync
+from ._adapters.config import load_settings
+from ._adapters.contract import Adapter
+from ._adapters.errors import AdapterConfigError, AdapterError, MappingError
+from ._adapters.outbox import Outbox
+from ._adapters.registry import load_adapter_class
+from ._adapters.sync import SyncProgress
+from ._adapters.sync import sync as run_sync
+from ._adapters.syncstate import AdapterStore
+from ._engine import Engine, bundled_rules_dir
+from ._errors import MandateRulesError
+from ._models import Advisory, Event
 
 __all__ = ["outbox", "sync"]
 
@@ -42,8 +44,12 @@ def _adapter(name: str, config: Path) -> Adapter:
         raise AdapterConfigError(f"{config}: adapter: the settings are for {declared!r}, "
                                  f"not {name!r}")
     values = {k: v for k, v in settings.values.items() if k != "adapter"}
-    return load_adapter_class(name).from_config(values, base_dir=settings.base_dir,
-                                                env=os.environ)
+    try:
+        return load_adapter_class(name).from_config(values, base_dir=settings.base_dir,
+                                                    env=os.environ)
+    except AdapterConfigError as exc:
+        # The adapter names the key; the file it is in is known only here.
+        raise AdapterConfigError(f"{config}: {exc}") from exc
 
 
 @click.command()
