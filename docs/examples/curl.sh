@@ -1,6 +1,7 @@
 #!/usr/bin/env sh
 # The sidecar from the shell: post an event, list what it raised, record a decision.
 # Start it first (auth off, loopback only):  mandate-rules serve
+# The server's address: BASE (default http://127.0.0.1:8765).
 # With tokens configured, add:  -H "Authorization: Bearer $MANDATE_RULES_TOKEN"
 set -eu
 BASE=${BASE:-http://127.0.0.1:8765}
@@ -17,6 +18,13 @@ curl -sS -X POST "$BASE/v1/events" -H 'Content-Type: application/cloudevents+jso
 
 # A batch: a JSON array (or Content-Type: application/cloudevents-batch+json).
 # One invalid event refuses the whole batch, naming each bad one by index; nothing is stored.
+curl -sS -X POST "$BASE/v1/events" -H 'Content-Type: application/cloudevents-batch+json' -d '[
+  {"specversion": "1.0", "id": "esc-hr-0002-v1", "type": "escort.request",
+   "source": "primero://primero.example.org/cases", "subject": "esc-hr-0002",
+   "time": "2026-11-02T09:00:00Z", "country": "SOM", "area": "SO-BN",
+   "data": {"org": {"id": "ingo-horn-relief", "kind": "ingo"}, "entity_id": "esc-hr-0002",
+            "armed": true, "provider": {"kind": "mission_military"},
+            "alternatives_considered": [], "decision": {"status": "requested"}}}]'
 
 # What a form would raise, without storing anything (a dry run):
 #   curl -sS -X POST "$BASE/v1/evaluate" -H 'Content-Type: application/json' -d @event.json

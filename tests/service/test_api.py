@@ -26,7 +26,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         {"token": TOKENS["a_submit"], "tenant": "ngo-a", "role": "submit"},
         {"token": TOKENS["b"], "tenant": "ngo-b", "roles": ["submit", "read"]},
         {"token": TOKENS["admin"], "tenant": "ngo-a", "role": "admin"},
-        {"token": TOKENS["metrics"], "tenant": "ops", "role": "metrics"},
+        {"token": TOKENS["metrics"], "roles": ["metrics", "reload"]},  # an operator's
     ])
     server = Server(workdir, rules=v1_rules(workdir / "rules"), env=env).start()
     yield server
@@ -248,7 +248,8 @@ class TestAuthAndTenants:
         assert submitter.get("/metrics").status_code == 403
         assert server.client(TOKENS["metrics"]).get("/metrics").status_code == 200
         assert server.client(TOKENS["a"]).post("/v1/admin/reload").status_code == 403
-        reload = server.client(TOKENS["admin"]).post("/v1/admin/reload")
+        assert server.client(TOKENS["admin"]).post("/v1/admin/reload").status_code == 403
+        reload = server.client(TOKENS["metrics"]).post("/v1/admin/reload")
         assert reload.status_code == 200
         assert reload.json()["changed"] is False  # the same packs: nothing to rebuild
 

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -117,6 +117,12 @@ class Service:
                 response = await handler(request, principal)
             except ApiError as exc:
                 response = self.error(exc)
+            except ClientDisconnect:
+                # The client went, or its body came later than body_timeout (the protocol
+                # has answered 408): nobody reads an answer.
+                log.info("%s %s: the client went before its body was read", request.method,
+                         path)
+                return Response(status_code=400)
             except sqlite3.Error as exc:
                 log.error("reading the store failed on %s %s: %s", request.method, path, exc)
                 response = self.error(ApiError("store-unavailable", f"the database could not "
@@ -381,6 +387,8 @@ class Service:
         routes = [
             r("/healthz", self.healthz, ["GET"], None),
             r("/readyz", self.readyz, ["GET"], None),
+            # Operators' roles (a token without a tenant): the counters are every tenant's,
+            # and the rule packs are those all tenants run.
             r("/metrics", self.get_metrics, ["GET"], ("metrics",)),
             r("/v1/openapi.json", self.get_openapi, ["GET"], None),
             r("/v1/events", self.post_events, ["POST"], ("submit",)),
@@ -394,7 +402,7 @@ class Service:
             r("/v1/decisions", self.list_decisions, ["GET"], ("read",)),
             r("/v1/decisions/export", self.export_decisions, ["GET"], ("read",)),
             r("/v1/shadow/diff", self.shadow_diff, ["GET"], ("read",)),
-            r("/v1/admin/reload", self.post_reload, ["POST"], ("admin",)),
+            r("/v1/admin/reload", self.post_reload, ["POST"], ("reload",)),
         ]
         # Adapters (issue 5): push receivers and the write-back outbox loop, all in
         # mandate_rules._adapters.receivers; connections from MANDATE_RULES_ADAPTERS.

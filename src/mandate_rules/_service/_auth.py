@@ -1,8 +1,10 @@
 """Bearer tokens: who is calling (the tenant) and what they may do (the roles).
 
-Roles: ``submit`` (post events, record resolutions), ``read`` (advisories, decisions, the
-shadow diff), ``admin`` (everything, and reloading rule packs), ``metrics`` (scraping
-``/metrics``). Everyone authenticated may read the rules and dry-run an event.
+A tenant's token holds tenant roles, for that tenant only: ``submit`` (post events, record
+resolutions), ``read`` (advisories, decisions, the shadow diff), ``admin`` (both). A token
+without a tenant is an operator's and holds operator roles, which act for every tenant at
+once: ``metrics`` (scraping ``/metrics``, every tenant's counters) and ``reload`` (the rule
+packs all tenants run). Everyone authenticated may read the rules.
 Tokens are compared by their SHA-256, so the server holds no token in memory or on disk.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import attrs
 
-from ._config import DEFAULT_TENANT, ROLES, ServiceConfig, token_digest
+from ._config import DEFAULT_TENANT, ROLES, TENANT_ROLES, ServiceConfig, token_digest
 from ._errors import ApiError
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mandate-rules"'}
@@ -18,12 +20,17 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mandate-rules"'}
 
 @attrs.frozen
 class Principal:
+    """Who calls: a tenant (empty for an operator's token) and the roles it holds."""
+
     tenant: str
     roles: frozenset[str]
 
     def require(self, *allowed: str) -> None:
-        """Raise `forbidden` unless the principal holds one of `allowed` (admin holds all)."""
-        if "admin" in self.roles or any(role in self.roles for role in allowed):
+        """Raise `forbidden` unless the principal holds one of `allowed` (a tenant's admin
+        holds every tenant role, and no operator role)."""
+        if any(role in self.roles for role in allowed):
+            return
+        if "admin" in self.roles and any(role in TENANT_ROLES for role in allowed):
             return
         raise ApiError("forbidden", f"this token's role(s) ({', '.join(sorted(self.roles))}) "
                                     f"do not allow this request; it needs "
@@ -32,7 +39,7 @@ class Principal:
 
 class Authenticator:
     def __init__(self, config: ServiceConfig) -> None:
-        self._by_digest = {t.digest: Principal(t.tenant, t.roles) for t in config.tokens}
+        self._by_digest = {t.digest: Principal(t.tenant or "", t.roles) for t in config.tokens}
         self.enabled = config.auth_enabled
         self._open = Principal(DEFAULT_TENANT, frozenset(ROLES))
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import resource
 import sys
 from pathlib import Path
 
 import click
 
 from .._errors import RulePackError
-from ._config import TOKENS_ENV, ConfigError, load_config
+from ._config import TOKENS_ENV, ConfigError, ServiceConfig, load_config
+from ._dblock import DatabaseInUse, hold_database
 from ._store import StoreError
 
 EXIT_BAD_SETUP = 2
+# Descriptors kept for what is not a client connection: the listening socket, the database
+# and its journal, logs, the event loop's own, the thread pool's.
+_SPARE_DESCRIPTORS = 64
 
 _dir = click.Path(file_okay=False, path_type=Path)
 
@@ -25,7 +31,9 @@ _dir = click.Path(file_okay=False, path_type=Path)
               help="Directory of context profiles (default: RULES/contexts).")
 @click.option("--shadow", "shadow_dir", type=_dir, default=None,
               help="Candidate rule packs evaluated beside the live ones; see /v1/shadow/diff.")
-@click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+# Text, not a Path: a Path would fold "postgresql://h/db" into "postgresql:/h/db", and the
+# URL could no longer be told from a file name (load_config refuses URLs).
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
               help="SQLite file (created if missing)  [default: ./mandate-rules.db]")
 @click.option("--host", default=None, help="Address to listen on  [default: 127.0.0.1]")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
@@ -46,7 +54,7 @@ _dir = click.Path(file_okay=False, path_type=Path)
               default="info", show_default=True)
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | None,
-          db: Path | None, host: str | None, port: int | None, config_file: Path | None,
+          db: str | None, host: str | None, port: int | None, config_file: Path | None,
           tick_interval: float | None, max_body_bytes: int | None,
           snapshot_every: int | None, log_level: str, access_log: bool) -> None:
     """Serve the HTTP API (/v1) on one process, storing events in a SQLite file.
@@ -55,12 +63,6 @@ def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | 
     list of {"token", "tenant", "roles"}). Without any, auth is off and the server listens
     on loopback only.
     """
-    # Imported here, not at the top: every other command of the CLI stays as quick to start.
-    import uvicorn  # noqa: PLC0415
-
-    from ._app import create_app  # noqa: PLC0415
-    from ._bundles import load_bundles  # noqa: PLC0415
-
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("mandate_rules.service")
@@ -73,6 +75,23 @@ def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | 
         for problem in exc.problems:
             click.echo(f"config: {problem}", err=True)
         sys.exit(EXIT_BAD_SETUP)
+    try:
+        with hold_database(config.db_path):
+            _serve(config, log, log_level, access_log)
+    except DatabaseInUse as exc:
+        click.echo(f"store: {exc}", err=True)
+        sys.exit(EXIT_BAD_SETUP)
+
+
+def _serve(config: ServiceConfig, log: logging.Logger, log_level: str,
+           access_log: bool) -> None:
+    # Imported here, not at the top: every other command of the CLI stays as quick to start.
+    import uvicorn  # noqa: PLC0415
+
+    from ._app import create_app  # noqa: PLC0415
+    from ._bundles import load_bundles  # noqa: PLC0415
+    from ._protocol import Limits, guarded_protocol  # noqa: PLC0415
+
     try:
         bundles = load_bundles(config)
     except RulePackError as exc:
@@ -94,7 +113,35 @@ def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | 
                     "loopback only (%s)", TOKENS_ENV, config.host)
     log.info("rules %s%s; store %s", bundles.live.version,
              f"; shadow {bundles.shadow.version}" if bundles.shadow else "", config.db_path)
+    limits = Limits(max_header_bytes=config.max_header_bytes,
+                    header_timeout=config.header_timeout, body_timeout=config.body_timeout,
+                    max_connections=_connections_allowed(config.max_connections, log))
+    # ws="none": the API has no WebSocket route, so every offer to switch protocols (h2c from
+    # Java's HttpClient) is answered in HTTP/1.1 by the guarded protocol.
     uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, workers=1, lifespan="on",
+        http=guarded_protocol(limits), ws="none",
         log_level=log_level, access_log=access_log, server_header=False,
         proxy_headers=False, timeout_graceful_shutdown=30)).run()
+
+
+def _connections_allowed(wanted: int, log: logging.Logger) -> int:
+    """`wanted`, or fewer if the process may not open that many descriptors.
+
+    Past the descriptor limit the server could accept no connection at all, not even the one
+    that answers 503, and could not open its database files: the soft limit is raised as far
+    as the hard limit allows, and the connections capped below what remains.
+    """
+    needed = wanted + _SPARE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    allowed = max(1, soft - _SPARE_DESCRIPTORS)
+    log.warning("max_connections is %d, but the process may open only %d files (ulimit -n): "
+                "at most %d connections are taken", wanted, soft, allowed)
+    return allowed

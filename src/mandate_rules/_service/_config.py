@@ -7,6 +7,10 @@ A config file is TOML (``.toml``) or YAML (``.yaml``, ``.yml``) with flat keys::
     port = 8765
     tick_interval = 60
     snapshot_every = 50000          # events stored between snapshots of a tenant's state
+    max_header_bytes = 65536        # a request's line and headers (431 past it)
+    header_timeout = 10             # seconds for a request's headers to arrive (then 408)
+    body_timeout = 60               # seconds for its body, from the end of its headers
+    max_connections = 1000          # open connections; one more is answered 503 and closed
 
     [[tokens]]
     tenant = "ngo-horn-relief"
@@ -34,7 +38,11 @@ import attrs
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-ROLES = ("submit", "read", "admin", "metrics")
+# A tenant's token acts for that tenant only; an operator's token (no tenant) acts on what all
+# tenants share: every tenant's counters, and the rule packs they all run.
+TENANT_ROLES = ("submit", "read", "admin")
+OPERATOR_ROLES = ("metrics", "reload")
+ROLES = (*TENANT_ROLES, *OPERATOR_ROLES)
 DEFAULT_TENANT = "default"
 TOKENS_ENV = "MANDATE_RULES_TOKENS"
 MIN_TOKEN_LENGTH = 16
@@ -43,7 +51,10 @@ _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _PATH_KEYS = ("rules", "contexts", "shadow", "db")
 _KEYS = (*_PATH_KEYS, "host", "port", "max_body_bytes", "max_batch", "tick_interval",
-         "queue_limit", "snapshot_every", "tokens")
+         "queue_limit", "snapshot_every", "max_header_bytes", "header_timeout", "body_timeout",
+         "max_connections", "tokens")
+# `--db` names a file; a URL (``postgresql://…``) would otherwise become a folder of that name.
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOKEN_KEYS = ("tenant", "role", "roles", "token", "token_sha256")
 
 
@@ -57,9 +68,12 @@ class ConfigError(Exception):
 
 @attrs.frozen
 class TokenSpec:
-    """A bearer token, known only by its SHA-256, and what it may do for which tenant."""
+    """A bearer token, known only by its SHA-256, and what it may do for which tenant.
 
-    tenant: str
+    `tenant` None: an operator's token, holding only operator roles.
+    """
+
+    tenant: str | None
     roles: frozenset[str]
     digest: str
 
@@ -82,6 +96,12 @@ class ServiceConfig:
     # A tenant's state is written as a snapshot after this many stored events (and when the
     # server stops), so a restart replays only what came after; 0: only when it stops.
     snapshot_every: int = 50_000
+    # The edges of every connection (see _protocol.py): a request's head in bytes, the seconds
+    # its head and then its body may take to arrive, and the connections open at once.
+    max_header_bytes: int = 64 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_connections: int = 1000
 
     @property
     def auth_enabled(self) -> bool:
@@ -91,7 +111,7 @@ class ServiceConfig:
     def tenants(self) -> tuple[str, ...]:
         if not self.tokens:
             return (DEFAULT_TENANT,)
-        return tuple(sorted({t.tenant for t in self.tokens}))
+        return tuple(sorted({t.tenant for t in self.tokens if t.tenant is not None}))
 
 
 def token_digest(token: str) -> str:
@@ -134,6 +154,9 @@ def load_config(file: Path | None, env: Mapping[str, str],
         raw_tokens.extend((f"{TOKENS_ENV}[{i}]", t) for i, t in enumerate(from_env))
     values.update({k: v for k, v in overrides.items() if v is not None})
     tokens = _tokens(raw_tokens, problems)
+    if tokens and all(t.tenant is None for t in tokens):
+        problems.append("tokens: only operators' tokens (without a tenant) are configured; "
+                        "events are taken only with a tenant's token, so configure one")
     config = ServiceConfig()
     kwargs: dict[str, Any] = {"tokens": tokens}
     for key, field, convert in (
@@ -147,7 +170,9 @@ def load_config(file: Path | None, env: Mapping[str, str],
                 kwargs[field] = convert(values[key])
     for key, low, high in (("port", 0, 65535), ("max_body_bytes", 1024, 1 << 30),
                            ("max_batch", 1, 100_000), ("queue_limit", 1, 10_000_000),
-                           ("snapshot_every", 0, 1 << 40)):
+                           ("snapshot_every", 0, 1 << 40),
+                           ("max_header_bytes", 1024, 16 << 20),
+                           ("max_connections", 1, 1_000_000)):
         if key in values:
             value = values[key]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -161,6 +186,18 @@ def load_config(file: Path | None, env: Mapping[str, str],
             problems.append(f"tick_interval: expected seconds (0 turns ticks off), got {value!r}")
         else:
             kwargs["tick_interval"] = float(value)
+    for key in ("header_timeout", "body_timeout"):
+        if key in values:
+            value = values[key]
+            if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                    or not 0 < value <= 3600):
+                problems.append(f"{key}: expected seconds, more than 0 and at most 3600, "
+                                f"got {value!r}")
+            else:
+                kwargs[key] = float(value)
+    flag_db = overrides.get("db")
+    if flag_db is not None and _is_url(flag_db):
+        problems.append(f"--db: {_no_backend(flag_db)}")
     config = attrs.evolve(config, **kwargs)
     if not config.auth_enabled and not is_loopback(config.host):
         problems.append(f"host: auth is off (no tokens are configured), so the server listens "
@@ -196,10 +233,22 @@ def _read_file(file: Path, problems: list[str]) -> dict[str, Any]:
             close = difflib.get_close_matches(str(key), _KEYS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(f"{file}: unknown setting {key!r}{hint}")
+    if _is_url(data.get("db")):
+        problems.append(f"{file}: db: {_no_backend(data.pop('db'))}")
     for key in _PATH_KEYS:
         if isinstance(data.get(key), str):
             data[key] = str(file.parent / Path(data[key]).expanduser())
     return {k: v for k, v in data.items() if k in _KEYS}
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and bool(_URL_RE.match(value))
+
+
+def _no_backend(url: str) -> str:
+    scheme = url.split("://", 1)[0]
+    return (f"no backend for {scheme}:// yet; --db takes a file path (SQLite), "
+            f"got {url!r}")
 
 
 def _tokens(raw: list[tuple[str, Any]], problems: list[str]) -> tuple[TokenSpec, ...]:
@@ -214,7 +263,7 @@ def _tokens(raw: list[tuple[str, Any]], problems: list[str]) -> tuple[TokenSpec,
             problems.append(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
                             f"known: {', '.join(_TOKEN_KEYS)}")
         tenant = item.get("tenant")
-        if not isinstance(tenant, str) or not _TENANT_RE.match(tenant):
+        if tenant is not None and (not isinstance(tenant, str) or not _TENANT_RE.match(tenant)):
             problems.append(f"{where}.tenant: expected a name of letters, digits, '.', '_' "
                             f"or '-' (at most 64), got {tenant!r}")
             continue
@@ -223,6 +272,19 @@ def _tokens(raw: list[tuple[str, Any]], problems: list[str]) -> tuple[TokenSpec,
                 or any(r not in ROLES for r in roles_raw)):
             problems.append(f"{where}.roles: expected one or more of {', '.join(ROLES)}, "
                             f"got {roles_raw!r}")
+            continue
+        misplaced = [r for r in roles_raw
+                     if r not in (OPERATOR_ROLES if tenant is None else TENANT_ROLES)]
+        if misplaced and tenant is None:
+            problems.append(f"{where}.roles: a token without a tenant is an operator's and "
+                            f"holds only {', '.join(OPERATOR_ROLES)}; give a tenant to a token "
+                            f"with {', '.join(map(repr, misplaced))}")
+            continue
+        if misplaced:
+            problems.append(f"{where}.roles: {', '.join(map(repr, misplaced))} act(s) for "
+                            f"every tenant, so only an operator's token (one without a "
+                            f"tenant) may hold them; tenant {tenant!r} may hold "
+                            f"{', '.join(TENANT_ROLES)}")
             continue
         token, digest = item.get("token"), item.get("token_sha256")
         if (token is None) == (digest is None):

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 
 # code -> (HTTP status, what it means). The OpenAPI document lists these codes.
 CODES: Mapping[str, tuple[int, str]] = {
+    "malformed-request": (400, "the request is not valid HTTP/1.1; the connection is closed"),
     "malformed-json": (400, "the body is not valid JSON (or not UTF-8)"),
     "invalid-query": (400, "a query parameter has a value of the wrong kind"),
     "invalid-cursor": (400, "the pagination cursor was not one this server handed out"),
@@ -32,8 +33,11 @@ CODES: Mapping[str, tuple[int, str]] = {
     "rule-not-found": (404, "no rule with this id in the running rule packs"),
     "shadow-not-configured": (404, "the server runs no candidate rule packs (--shadow)"),
     "method-not-allowed": (405, "the route does not take this method"),
+    "request-timeout": (408, "the request's headers or body did not arrive in time "
+                        "(header_timeout, body_timeout); the connection is closed"),
     "payload-too-large": (413, "the body is larger than the configured limit"),
     "batch-too-large": (413, "the batch has more events than the configured limit"),
+    "uri-too-long": (414, "the URL is longer than the request's head may be (max_header_bytes)"),
     "unsupported-media-type": (415, "the Content-Type is not one this route reads"),
     "invalid-event": (422, "the event does not fit the CloudEvents envelope or its type"),
     "invalid-batch": (422, "one or more events of a batch are invalid; nothing was stored"),
@@ -42,10 +46,14 @@ CODES: Mapping[str, tuple[int, str]] = {
     "rule-pack-invalid": (422, "the new rule packs have problems; the running ones stay"),
     "conflicting-redelivery": (409, "an event with this source and id is stored with other "
                                "content; nothing was stored"),
+    "headers-too-large": (431, "the request's line and headers are larger than "
+                          "max_header_bytes; the connection is closed"),
     "engine-failure": (500, "the engine failed on this event; nothing was stored"),
     "reload-failed": (500, "rebuilding state for the new rule packs failed; nothing changed"),
     "internal": (500, "an unexpected error; nothing half-done was kept"),
     "overloaded": (503, "the engine's queue is full; retry after the Retry-After delay"),
+    "too-many-connections": (503, "the server holds max_connections open connections; this "
+                             "one is closed; retry after the Retry-After delay"),
     "store-unavailable": (503, "the database could not be read or written; nothing was stored"),
     "not-ready": (503, "the server is starting or stopping"),
 }

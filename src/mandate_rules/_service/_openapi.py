@@ -322,7 +322,8 @@ def openapi_document() -> dict[str, Any]:
                               "Ready"),
                  **_errors(503)}, secured=False, tags=("health",))},
             "/metrics": {"get": _operation(
-                "metrics", "Prometheus metrics (text format 0.0.4); role metrics or admin.",
+                "metrics", "Prometheus metrics (text format 0.0.4), every tenant's; operator role "
+                "metrics (a token without a tenant).",
                 {"200": {"description": "Metrics", "content": {
                     "text/plain": {"schema": {"type": "string"}}}}}, tags=("health",))},
             "/v1/openapi.json": {"get": _operation(
@@ -428,7 +429,8 @@ def openapi_document() -> dict[str, Any]:
                 tags=("admin", "adapters"))},
             "/v1/admin/reload": {"post": _operation(
                 "reload", "Validate the rule packs again and, if sound, swap them in "
-                "atomically (state rebuilt from the event log). Same as SIGHUP.",
+                "atomically (state rebuilt from the event log), for every tenant. Same as "
+                "SIGHUP. Operator role reload (a token without a tenant).",
                 {"200": _json(_ref("ReloadResult"), "Reloaded (or unchanged)"),
                  **_errors(422, 500, 503)}, tags=("admin",))},
         },
