@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from .._compare import Compared, compare, tally
 from .._models import RulesVersion, content_hash
 
 # 2: events.content_hash and decisions.missing_keys (a file of schema 1 gets both
@@ -719,57 +720,35 @@ class Store:
                           [i for r in rows for i in json.loads(r["shadow_advisory_ids"])])
             for row in rows:
                 compared += 1
-                mine = {live[i]["match_key"]: live[i] for i in json.loads(row["advisory_ids"])
-                        if i in live}
-                theirs = {cand[i]["match_key"]: cand[i]
-                          for i in json.loads(row["shadow_advisory_ids"]) if i in cand}
-                found = _changes(mine, theirs)
-                for change in found:
-                    counts = summary.setdefault(change["rule_id"], {"raise": 0, "drop": 0,
-                                                                    "severity": 0})
-                    counts[change["change"]] += 1
+                found = compare(
+                    [live[i] for i in json.loads(row["advisory_ids"]) if i in live],
+                    [cand[i] for i in json.loads(row["shadow_advisory_ids"]) if i in cand])
+                tally(found, summary)
                 if not found or row["seq"] <= after:
                     continue
                 if len(changes) >= limit:
                     next_cursor = last_seq
                     continue
                 event = {"source": row["source"], "id": row["event_id"], "type": row["type"]}
-                changes.extend({**c, "event": event} for c in found)
+                changes.extend({**c.to_json(), "event": event} for c in found)
                 last_seq = row["seq"]
         return {"events_compared": compared, "summary": summary, "changes": changes,
                 "next_cursor": next_cursor}
 
 
-def _changes(live: dict[str, sqlite3.Row], cand: dict[str, sqlite3.Row]) -> list[dict[str, Any]]:
-    out = []
-    for key in sorted(cand.keys() - live.keys(), key=lambda k: cand[k]["rule_id"]):
-        out.append({"change": "raise", "rule_id": cand[key]["rule_id"], "live": None,
-                    "candidate": _brief(cand[key])})
-    for key in sorted(live.keys() - cand.keys(), key=lambda k: live[k]["rule_id"]):
-        out.append({"change": "drop", "rule_id": live[key]["rule_id"], "live": _brief(live[key]),
-                    "candidate": None})
-    for key in sorted(live.keys() & cand.keys(), key=lambda k: live[k]["rule_id"]):
-        if live[key]["severity"] != cand[key]["severity"]:
-            out.append({"change": "severity", "rule_id": live[key]["rule_id"],
-                        "live": _brief(live[key]), "candidate": _brief(cand[key])})
-    return out
-
-
-def _brief(row: sqlite3.Row) -> dict[str, Any]:
-    return {"id": row["id"], "severity": row["severity"],
-            "rules_version": {"version": row["rules_version"], "hash": row["rules_hash"]}}
-
-
 def _keyed(conn: sqlite3.Connection, table: str, tenant: str,
-           ids: Sequence[str]) -> dict[str, sqlite3.Row]:
-    out: dict[str, sqlite3.Row] = {}
+           ids: Sequence[str]) -> dict[str, Compared]:
+    out: dict[str, Compared] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), 500):
         part = unique[start:start + 500]
         for row in conn.execute(
                 f"SELECT id, rule_id, severity, rules_version, rules_hash, match_key FROM {table} "
                 f"WHERE tenant = ? AND id IN ({', '.join('?' * len(part))})", [tenant, *part]):
-            out[row["id"]] = row
+            out[row["id"]] = Compared(
+                id=row["id"], rule_id=row["rule_id"], severity=row["severity"],
+                rules_version=RulesVersion(row["rules_version"], row["rules_hash"]),
+                match_key=row["match_key"])
     return out
 
 
