@@ -671,13 +671,22 @@ class Store:
 
     def iter_decisions(self, tenant: str, since: float | None,
                        until: float | None) -> Iterator[dict[str, Any]]:
+        """The decision log for export: each evaluation also carries the event or tick it
+        evaluated (`cloudevent`), so that `mandate-rules diff` can run the log again."""
         after = 0
         while True:
             rows = self._decision_rows(tenant, after, 500, since, until)
             if not rows:
                 return
+            seqs = [r["event_seq"] for r in rows if r["outcome"] == "evaluated"]
+            bodies = {r["seq"]: r["body"] for r in self._reader().execute(
+                f"SELECT seq, body FROM events WHERE tenant = ? AND seq IN "
+                f"({', '.join('?' * len(seqs))})", [tenant, *seqs])} if seqs else {}
             for row in rows:
-                yield _decision(row)
+                item = _decision(row)
+                if row["outcome"] == "evaluated" and row["event_seq"] in bodies:
+                    item["cloudevent"] = json.loads(bodies[row["event_seq"]])
+                yield item
             after = rows[-1]["seq"]
 
     def _decision_rows(self, tenant: str, after: int, limit: int, since: float | None,
