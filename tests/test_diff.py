@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from mandate_rules._service._worker import CLOCK_SOURCE
+
 from .candidates import (
     ADDED_TRIGGER,
     DEMO,
@@ -199,3 +201,33 @@ def test_candidate_packs_that_do_not_load_are_named_and_nothing_is_compared(
     line = pack.read_text().splitlines().index("    severity: grave") + 1
     assert f"candidate{os.sep}escorts.yaml:{line}: bad-severity:" in done.stderr
     assert f"in the candidate rule packs ({candidate}): nothing was compared" in done.stderr
+
+
+def test_the_sidecars_own_clock_ticks_in_an_export_are_applied_where_they_stand(
+        tmp_path: Path) -> None:
+    """An export holds the ticks the sidecar applied (from its clock source): a deadline that
+    passed before one fires at it, as it did in the sidecar, not at a tick of diff's own."""
+    live = copy_rules(tmp_path / "live")
+    candidate = regrade(copy_rules(tmp_path / "candidate"))
+    plain = diff_json(candidate, live)
+    (passed,) = [c for c in plain["changes"] if c["event"]["type"] == "clock.tick"]
+    lines = demo_lines()
+    # the sidecar's tick: after the last event before the deadline, and before the next one
+    before = max(n for n, obj in enumerate(lines)
+                 if obj["country"] == "SOM" and obj["time"] < passed["raised_at"])
+    tick_time = passed["raised_at"].replace(":00Z", ":30Z")
+    assert lines[before + 1]["time"] > tick_time
+    tick = {"specversion": "1.0", "id": f"tick-SOM-{tick_time}", "source": CLOCK_SOURCE,
+            "type": "clock.tick", "time": tick_time, "country": "SOM"}
+    stream = [*lines[:before + 1], tick, *lines[before + 1:]]
+    export = tmp_path / "decisions.jsonl"
+    export.write_text("".join(json.dumps({
+        "seq": seq, "event": {"source": obj["source"], "id": obj["id"], "type": obj["type"]},
+        "outcome": "evaluated", "cloudevent": obj}) + "\n" for seq, obj in enumerate(stream, 1)))
+
+    result = diff_json(candidate, live, export)
+    assert reported(result["changes"]) == reported(plain["changes"])
+    (at_tick,) = [c for c in result["changes"] if c["event"]["type"] == "clock.tick"]
+    assert at_tick["event"]["source"] == CLOCK_SOURCE
+    assert at_tick["event"]["line"] == before + 2
+    assert result["events_compared"] == len(stream)

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import NoReturn, TextIO
 
 import click
@@ -23,7 +24,7 @@ from ._rulesdir import rules_dir
 EXIT_BAD_INPUT = 2
 
 _dir = click.Path(file_okay=False, path_type=Path)
-_WORDS = {RAISE: "added", DROP: "dropped", SEVERITY: "severity"}
+_WORDS = MappingProxyType({RAISE: "added", DROP: "dropped", SEVERITY: "severity"})
 
 
 @click.command()
