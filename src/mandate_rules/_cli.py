@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
@@ -13,13 +12,15 @@ from typing import Any, TextIO
 
 import click
 
+from ._diff_cli import diff
 from ._engine import Engine, bundled_rules_dir
 from ._errors import EventValidationError, MandateRulesError, RulePackError, UnknownRuleError
 from ._fields import field_reference_markdown, field_reference_text
-from ._loader import BUNDLE_FILE, check_bundle, key_warnings, load_bundle
+from ._loader import check_bundle, key_warnings, load_bundle
 from ._models import Advisory, Event
 from ._problems import Problem
 from ._render import advisories_table, explain_rule, rules_table
+from ._rulesdir import rules_dir as _rules_dir
 from ._service._cli import serve
 from ._spec.cli import phrasebook, spec
 from ._sync_cli import outbox, sync
@@ -64,23 +65,6 @@ def _parameters(params: tuple[str, ...]) -> dict[str, dict[str, Any]]:
                 continue
         out.setdefault(rule_id, {})[name] = value
     return out
-
-
-def _rules_dir(given: Path | None) -> Path:
-    """The rules a command reads: those given, else ./rules when it holds a bundle (the packs
-    being edited), else those shipped with mandate-rules. Which, when not given, is said on
-    standard error, so that nobody reads the shipped packs believing they are their own."""
-    if given is not None:
-        return given
-    local = Path("rules")
-    if (local / BUNDLE_FILE).is_file():
-        click.echo(f"rules: {local}{os.sep} (it holds {BUNDLE_FILE}; --rules DIR for others)",
-                   err=True)
-        return local
-    shipped = bundled_rules_dir()
-    click.echo(f"rules: {shipped} (shipped with mandate-rules; --rules DIR for others)",
-               err=True)
-    return shipped
 
 
 def _engine(rules_dir: Path, contexts_dir: Path | None,
@@ -267,6 +251,7 @@ def fields(fmt: str, width: int | None) -> None:
     click.echo(field_reference_text(columns - 2), nl=False)
 
 
-# The commands of the sidecar, the adapters and the spec runner live beside their code.
-for _command in (serve, sync, outbox, phrasebook, spec):
+# The commands of the sidecar, the adapters, the spec runner and the backtest live beside
+# their code.
+for _command in (serve, sync, outbox, phrasebook, spec, diff):
     main.add_command(_command)

@@ -385,8 +385,9 @@ def openapi_document() -> dict[str, Any]:
                 parameters=[_SINCE, _UNTIL, _LIMIT, _CURSOR], tags=("decisions",))},
             "/v1/decisions/export": {"get": _operation(
                 "exportDecisions", "The decision log as JSON lines.",
-                {"200": {"description": "One decision per line", "content": {
-                    "application/x-ndjson": {"schema": {"type": "string"}}}},
+                {"200": {"description": "One decision per line; an evaluation also carries "
+                                        "the event or tick it evaluated (cloudevent)",
+                         "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                  **_errors(400)},
                 parameters=[_SINCE, _UNTIL], tags=("decisions",))},
             "/v1/shadow/diff": {"get": _operation(

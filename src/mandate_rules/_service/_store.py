@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from .._compare import Compared, compare, tally
 from .._models import RulesVersion, content_hash
 
 # 2: events.content_hash and decisions.missing_keys (a file of schema 1 gets both
@@ -670,13 +671,22 @@ class Store:
 
     def iter_decisions(self, tenant: str, since: float | None,
                        until: float | None) -> Iterator[dict[str, Any]]:
+        """The decision log for export: each evaluation also carries the event or tick it
+        evaluated (`cloudevent`), so that `mandate-rules diff` can run the log again."""
         after = 0
         while True:
             rows = self._decision_rows(tenant, after, 500, since, until)
             if not rows:
                 return
+            seqs = [r["event_seq"] for r in rows if r["outcome"] == "evaluated"]
+            bodies = {r["seq"]: r["body"] for r in self._reader().execute(
+                f"SELECT seq, body FROM events WHERE tenant = ? AND seq IN "
+                f"({', '.join('?' * len(seqs))})", [tenant, *seqs])} if seqs else {}
             for row in rows:
-                yield _decision(row)
+                item = _decision(row)
+                if row["outcome"] == "evaluated" and row["event_seq"] in bodies:
+                    item["cloudevent"] = json.loads(bodies[row["event_seq"]])
+                yield item
             after = rows[-1]["seq"]
 
     def _decision_rows(self, tenant: str, after: int, limit: int, since: float | None,
@@ -719,57 +729,35 @@ class Store:
                           [i for r in rows for i in json.loads(r["shadow_advisory_ids"])])
             for row in rows:
                 compared += 1
-                mine = {live[i]["match_key"]: live[i] for i in json.loads(row["advisory_ids"])
-                        if i in live}
-                theirs = {cand[i]["match_key"]: cand[i]
-                          for i in json.loads(row["shadow_advisory_ids"]) if i in cand}
-                found = _changes(mine, theirs)
-                for change in found:
-                    counts = summary.setdefault(change["rule_id"], {"raise": 0, "drop": 0,
-                                                                    "severity": 0})
-                    counts[change["change"]] += 1
+                found = compare(
+                    [live[i] for i in json.loads(row["advisory_ids"]) if i in live],
+                    [cand[i] for i in json.loads(row["shadow_advisory_ids"]) if i in cand])
+                tally(found, summary)
                 if not found or row["seq"] <= after:
                     continue
                 if len(changes) >= limit:
                     next_cursor = last_seq
                     continue
                 event = {"source": row["source"], "id": row["event_id"], "type": row["type"]}
-                changes.extend({**c, "event": event} for c in found)
+                changes.extend({**c.to_json(), "event": event} for c in found)
                 last_seq = row["seq"]
         return {"events_compared": compared, "summary": summary, "changes": changes,
                 "next_cursor": next_cursor}
 
 
-def _changes(live: dict[str, sqlite3.Row], cand: dict[str, sqlite3.Row]) -> list[dict[str, Any]]:
-    out = []
-    for key in sorted(cand.keys() - live.keys(), key=lambda k: cand[k]["rule_id"]):
-        out.append({"change": "raise", "rule_id": cand[key]["rule_id"], "live": None,
-                    "candidate": _brief(cand[key])})
-    for key in sorted(live.keys() - cand.keys(), key=lambda k: live[k]["rule_id"]):
-        out.append({"change": "drop", "rule_id": live[key]["rule_id"], "live": _brief(live[key]),
-                    "candidate": None})
-    for key in sorted(live.keys() & cand.keys(), key=lambda k: live[k]["rule_id"]):
-        if live[key]["severity"] != cand[key]["severity"]:
-            out.append({"change": "severity", "rule_id": live[key]["rule_id"],
-                        "live": _brief(live[key]), "candidate": _brief(cand[key])})
-    return out
-
-
-def _brief(row: sqlite3.Row) -> dict[str, Any]:
-    return {"id": row["id"], "severity": row["severity"],
-            "rules_version": {"version": row["rules_version"], "hash": row["rules_hash"]}}
-
-
 def _keyed(conn: sqlite3.Connection, table: str, tenant: str,
-           ids: Sequence[str]) -> dict[str, sqlite3.Row]:
-    out: dict[str, sqlite3.Row] = {}
+           ids: Sequence[str]) -> dict[str, Compared]:
+    out: dict[str, Compared] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), 500):
         part = unique[start:start + 500]
         for row in conn.execute(
                 f"SELECT id, rule_id, severity, rules_version, rules_hash, match_key FROM {table} "
                 f"WHERE tenant = ? AND id IN ({', '.join('?' * len(part))})", [tenant, *part]):
-            out[row["id"]] = row
+            out[row["id"]] = Compared(
+                id=row["id"], rule_id=row["rule_id"], severity=row["severity"],
+                rules_version=RulesVersion(row["rules_version"], row["rules_hash"]),
+                match_key=row["match_key"])
     return out
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
-import hashlib
 import json
 import logging
 import queue
@@ -35,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from .._compare import match_key
 from .._engine import Engine
 from .._errors import EngineError
 from .._models import Advisory, Event, RulesVersion, content_hash, format_time
@@ -191,14 +191,6 @@ class _Pending:
 _Done = tuple[Future[Any], Any, Callable[[], None] | None]
 # What the metrics count for one entry: type, outcome, new ids, advisories, the candidate's.
 _Counted = tuple[str, str, list[str], list[Advisory], list[Advisory]]
-
-
-def match_key(advisory: Advisory) -> str:
-    """What an advisory is about, whatever the rule packs' version: rule, trigger, evidence."""
-    digest = hashlib.sha256(f"{advisory.rule_id}\0{advisory.trigger}".encode())
-    for ref in advisory.evidence:
-        digest.update(f"\0{ref.source}\0{ref.id}".encode())
-    return digest.hexdigest()[:32]
 
 
 def advisory_row(advisory: Advisory) -> AdvisoryRow:
