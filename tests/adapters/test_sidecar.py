@@ -220,6 +220,10 @@ def test_a_pushed_record_holding_a_lone_surrogate_is_kept_as_rejected_not_503(
         kept = conn.execute("SELECT record_id, record FROM adapter_rejected").fetchall()
     assert [record_id for record_id, _ in kept] == ["3007"]
     assert json.loads(kept[0][1])["escort/provider_name"] == "Sector \ud800 unit"
+    odd_id = dict(kobo_submission(3008), _id="x\ud800")
+    answer = sidecar.push("kobo", json.dumps(odd_id).encode(), KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rejected"][0]["record_id"] == "x\\ud800"
 
 
 def test_primero_webhook_flag_and_its_echo(sidecar: Sidecar, primero: FakePrimero) -> None:

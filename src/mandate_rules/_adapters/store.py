@@ -116,7 +116,7 @@ class Retried:
     still_rejected: int = 0
 
 
-def _storable(text: str) -> str:
+def storable_text(text: str) -> str:
     """`text` with any lone UTF-16 surrogate written as its escape (`\\ud800`): such strings
     come from real form data, and SQLite cannot take them, so a record kept as rejected for
     holding one would otherwise fail the whole pull or push that brought it."""
@@ -225,12 +225,12 @@ class AdapterStore:
             for received in rejected:
                 record = received.to_json()["record"]
                 body = json.dumps(record, sort_keys=True, ensure_ascii=False)
-                if _storable(body) != body:
+                if storable_text(body) != body:
                     body = json.dumps(record, sort_keys=True)
-                item = attrs.evolve(received, source=_storable(received.source),
+                item = attrs.evolve(received, source=storable_text(received.source),
                                     record_id=None if received.record_id is None
-                                    else _storable(received.record_id),
-                                    reason=_storable(received.reason))
+                                    else storable_text(received.record_id),
+                                    reason=storable_text(received.reason))
                 digest = _digest(item, body)
                 self.conn.execute(
                     "INSERT OR IGNORE INTO adapter_rejected (adapter, source, record_id, reason, "
