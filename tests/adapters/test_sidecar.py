@@ -207,6 +207,25 @@ def test_push_authentication_and_bad_payloads(sidecar: Sidecar) -> None:
     assert kept == [("3006",)]
 
 
+def test_a_pushed_record_holding_a_lone_surrogate_is_kept_as_rejected_not_503(
+        sidecar: Sidecar) -> None:
+    # Real form data can carry a lone UTF-16 surrogate (JSON "\\ud800"); SQLite cannot store
+    # one, so keeping the rejected record used to fail and the push got 503 push-failed, which
+    # Kobo retries until it gives up: a record that can never succeed must be answered 200.
+    record = kobo_submission(3007, escort__provider_name="Sector \ud800 unit")
+    answer = sidecar.push("kobo", json.dumps(record).encode(), KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert "surrogate" in answer.json()["rejected"][0]["reason"]
+    with sqlite3.connect(sidecar.db) as conn:
+        kept = conn.execute("SELECT record_id, record FROM adapter_rejected").fetchall()
+    assert [record_id for record_id, _ in kept] == ["3007"]
+    assert json.loads(kept[0][1])["escort/provider_name"] == "Sector \ud800 unit"
+    odd_id = dict(kobo_submission(3008), _id="x\ud800")
+    answer = sidecar.push("kobo", json.dumps(odd_id).encode(), KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rejected"][0]["record_id"] == "x\\ud800"
+
+
 def test_primero_webhook_flag_and_its_echo(sidecar: Sidecar, primero: FakePrimero) -> None:
     case = primero_case(9, "2026-11-20T09:00:00.000Z")
     headers = {"Content-Type": "application/json", "x-api-key": SECRET}

@@ -62,7 +62,7 @@ from .contract import Adapter, Batch
 from .errors import AdapterError, PayloadError
 from .outbox import STATUSES, Outbox
 from .registry import load_adapter_class
-from .syncstate import AdapterStore
+from .syncstate import AdapterStore, storable_text
 
 __all__ = ["ADAPTERS_ENV", "AdapterHub", "Connection", "adapter_hub", "load_connections"]
 
@@ -70,6 +70,12 @@ log = logging.getLogger("mandate_rules.adapters.receivers")
 
 #: The YAML file of the sidecar's adapter connections.
 ADAPTERS_ENV = "MANDATE_RULES_ADAPTERS"
+
+
+def _named(record_id: str | None, reason: str) -> dict[str, str | None]:
+    # A record id from the source may hold a lone surrogate, which no JSON answer can encode.
+    return {"record_id": None if record_id is None else storable_text(record_id),
+            "reason": storable_text(reason)}
 
 
 @attrs.frozen
@@ -261,8 +267,8 @@ class AdapterHub:
         return JSONResponse({
             "connection": name,
             "new": [e.id for e in new], "unchanged": unchanged,
-            "rejected": [{"record_id": r.record_id, "reason": r.reason} for r in batch.rejected],
-            "ignored": [{"record_id": i.record_id, "reason": i.reason} for i in batch.ignored],
+            "rejected": [_named(r.record_id, r.reason) for r in batch.rejected],
+            "ignored": [_named(i.record_id, i.reason) for i in batch.ignored],
             "advisories": [a["id"] for a in advisories]})
 
     def _record(self, connection: Connection, new: Any, rejected: Any,

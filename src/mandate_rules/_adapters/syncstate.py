@@ -116,6 +116,13 @@ class Retried:
     still_rejected: int = 0
 
 
+def storable_text(text: str) -> str:
+    """`text` with any lone UTF-16 surrogate written as its escape (`\\ud800`): such strings
+    come from real form data, and SQLite cannot take them, so a record kept as rejected for
+    holding one would otherwise fail the whole pull or push that brought it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _digest(item: Rejected, body: str) -> str:
     return hashlib.sha256(
         f"{item.source}\0{item.record_id}\0{item.reason}\0{body}".encode()).hexdigest()
@@ -215,8 +222,15 @@ class AdapterStore:
 
     def keep_rejected(self, adapter: str, rejected: Iterable[Rejected]) -> None:
         with self._lock:
-            for item in rejected:
-                body = json.dumps(item.to_json()["record"], sort_keys=True, ensure_ascii=False)
+            for received in rejected:
+                record = received.to_json()["record"]
+                body = json.dumps(record, sort_keys=True, ensure_ascii=False)
+                if storable_text(body) != body:
+                    body = json.dumps(record, sort_keys=True)
+                item = attrs.evolve(received, source=storable_text(received.source),
+                                    record_id=None if received.record_id is None
+                                    else storable_text(received.record_id),
+                                    reason=storable_text(received.reason))
                 digest = _digest(item, body)
                 self.conn.execute(
                     "INSERT OR IGNORE INTO adapter_rejected (adapter, source, record_id, reason, "
