@@ -226,6 +226,21 @@ def test_a_pushed_record_holding_a_lone_surrogate_is_kept_as_rejected_not_503(
     assert answer.json()["rejected"][0]["record_id"] == "x\\ud800"
 
 
+@pytest.mark.parametrize("number", ["1e400", "-1e400"])
+def test_a_pushed_record_whose_id_is_beyond_a_double_is_rejected_naming_it(
+        sidecar: Sidecar, number: str) -> None:
+    # Python reads JSON's 1e400 as inf; the record used to become the event "inf@uuid:…",
+    # whose advisories could then never be written back. Issue 10, point 2, for the receivers.
+    text = json.dumps(dict(kobo_submission(3009), _id=0)).replace('"_id": 0', f'"_id": {number}')
+    answer = sidecar.push("kobo", text.encode(), KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["new"] == []
+    assert answer.json()["advisories"] == []
+    [rejected] = answer.json()["rejected"]
+    assert "_id" in rejected["reason"], rejected
+    assert "(found inf)" in rejected["reason"] or "(found -inf)" in rejected["reason"], rejected
+
+
 def test_primero_webhook_flag_and_its_echo(sidecar: Sidecar, primero: FakePrimero) -> None:
     case = primero_case(9, "2026-11-20T09:00:00.000Z")
     headers = {"Content-Type": "application/json", "x-api-key": SECRET}

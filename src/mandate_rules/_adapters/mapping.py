@@ -39,6 +39,7 @@ record never raises for the record's content: it returns the `Event`, or a
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping as MappingABC
 from collections.abc import Sequence
@@ -226,7 +227,9 @@ class FieldMapping:
         record_id = _first_text(record, rule.ids)
         problems: list[str] = []
         if record_id is None:
-            problems.append(f"no record id in any of {', '.join(rule.ids)}")
+            found = _first(record, rule.ids)
+            problems.append(f"no usable record id in any of {', '.join(rule.ids)}"
+                            + ("" if found is MISSING else f" (found {found!r})"))
         version = _first_text(record, rule.versions)
         when = _first(record, rule.times)
         when_text = _time_text(when) if when is not MISSING else None
@@ -274,6 +277,8 @@ def _first_text(record: Any, paths: Sequence[str]) -> str | None:
     value = _first(record, paths)
     if value is MISSING or isinstance(value, (dict, list, bool)):
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON's 1e400 reads as inf: no record is called "inf"
     return str(value)
 
 
