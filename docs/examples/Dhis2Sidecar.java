@@ -28,11 +28,21 @@ public final class Dhis2Sidecar {
 
     /** Posts one CloudEvent; returns the JSON answer with the advisories it raised. */
     String submit(String cloudEvent) throws IOException, InterruptedException {
+        return post(cloudEvent, "application/cloudevents+json");
+    }
+
+    /** Posts a JSON array of CloudEvents, stored all or nothing; the answer's "results" hold
+     *  each event's advisories, in order. */
+    String submitBatch(String cloudEvents) throws IOException, InterruptedException {
+        return post(cloudEvents, "application/cloudevents-batch+json");
+    }
+
+    private String post(String body, String contentType) throws IOException, InterruptedException {
         for (int attempt = 1; ; attempt++) {
             HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + "/v1/events"))
                     .timeout(Duration.ofSeconds(30))
-                    .header("Content-Type", "application/cloudevents+json")
-                    .POST(HttpRequest.BodyPublishers.ofString(cloudEvent));
+                    .header("Content-Type", contentType)
+                    .POST(HttpRequest.BodyPublishers.ofString(body));
             if (token != null) {
                 request.header("Authorization", "Bearer " + token);
             }
@@ -63,16 +73,25 @@ public final class Dhis2Sidecar {
                 System.getenv().getOrDefault("MANDATE_RULES_URL", "http://127.0.0.1:8765"),
                 System.getenv("MANDATE_RULES_TOKEN"));
         // A DHIS2 tracker event for a request of a seat on a mission helicopter.
-        String event = """
-                {"specversion": "1.0", "id": "dhis2-evt-Q8kz1-v1", "type": "asset.request",
-                 "source": "dhis2://dhis2.example.org/programs/aSsEtReQ",
-                 "subject": "Q8kz1", "time": "%s", "country": "SOM", "area": "SO-SA",
-                 "data": {"org": {"id": "nngo-sanaag-water", "kind": "nngo"},
-                          "entity_id": "Q8kz1", "asset": {"kind": "helicopter",
-                          "owner_kind": "mission_military"}, "task_category": "indirect",
-                          "medevac": false, "route": {"id": "CRG-HLD"},
-                          "needed_within_h": 72}}
-                """.formatted(Instant.now().truncatedTo(ChronoUnit.SECONDS));
+        String event = EVENT.formatted("Q8kz1-v1", "Q8kz1",
+                Instant.now().truncatedTo(ChronoUnit.SECONDS), "Q8kz1");
         System.out.println(sidecar.submit(event));
+        // Two more, sent together as a batch (one answer line, its "results" in order).
+        String batch = "[" + EVENT.formatted("R2mw7-v1", "R2mw7",
+                Instant.now().truncatedTo(ChronoUnit.SECONDS), "R2mw7") + ","
+                + EVENT.formatted("T5hq3-v1", "T5hq3",
+                Instant.now().truncatedTo(ChronoUnit.SECONDS), "T5hq3") + "]";
+        System.out.println(sidecar.submitBatch(batch));
     }
+
+    private static final String EVENT = """
+            {"specversion": "1.0", "id": "dhis2-evt-%s", "type": "asset.request",
+             "source": "dhis2://dhis2.example.org/programs/aSsEtReQ",
+             "subject": "%s", "time": "%s", "country": "SOM", "area": "SO-SA",
+             "data": {"org": {"id": "nngo-sanaag-water", "kind": "nngo"},
+                      "entity_id": "%s", "asset": {"kind": "helicopter",
+                      "owner_kind": "mission_military"}, "task_category": "indirect",
+                      "medevac": false, "route": {"id": "CRG-HLD"},
+                      "needed_within_h": 72}}
+            """;
 }

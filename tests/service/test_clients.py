@@ -30,6 +30,10 @@ def test_the_java_example_posts_an_event_with_the_jdk_defaults(
     run = subprocess.run(["java", "-cp", str(classes), "Dhis2Sidecar"], env=env,
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
-    answer = json.loads(run.stdout)
-    assert answer["event"]["id"] == "dhis2-evt-Q8kz1-v1"
-    assert answer["advisories"], answer
+    single, batch = (json.loads(line) for line in run.stdout.splitlines())
+    assert single["event"]["id"] == "dhis2-evt-Q8kz1-v1"
+    assert single["advisories"], single
+    # the batch: both events answered in order, each with its advisories
+    assert [r["event"]["id"] for r in batch["results"]] == ["dhis2-evt-R2mw7-v1",
+                                                            "dhis2-evt-T5hq3-v1"]
+    assert all(r["advisories"] and not r["duplicate"] for r in batch["results"]), batch
