@@ -235,7 +235,7 @@ class AdapterHub:
         if new:
             # Imported here: the sidecar package imports this module while it loads.
             from .._service._errors import ApiError  # noqa: PLC0415
-            from .._service._worker import Submit  # noqa: PLC0415
+            from .._service._jobs import Submit  # noqa: PLC0415
             worker = getattr(self.service, "worker", None)
             if worker is not None and not worker.healthy:
                 return _busy("not-ready", "the rules engine is starting, or rebuilding its "

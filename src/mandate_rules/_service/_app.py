@@ -48,11 +48,12 @@ from ._http import (
     utc_now,
 )
 from ._intake import check_depth, read_batch, read_event
+from ._jobs import Install, ItemResult, Preview, Resolve, Submit, Tick
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import openapi_document
 from ._store import AdvisoryFilter, Store
 from ._views import find_rule, readable, rule_detail, rule_summary
-from ._worker import Install, ItemResult, Preview, Resolve, Submit, Tick, Worker
+from ._worker import Worker
 
 log = logging.getLogger("mandate_rules.service")
 
