@@ -141,7 +141,7 @@ def test_every_public_exception_derives_from_mandate_rules_error() -> None:
 # none of them is exported (the test above holds every exported one).
 _SIDECAR_APART = {"mandate_rules._service._errors.ApiError",
                   "mandate_rules._service._config.ConfigError",
-                  "mandate_rules._service._store.StoreError"}
+                  "mandate_rules._service._dbfile.StoreError"}
 
 
 def _defined_exceptions() -> list[type[BaseException]]:

@@ -51,7 +51,8 @@ from ._intake import check_depth, read_batch, read_event
 from ._jobs import Install, ItemResult, Preview, Resolve, Submit, Tick
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import openapi_document
-from ._store import AdvisoryFilter, Store
+from ._rows import AdvisoryFilter
+from ._store import Store
 from ._views import find_rule, readable, rule_detail, rule_summary
 from ._worker import Worker
 

@@ -23,7 +23,7 @@ from .._errors import EngineError, MandateRulesError
 from .._models import Advisory, Event, RulesVersion, content_hash, format_time
 from ._errors import ApiError, internal_error
 from ._jobs import CLOCK_SOURCE, ItemResult, Preview, Resolve, Submit
-from ._store import AdvisoryRow, Duplicate, Evaluated, ShadowOutcome, StoredEvent, json_text
+from ._rows import AdvisoryRow, Duplicate, Evaluated, ShadowOutcome, StoredEvent, json_text
 from ._tenants import Tenant, TenantEngines
 
 log = logging.getLogger("mandate_rules.service")

@@ -12,7 +12,7 @@ import attrs
 
 from .._models import Event, RulesVersion
 from .._rules import Bundle
-from ._store import json_text
+from ._rows import json_text
 
 # The source of the ticks the service applies itself; clients may not use it.
 CLOCK_SOURCE = "mandate-rules://sidecar/clock"

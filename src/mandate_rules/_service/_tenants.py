@@ -23,7 +23,8 @@ from .._rules import Bundle
 from ._errors import ApiError
 from ._jobs import Install
 from ._metrics import Metrics
-from ._store import LogRow, Store, json_text
+from ._rows import LogRow, json_text
+from ._store import Store
 
 log = logging.getLogger("mandate_rules.service")
 

@@ -32,7 +32,8 @@ from ._errors import ApiError, internal_error
 from ._evaluator import Evaluator, Pending, StoreFailure, store_error
 from ._jobs import Install, Job, Preview, Resolve, Stop, Submit, Tick
 from ._metrics import Metrics
-from ._store import Store, StoredEvent
+from ._rows import StoredEvent
+from ._store import Store
 from ._tenants import Tenant
 
 log = logging.getLogger("mandate_rules.service")
