@@ -19,9 +19,9 @@ import requests
 import uvicorn
 
 from mandate_rules import Advisory
-from mandate_rules._adapters.receivers import ADAPTERS_ENV
 from mandate_rules._service import ServiceConfig, create_app
 from mandate_rules._service._config import TokenSpec, token_digest
+from mandate_rules._service._receivers import ADAPTERS_ENV
 from mandate_rules.adapters import advisory_marker
 from mandate_rules.adapters.testing import (
     COMMCARE_DOMAIN,

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .._adapters.receivers import adapter_hub
 from .._errors import RulePackError
 from .._models import name_problem, shown, text_problem
 from ._auth import Authenticator, Principal
@@ -51,6 +50,7 @@ from ._intake import check_depth, read_batch, read_event
 from ._jobs import Install, ItemResult, Preview, Resolve, Submit, Tick
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import openapi_document
+from ._receivers import adapter_hub
 from ._rows import AdvisoryFilter
 from ._store import Store
 from ._views import find_rule, readable, rule_detail, rule_summary
@@ -399,7 +399,7 @@ class Service:
             r("/v1/admin/reload", self.post_reload, ["POST"], ("admin",)),
         ]
         # Adapters (issue 5): push receivers and the write-back outbox loop, all in
-        # mandate_rules._adapters.receivers; connections from MANDATE_RULES_ADAPTERS.
+        # _receivers; connections from MANDATE_RULES_ADAPTERS.
         adapters = adapter_hub(self)
         routes += [self.adopt(route) for route in adapters.routes()]
 

@@ -398,7 +398,7 @@ def openapi_document() -> dict[str, Any]:
                 "webhook, CommCare data forwarding) to a configured adapter connection, "
                 "authenticated by the connection's shared secret. Anything that may succeed "
                 "later is a 503 with Retry-After (the one failure every sender retries). "
-                "Served by the adapters (mandate_rules._adapters.receivers).",
+                "Served by the sidecar's push receivers (mandate_rules._service._receivers).",
                 {"200": _json({"type": "object"}, "New, unchanged, rejected and ignored "
                                                   "records, and the advisories raised"),
                  **{str(s): _json(_ref("AdapterError"), "Error")

@@ -56,13 +56,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._adapters.config import load_settings
+from .._adapters.contract import Adapter, Batch
+from .._adapters.errors import AdapterError, PayloadError
+from .._adapters.outbox import STATUSES, Outbox
+from .._adapters.registry import load_adapter_class
+from .._adapters.syncstate import AdapterStore
 from .._models import Advisory
-from .config import load_settings
-from .contract import Adapter, Batch
-from .errors import AdapterError, PayloadError
-from .outbox import STATUSES, Outbox
-from .registry import load_adapter_class
-from .syncstate import AdapterStore
+from ._errors import ApiError
+from ._http import decode_cursor, encode_cursor, query_choices, query_int, query_text
+from ._jobs import Submit
 
 __all__ = ["ADAPTERS_ENV", "AdapterHub", "Connection", "adapter_hub", "load_connections"]
 
@@ -233,9 +236,6 @@ class AdapterHub:
         new, unchanged = await run_in_threadpool(self.store.fresh, batch.events)
         advisories: list[dict[str, Any]] = []
         if new:
-            # Imported here: the sidecar package imports this module while it loads.
-            from .._service._errors import ApiError  # noqa: PLC0415
-            from .._service._jobs import Submit  # noqa: PLC0415
             worker = getattr(self.service, "worker", None)
             if worker is not None and not worker.healthy:
                 return _busy("not-ready", "the rules engine is starting, or rebuilding its "
@@ -295,12 +295,6 @@ class AdapterHub:
     async def list_outbox(self, request: Request) -> Response:
         """``GET /v1/outbox``: the caller's tenant's write-backs, oldest first; ``status``
         (pending, done, dead; comma-separated), ``limit``, ``cursor``."""
-        from .._service._http import (  # noqa: PLC0415 - the sidecar imports this module
-            decode_cursor,
-            encode_cursor,
-            query_choices,
-            query_int,
-        )
         principal = self._caller(request, "read")
         statuses = query_choices(request, "status", STATUSES)
         limit = query_int(request, "limit", 100, 1, 1000)
@@ -315,7 +309,6 @@ class AdapterHub:
     async def retry_outbox(self, request: Request) -> Response:
         """``POST /v1/admin/outbox/retry``: put the tenant's dead write-backs (or the one
         ``advisory_id`` names) back in the queue, due now."""
-        from .._service._http import query_text  # noqa: PLC0415 - as above
         principal = self._caller(request, "admin")
         advisory_id = query_text(request, "advisory_id")
         sources = self._sources(principal.tenant)

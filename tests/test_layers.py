@@ -1,0 +1,36 @@
+"""The package's layers (issue 12, docs/architecture.md): data flows adapter → event →
+engine → advisory → store/write-back, and no module below the sidecar reaches up into it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mandate_rules
+
+SRC = Path(mandate_rules.__file__).parent
+# The commands start the sidecar (`serve`); they are the one layer above it.
+ABOVE_THE_SIDECAR = ("_cli.py",)
+
+
+def _imports(path: Path) -> list[str]:
+    """The modules `path` imports, as written (relative ones keep their dots)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            found.append(base)
+            found += [f"{base}{'.' if node.module else ''}{alias.name}" for alias in node.names]
+    return found
+
+
+def test_no_module_below_the_sidecar_imports_it() -> None:
+    below = [p for p in sorted(SRC.rglob("*.py"))
+             if p.relative_to(SRC).parts[0] != "_service"
+             and p.relative_to(SRC).as_posix() not in ABOVE_THE_SIDECAR]
+    assert len(below) > 50  # the core, the spec plugin, the adapter SDK
+    offenders = [f"{p.relative_to(SRC).as_posix()}: {module}" for p in below
+                 for module in _imports(p) if "_service" in module.split(".")]
+    assert offenders == []
