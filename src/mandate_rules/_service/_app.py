@@ -50,7 +50,7 @@ from ._intake import check_depth, read_batch, read_event
 from ._jobs import Install, ItemResult, Preview, Resolve, Submit, Tick
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import openapi_document
-from ._receivers import adapter_hub
+from ._receivers import Sidecar, adapter_hub
 from ._rows import AdvisoryFilter
 from ._store import Store
 from ._views import find_rule, readable, rule_detail, rule_summary
@@ -400,7 +400,10 @@ class Service:
         ]
         # Adapters (issue 5): push receivers and the write-back outbox loop, all in
         # _receivers; connections from MANDATE_RULES_ADAPTERS.
-        adapters = adapter_hub(self)
+        adapters = adapter_hub(Sidecar(submit=self.run, ready=lambda: self.worker.healthy,
+                                       authenticate=self.auth.authenticate,
+                                       max_body_bytes=self.config.max_body_bytes),
+                               self.config, self.metrics)
         routes += [self.adopt(route) for route in adapters.routes()]
 
         @contextlib.asynccontextmanager

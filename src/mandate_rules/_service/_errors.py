@@ -25,12 +25,18 @@ CODES: Mapping[str, tuple[int, str]] = {
     "malformed-json": (400, "the body is not valid JSON (or not UTF-8)"),
     "invalid-query": (400, "a query parameter has a value of the wrong kind"),
     "invalid-cursor": (400, "the pagination cursor was not one this server handed out"),
-    "unauthorized": (401, "no bearer token, or one that is not configured"),
+    "not-a-record": (400, "a push's body is not a record its adapter reads"),
+    "unauthorized": (401, "no bearer token, or one that is not configured; a push without "
+                     "its connection's shared secret"),
+    "push-not-configured": (401, "the adapter connection has no push secret, so no push can "
+                            "be authenticated"),
     "forbidden": (403, "the token's role does not allow this request"),
     "not-found": (404, "no such route"),
     "advisory-not-found": (404, "no advisory with this id for this tenant"),
     "rule-not-found": (404, "no rule with this id in the running rule packs"),
     "shadow-not-configured": (404, "the server runs no candidate rule packs (--shadow)"),
+    "unknown-connection": (404, "no adapter connection of this name"),
+    "outbox-row-not-found": (404, "no dead write-back of this advisory for this tenant"),
     "method-not-allowed": (405, "the route does not take this method"),
     "payload-too-large": (413, "the body is larger than the configured limit"),
     "batch-too-large": (413, "the batch has more events than the configured limit"),
@@ -48,6 +54,8 @@ CODES: Mapping[str, tuple[int, str]] = {
     "overloaded": (503, "the engine's queue is full; retry after the Retry-After delay"),
     "store-unavailable": (503, "the database could not be read or written; nothing was stored"),
     "not-ready": (503, "the server is starting or stopping"),
+    "busy": (503, "a push was not answered in time (a reload or a backlog); send it again"),
+    "push-failed": (503, "a push could not be taken; nothing was kept, send it again"),
 }
 
 
