@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .._content import name_problem, shown, text_problem
 from .._errors import RulePackError
-from .._models import name_problem, shown, text_problem
 from ._auth import Authenticator, Principal
 from ._bundles import Bundles, load_bundles
 from ._config import ServiceConfig

@@ -17,6 +17,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .._errors import MandateRulesError
+
 # 2: events.content_hash and decisions.missing_keys (a file of schema 1 gets both
 # columns when opened; see `migrate`).
 SCHEMA_VERSION = 2
@@ -129,8 +131,10 @@ CREATE TABLE IF NOT EXISTS shadow_advisories (
 """
 
 
-class StoreError(Exception):
-    """The database cannot be opened or written."""
+class StoreError(MandateRulesError):
+    """Raised when `mandate-rules serve` starts and its SQLite file cannot be opened: a path
+    that cannot be created, a file SQLite will not put in WAL mode, or one written by a newer
+    mandate-rules. (A write that fails later is answered `store-unavailable`.)"""
 
 
 def migrate(conn: sqlite3.Connection) -> None:

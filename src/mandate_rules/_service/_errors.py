@@ -16,12 +16,15 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from starlette.responses import JSONResponse
 
+from .._errors import MandateRulesError
+
 # code -> (HTTP status, what it means). The OpenAPI document lists these codes.
-CODES: Mapping[str, tuple[int, str]] = {
+CODES: Mapping[str, tuple[int, str]] = MappingProxyType({
     "malformed-json": (400, "the body is not valid JSON (or not UTF-8)"),
     "invalid-query": (400, "a query parameter has a value of the wrong kind"),
     "invalid-cursor": (400, "the pagination cursor was not one this server handed out"),
@@ -56,11 +59,16 @@ CODES: Mapping[str, tuple[int, str]] = {
     "not-ready": (503, "the server is starting or stopping"),
     "busy": (503, "a push was not answered in time (a reload or a backlog); send it again"),
     "push-failed": (503, "a push could not be taken; nothing was kept, send it again"),
-}
+})
 
 
-class ApiError(Exception):
-    """An error answered to the client: never a traceback, always a code."""
+class ApiError(MandateRulesError):
+    """An error answered to the client: never a traceback, always a code.
+
+    Raised by the sidecar's request handlers and its engine thread when a request cannot be
+    served (bad input, an unknown id, a full queue, a store that cannot be written); the
+    route answers it with its HTTP status and the JSON body of `body()`.
+    """
 
     def __init__(self, code: str, message: str, path: str | None = None, *,
                  headers: Mapping[str, str] | None = None, **details: Any) -> None:

@@ -18,9 +18,10 @@ from typing import Any
 
 import attrs
 
+from .._content import content_hash
 from .._engine import Engine
 from .._errors import EngineError, MandateRulesError
-from .._models import Advisory, Event, RulesVersion, content_hash, format_time
+from .._models import Advisory, Event, RulesVersion, format_time
 from ._errors import ApiError, internal_error
 from ._jobs import CLOCK_SOURCE, ItemResult, Preview, Resolve, Submit
 from ._rows import AdvisoryRow, Duplicate, Evaluated, ShadowOutcome, StoredEvent, json_text

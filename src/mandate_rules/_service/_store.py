@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .._models import RulesVersion, content_hash
+from .._content import content_hash
+from .._models import RulesVersion
 from ._dbfile import SCHEMA, SCHEMA_VERSION, StoreError, connect, migrate
 from ._reads import StoreReads
 from ._rows import (
