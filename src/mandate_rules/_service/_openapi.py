@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 from ruamel.yaml import YAML
 
+from .._resources import event_types_text
 from ._errors import CODES
 
 _REF = "#/components/schemas/"
@@ -31,7 +31,7 @@ def _nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 @cache
 def event_types() -> tuple[str, ...]:
-    text = resources.files("mandate_rules").joinpath("event_types.yaml").read_text("utf-8")
+    text = event_types_text()
     return tuple(sorted(YAML(typ="safe").load(text)["types"]))
 
 
