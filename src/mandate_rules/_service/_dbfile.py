@@ -23,7 +23,23 @@ from .._errors import MandateRulesError
 # columns when opened; see `migrate`).
 SCHEMA_VERSION = 2
 
-SCHEMA = """
+# The columns an advisory of the live rule packs and one of the candidate's share, declared
+# once for both tables (the shadow diff compares their rows).
+_ADVISORY_KEYS = """\
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    event_seq INTEGER NOT NULL REFERENCES events (seq),
+    rule_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+"""
+_ADVISORY_VERSION = """\
+    rules_version TEXT NOT NULL,
+    rules_hash TEXT NOT NULL,
+    match_key TEXT NOT NULL,
+"""
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant TEXT NOT NULL,
@@ -44,21 +60,12 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant, seq);
 
 CREATE TABLE IF NOT EXISTS advisories (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant TEXT NOT NULL,
-    id TEXT NOT NULL,
-    event_seq INTEGER NOT NULL REFERENCES events (seq),
-    rule_id TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    subject TEXT,
+{_ADVISORY_KEYS}    subject TEXT,
     source TEXT NOT NULL,
     country TEXT NOT NULL,
     raised_at TEXT NOT NULL,
     raised_ts REAL NOT NULL,
-    rules_version TEXT NOT NULL,
-    rules_hash TEXT NOT NULL,
-    match_key TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open',
+{_ADVISORY_VERSION}    status TEXT NOT NULL DEFAULT 'open',
     stored_at TEXT NOT NULL,
     body TEXT NOT NULL,
     UNIQUE (tenant, id)
@@ -115,16 +122,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 
 CREATE TABLE IF NOT EXISTS shadow_advisories (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    tenant TEXT NOT NULL,
-    id TEXT NOT NULL,
-    event_seq INTEGER NOT NULL REFERENCES events (seq),
-    rule_id TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    rules_version TEXT NOT NULL,
-    rules_hash TEXT NOT NULL,
-    match_key TEXT NOT NULL,
-    body TEXT NOT NULL,
+{_ADVISORY_KEYS}{_ADVISORY_VERSION}    body TEXT NOT NULL,
     UNIQUE (tenant, id)
 );
 
