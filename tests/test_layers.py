@@ -3,29 +3,17 @@ engine → advisory → store/write-back, and no module below the sidecar reache
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import mandate_rules
 
+from .helpers import imported_modules
+
 SRC = Path(mandate_rules.__file__).parent
 # The commands start the sidecar (`serve`); they are the one layer above it.
 ABOVE_THE_SIDECAR = ("_cli.py",)
-
-
-def _imports(path: Path) -> list[str]:
-    """The modules `path` imports, as written (relative ones keep their dots)."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = "." * node.level + (node.module or "")
-            found.append(base)
-            found += [f"{base}{'.' if node.module else ''}{alias.name}" for alias in node.names]
-    return found
 
 
 def test_no_module_below_the_sidecar_imports_it() -> None:
@@ -34,7 +22,7 @@ def test_no_module_below_the_sidecar_imports_it() -> None:
              and p.relative_to(SRC).as_posix() not in ABOVE_THE_SIDECAR]
     assert len(below) > 50  # the core, the spec plugin, the adapter SDK
     offenders = [f"{p.relative_to(SRC).as_posix()}: {module}" for p in below
-                 for module in _imports(p) if "_service" in module.split(".")]
+                 for module in imported_modules(p) if "_service" in module.split(".")]
     assert offenders == []
 
 
@@ -51,6 +39,6 @@ def test_the_packaged_files_are_found_without_loading_the_engine() -> None:
     # `_cli` is changed on another branch; it moves to `_resources` when that one is merged
     via_engine = [f"{p.relative_to(SRC).as_posix()}" for p in sorted(SRC.rglob("*.py"))
                   if p.relative_to(SRC).as_posix() not in ABOVE_THE_SIDECAR
-                  for module in _imports(p)
+                  for module in imported_modules(p)
                   if module.endswith("_engine.bundled_rules_dir")]
     assert via_engine == []

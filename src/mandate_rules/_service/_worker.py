@@ -148,18 +148,22 @@ class Worker(Evaluator):
         """What escaped a group's own handling: its unanswered jobs fail, nothing of it is
         kept (store or engines), and the thread goes on with the next group."""
         error = internal_error(log, "the engine thread failed on a group of requests", exc)
-        self._pending.clear()
-        self._known = None
-        try:
-            self._store.rollback()
-        except Exception:  # the rebuild below reads what is committed
-            log.exception("rollback failed")
+        self._discard_group()
         unanswered = [job for job in jobs if not job.future.done()]
         for job in unanswered:
             job.future.set_exception(error)
         # An unanswered job's events may be in its tenant's engines but not in the store.
         for name in sorted({job.tenant for job in unanswered if isinstance(job, Submit)}):
             self._rebuild(name)
+
+    def _discard_group(self) -> None:
+        """Forget the group's unwritten evaluations and roll back what it wrote."""
+        self._pending.clear()
+        self._known = None
+        try:
+            self._store.rollback()
+        except Exception:  # the rebuild that follows reads what is committed
+            log.exception("rollback failed")
 
     def _drain(self, why: str) -> None:
         while True:
@@ -242,12 +246,7 @@ class Worker(Evaluator):
         """Roll the group back, fail its jobs with `error`, and rebuild the engines it
         touched."""
         log.error("writing to the store failed; the group is rolled back: %s", error.message)
-        self._pending.clear()
-        self._known = None
-        try:
-            self._store.rollback()
-        except Exception:  # the rebuild below reads what is committed
-            log.exception("rollback failed")
+        self._discard_group()
         for future, _, _ in done:
             future.set_exception(error)
         for name in sorted(touched):
