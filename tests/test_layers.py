@@ -42,3 +42,21 @@ def test_the_packaged_files_are_found_without_loading_the_engine() -> None:
                   for module in imported_modules(p)
                   if module.endswith("_engine.bundled_rules_dir")]
     assert via_engine == []
+
+
+ROOT = SRC.parents[1]
+# Every module of the package and of the bundled adapters, as docs/architecture.md names it.
+MODULES = {p: (p.relative_to(ROOT / "src") if p.is_relative_to(ROOT / "src")
+               else p.relative_to(ROOT)).as_posix()
+           for p in sorted([*SRC.rglob("*.py"), *(ROOT / "adapters").rglob("*.py")])}
+
+
+def test_every_module_is_named_in_the_architecture_page() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    assert len(MODULES) > 100
+    assert [name for name in MODULES.values() if f"| `{name}` |" not in page] == []
+
+
+def test_no_module_of_the_package_or_the_bundled_adapters_is_over_500_lines() -> None:
+    sizes = {name: len(path.read_text("utf-8").splitlines()) for path, name in MODULES.items()}
+    assert {name: n for name, n in sizes.items() if n > 500} == {}
