@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mandate_rules import Event
-from mandate_rules._engine import bundled_rules_dir
 from mandate_rules._loader import load_bundle
+from mandate_rules._resources import bundled_rules_dir
 from mandate_rules._rules import Bundle
 
 ROOT = Path(__file__).resolve().parent

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from mandate_rules import Engine, Event
-from mandate_rules._engine import bundled_rules_dir
 from mandate_rules._loader import load_bundle
+from mandate_rules._resources import bundled_rules_dir
 
 from ._common import Scale, catalogue, log, rss_mb
 from .stream import EventStream, StreamConfig
@@ -36,7 +36,7 @@ _COLD = """
 import time
 started = time.perf_counter()
 from mandate_rules import Engine
-from mandate_rules._engine import bundled_rules_dir
+from mandate_rules._resources import bundled_rules_dir
 from mandate_rules._loader import load_bundle
 imported = time.perf_counter()
 engine = Engine(load_bundle(bundled_rules_dir()))

@@ -30,10 +30,11 @@ from benchmarks._common import catalogue
 from benchmarks.stream import EventStream, StreamConfig
 
 from mandate_rules import Event
-from mandate_rules._service import _worker
+from mandate_rules._service import _tenants
+from mandate_rules._service._jobs import Submit
 from mandate_rules._service._metrics import Metrics
 from mandate_rules._service._store import Store
-from mandate_rules._service._worker import Submit, Worker
+from mandate_rules._service._worker import Worker
 
 STREAM = StreamConfig(seed=11, operations=40, ticks=0.0, duplicates=0.0, context_updates=0.001)
 TENANT = "default"
@@ -77,15 +78,15 @@ def main() -> None:
 
 
         def take_baseline() -> None:
-            tenant.since = _worker.BASELINE_EVERY  # due: `_baselines` takes it
+            tenant.since = _tenants.BASELINE_EVERY  # due: `_baselines` takes it
             worker._baselines()
 
         take = timed(take_baseline)
         store.close()
     print(f"old recovery (replay the whole log of {args.events} events): {whole:.2f} s")
     print(f"new recovery (baseline + the {after} events after it): {recover:.2f} s")
-    print(f"taking a baseline: {take:.3f} s, once every {_worker.BASELINE_EVERY} events: "
-          f"{take / _worker.BASELINE_EVERY * 1e6:.1f} us per event on the engine thread")
+    print(f"taking a baseline: {take:.3f} s, once every {_tenants.BASELINE_EVERY} events: "
+          f"{take / _tenants.BASELINE_EVERY * 1e6:.1f} us per event on the engine thread")
 
 
 if __name__ == "__main__":

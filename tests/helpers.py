@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import textwrap
 from pathlib import Path
@@ -23,6 +24,20 @@ BUNDLE_YAML = textwrap.dedent("""\
       when:
         - context.mission.party_to_conflict in [yes, perceived]
     """)
+
+def imported_modules(path: Path) -> list[str]:
+    """The modules `path` imports, written as they are (relative ones keep their dots)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            found.append(base)
+            found += [f"{base}.{alias.name}" if node.module else f"{base}{alias.name}"
+                      for alias in node.names]
+    return found
+
 
 _ids = itertools.count(1)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mandate_rules._service._worker import CLOCK_SOURCE
+from mandate_rules._service._jobs import CLOCK_SOURCE
 
 from .candidates import (
     ADDED_TRIGGER,

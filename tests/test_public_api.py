@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import mandate_rules
-from mandate_rules import MandateRulesError, adapters
+from mandate_rules import MandateRulesError, _models, adapters
 from mandate_rules._errors import ProblemsError
 from mandate_rules.adapters import MappingError
 
@@ -88,12 +88,23 @@ def test_no_module_level_mutable_state() -> None:
     assert set(_mutable_globals(paths)) == _REGISTRIES
 
 
-@pytest.mark.xfail(strict=True, reason="the sidecar's and the adapters' tables are frozen with "
-                                       "their own layout")
 def test_no_module_level_mutable_state_in_the_sidecar_and_the_adapters() -> None:
     paths = [p for p in sorted(SRC.rglob("*.py"))
              if p.relative_to(SRC).parts[0] in ("_service", "_adapters", "adapters")]
     assert _mutable_globals(paths) == []
+
+
+def test_the_models_leave_the_content_helpers_to_content() -> None:
+    """`_content` holds the content checks, the hash and freeze/thaw; `_models` no longer
+    passes them on, and nothing imports them from there."""
+    helpers = {"content_hash", "freeze", "thaw", "name_problem", "shown", "text_problem"}
+    assert helpers & set(_models.__all__) == set()
+    via_models = [f"{p.relative_to(SRC).as_posix()}: {alias.name}"
+                  for p in sorted(SRC.rglob("*.py"))
+                  for node in ast.walk(ast.parse(p.read_text(), filename=str(p)))
+                  if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_models")
+                  for alias in node.names if alias.name in helpers]
+    assert via_models == []
 
 
 def test_the_adapter_contract_is_public_and_honest() -> None:
@@ -137,13 +148,6 @@ def test_every_public_exception_derives_from_mandate_rules_error() -> None:
             if not issubclass(cls, MandateRulesError)] == []
 
 
-# The sidecar's own errors, to be brought under MandateRulesError with the sidecar's layout;
-# none of them is exported (the test above holds every exported one).
-_SIDECAR_APART = {"mandate_rules._service._errors.ApiError",
-                  "mandate_rules._service._config.ConfigError",
-                  "mandate_rules._service._store.StoreError"}
-
-
 def _defined_exceptions() -> list[type[BaseException]]:
     """Every exception class the package defines under a name without an underscore."""
     out: dict[str, type[BaseException]] = {}
@@ -159,9 +163,7 @@ def _defined_exceptions() -> list[type[BaseException]]:
 
 
 @pytest.mark.parametrize("cls", [
-    pytest.param(cls, id=f"{cls.__module__}.{cls.__qualname__}",
-                 marks=[pytest.mark.xfail(strict=True, reason="the sidecar's errors, later")]
-                 if f"{cls.__module__}.{cls.__qualname__}" in _SIDECAR_APART else [])
+    pytest.param(cls, id=f"{cls.__module__}.{cls.__qualname__}")
     for cls in _defined_exceptions()])
 def test_every_exception_the_package_raises_derives_from_mandate_rules_error(
         cls: type[BaseException]) -> None:

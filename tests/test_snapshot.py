@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from mandate_rules import Engine, Event, SnapshotError
+from mandate_rules._resources import demo_timeline
 
 from .helpers import RULES_DIR
 from .test_patterns import PACK, at, completed, tick
 
-DEMO = Path(__file__).resolve().parents[1] / "src" / "mandate_rules" / "demo" / "somalia.jsonl"
+DEMO = demo_timeline()
 
 
 def demo_events() -> list[Event]:

@@ -21,7 +21,7 @@ from types import MappingProxyType as _MappingProxyType
 # type checker reads these imports, Python reads the table below.
 if _typing.TYPE_CHECKING:
     from ._context import ContextProfile
-    from ._engine import Engine, bundled_rules_dir
+    from ._engine import Engine
     from ._errors import (
         EngineError,
         EventValidationError,
@@ -41,6 +41,7 @@ if _typing.TYPE_CHECKING:
         Severity,
     )
     from ._problems import Problem
+    from ._resources import bundled_rules_dir
     from ._rules import Bundle, Rule, Trigger
 
 __all__ = [
@@ -91,7 +92,7 @@ _HOMES = _MappingProxyType({
     "SnapshotError": "_errors",
     "Trigger": "_rules",
     "UnknownRuleError": "_errors",
-    "bundled_rules_dir": "_engine",
+    "bundled_rules_dir": "_resources",
     "check_bundle": "_loader",
     "load_bundle": "_loader",
 })

@@ -6,20 +6,20 @@ import json
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from ._diff_cli import diff
-from ._engine import Engine, bundled_rules_dir
+from ._engine import Engine
 from ._errors import EventValidationError, MandateRulesError, RulePackError, UnknownRuleError
 from ._fields import field_reference_markdown, field_reference_text
 from ._loader import check_bundle, key_warnings, load_bundle
 from ._models import Advisory, Event
 from ._problems import Problem
 from ._render import advisories_table, explain_rule, rules_table
+from ._resources import bundled_rules_dir, demo_timeline
 from ._rulesdir import rules_dir as _rules_dir
 from ._service._cli import serve
 from ._spec.cli import phrasebook, spec
@@ -212,8 +212,7 @@ def demo(rules_dir: Path | None, fmt: str) -> None:
     The timeline is written for the shipped packs, which it uses unless --rules is given.
     """
     engine = _engine(rules_dir or bundled_rules_dir(), None)
-    timeline = resources.files("mandate_rules").joinpath("demo", "somalia.jsonl")
-    with timeline.open("r", encoding="utf-8") as stream:
+    with demo_timeline().open("r", encoding="utf-8") as stream:
         events = []
         for _, item in _read_events(stream, "demo/somalia.jsonl"):
             if isinstance(item, str):  # the shipped timeline is tested; this is a safeguard

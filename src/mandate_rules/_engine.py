@@ -30,28 +30,16 @@ from ._opcontext import ContextResolver, context_update
 from ._patternsteps import PatternSteps
 from ._problems import Problem, did_you_mean
 from ._program import Plan, Program
+from ._resources import bundled_rules_dir
 from ._rules import Absence, Bundle, Count, Lookback, Rule
 from ._schema import load_schema
 from ._snapshot import FORMAT as SNAPSHOT_FORMAT
 from ._snapshot import state_from_json, state_to_json
 from ._state import CountryState
 
-__all__ = ["Engine", "Evaluation", "MissingKey", "bundled_rules_dir"]
+__all__ = ["Engine", "Evaluation", "MissingKey"]
 
 _DAY = 86400.0
-
-
-def bundled_rules_dir() -> FsPath:
-    """The rule packs shipped with the package (or, in a source checkout, `rules/`)."""
-    here = FsPath(__file__).resolve().parent
-    packaged = here / "_bundled" / "rules"
-    if packaged.is_dir():
-        return packaged
-    for parent in here.parents:
-        candidate = parent / "rules"
-        if (candidate / "bundle.yaml").is_file():
-            return candidate
-    raise FileNotFoundError("no bundled rule packs found: pass a rules directory")
 
 
 @attrs.frozen

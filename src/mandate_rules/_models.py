@@ -23,8 +23,6 @@ from ._content import (
     content_problems,
     freeze,
     name_problem,
-    shown,
-    text_problem,
     thaw,
 )
 from ._errors import EventValidationError
@@ -41,8 +39,6 @@ __all__ = [
     "Severity",
     "format_time",
 ]
-# `_content`'s checks, for the sidecar and the adapters until they import them from there
-__all__ += ["content_hash", "freeze", "name_problem", "shown", "text_problem", "thaw"]
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
 MIN_YEAR, MAX_YEAR = 1900, 2999

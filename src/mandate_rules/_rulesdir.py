@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ._engine import bundled_rules_dir
 from ._loader import BUNDLE_FILE
+from ._resources import bundled_rules_dir
 
 
 def rules_dir(given: Path | None, flag: str = "--rules") -> Path:

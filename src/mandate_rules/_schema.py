@@ -11,12 +11,13 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 from ruamel.yaml import YAML
+
+from ._resources import event_types_text
 
 TEXT, BOOL, NUMBER, INTEGER, TIME, ENUM, LIST, BOOL_OR_TEXT = (
     "text", "bool", "number", "integer", "time", "enum", "list", "bool_or_text",
@@ -286,7 +287,7 @@ def _validate_tree(tree: Mapping[str, Any], doc: Mapping[str, Any], where: str,
 @cache
 def load_schema() -> Schema:
     """The schema shipped with the package (read once per process; it never changes)."""
-    text = resources.files("mandate_rules").joinpath("event_types.yaml").read_text("utf-8")
+    text = event_types_text()
     raw = YAML(typ="safe").load(text)
     actors = frozenset(raw["actors"])
     common_tree: dict[str, Any] = {}

@@ -22,9 +22,10 @@ from ._adapters.registry import load_adapter_class
 from ._adapters.sync import SyncProgress
 from ._adapters.sync import sync as run_sync
 from ._adapters.syncstate import AdapterStore
-from ._engine import Engine, bundled_rules_dir
+from ._engine import Engine
 from ._errors import MandateRulesError
 from ._models import Advisory, Event
+from ._resources import bundled_rules_dir
 
 __all__ = ["outbox", "sync"]
 

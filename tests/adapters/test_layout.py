@@ -6,7 +6,6 @@ lines."""
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import pytest
 
 import mandate_rules
 from mandate_rules import adapters
+
+from ..helpers import imported_modules
 
 HEAVY = ("durable", "durable_rules_engine", "mandate_rules._engine", "mandate_rules._service",
          "starlette", "pytest")
@@ -67,27 +68,11 @@ def test_no_adapter_module_imports_the_engine_or_the_sidecar() -> None:
              *sorted(BUNDLED.rglob("*.py"))]
     offenders = []
     for path in paths:
-        if path.name == "receivers.py":
-            continue  # sidecar code on its way into src/mandate_rules/_service/
-        for module in _imported_modules(path):
+        for module in imported_modules(path):
             if module.split(".")[-1] in ("_engine", "_service", "_cli", "_sync_cli") or \
                     module.startswith(("mandate_rules._engine", "mandate_rules._service")):
                 offenders.append(f"{path.relative_to(src.parent)}: {module}")
     assert offenders == []
-
-
-def _imported_modules(path: Path) -> list[str]:
-    """The modules `path` imports, written as they are (relative ones keep their dots)."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = "." * node.level + (node.module or "")
-            found.append(base)
-            found += [f"{base}.{alias.name}" if node.module else f"{base}{alias.name}"
-                      for alias in node.names]
-    return found
 
 
 def test_no_adapter_module_is_over_500_lines() -> None:

@@ -19,9 +19,10 @@ import requests
 import uvicorn
 
 from mandate_rules import Advisory
-from mandate_rules._adapters.receivers import ADAPTERS_ENV
 from mandate_rules._service import ServiceConfig, create_app
 from mandate_rules._service._config import TokenSpec, token_digest
+from mandate_rules._service._errors import CODES
+from mandate_rules._service._receivers import ADAPTERS_ENV
 from mandate_rules.adapters import advisory_marker
 from mandate_rules.adapters.testing import (
     COMMCARE_DOMAIN,
@@ -239,6 +240,25 @@ def test_a_pushed_record_whose_id_is_beyond_a_double_is_rejected_naming_it(
     [rejected] = answer.json()["rejected"]
     assert "_id" in rejected["reason"], rejected
     assert "(found inf)" in rejected["reason"] or "(found -inf)" in rejected["reason"], rejected
+
+
+def test_a_refused_push_has_the_sidecars_error_shape_and_codes(sidecar: Sidecar) -> None:
+    """The receivers are the sidecar's: its codes (`unauthorized`, `payload-too-large`, not
+    the receivers' own `unauthenticated`, `body-too-large`), each with the part at fault."""
+    body = json.dumps(kobo_submission(3007)).encode()
+    wrong = dict(KOBO_HEADERS, Authorization="Basic " + base64.b64encode(b"kobo:nope").decode())
+    cases = [(sidecar.push("kobo", body, wrong), 401, "unauthorized", "header.authorization"),
+             (sidecar.push("kobo", b"{" + b" " * (1 << 20) + b"}", KOBO_HEADERS), 413,
+              "payload-too-large", "body"),
+             (sidecar.push("nowhere", body, KOBO_HEADERS), 404, "unknown-connection",
+              "path.connection"),
+             (sidecar.push("kobo", b"<xml/>", KOBO_HEADERS), 400, "not-a-record", "body")]
+    for answer, status, code, path in cases:
+        assert answer.status_code == status
+        error = answer.json()["error"]
+        assert (error["code"], error["path"]) == (code, path)
+        assert error["message"]
+        assert code in CODES
 
 
 def test_primero_webhook_flag_and_its_echo(sidecar: Sidecar, primero: FakePrimero) -> None:

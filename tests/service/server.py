@@ -20,9 +20,11 @@ from typing import Any
 
 import requests
 
+from mandate_rules._resources import demo_timeline
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "rules"
-DEMO = ROOT / "src" / "mandate_rules" / "demo" / "somalia.jsonl"
+DEMO = demo_timeline()
 START_TIMEOUT = 120.0  # generous: the machine is shared with other test runs
 
 

@@ -13,11 +13,12 @@ import pytest
 
 from mandate_rules import Engine, Event, load_bundle
 from mandate_rules._errors import EngineError
-from mandate_rules._service import _worker
+from mandate_rules._service import _tenants
 from mandate_rules._service._errors import ApiError
+from mandate_rules._service._jobs import Preview, Submit
 from mandate_rules._service._metrics import Metrics
 from mandate_rules._service._store import Store
-from mandate_rules._service._worker import Preview, Submit, Worker
+from mandate_rules._service._worker import Worker
 
 from .packs import at, escort, flight, rule_ids, v1_rules
 
@@ -244,7 +245,7 @@ def refuse_id(monkeypatch: pytest.MonkeyPatch, refused: str) -> None:
 @pytest.mark.parametrize("failure", ["refused half-way", "write failed"])
 def test_a_failed_request_replays_only_the_events_after_the_tenants_baseline(
         worker: Worker, store: Store, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
-    monkeypatch.setattr(_worker, "BASELINE_EVERY", 10)
+    monkeypatch.setattr(_tenants, "BASELINE_EVERY", 10)
     for hour in range(23):
         submit(worker, escort(time=at(hours=hour)))
     # Stored after the last baseline (taken after the 20th event): they must stay counted.

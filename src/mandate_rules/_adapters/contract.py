@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._models import Advisory, Event, freeze, thaw
+from .._content import freeze, thaw
+from .._models import Advisory, Event
 
 __all__ = ["Adapter", "Batch", "Ignored", "Pulled", "Rejected", "WriteResult",
            "advisory_marker", "advisory_text"]

@@ -12,8 +12,14 @@ twice at once and a 2xx is sent only after the event and its advisories are comm
 | `_bundles` | loading the live and candidate rule packs |
 | `_http` | reading bodies (size limit, media types, JSON) and query parameters |
 | `_intake` | events from bodies: validation, the service's limits, batches all or nothing |
-| `_store` | SQLite in WAL mode: events, advisories, decisions, resolutions, shadow, outbox |
-| `_worker` | the engine thread: tenants' engines, group commit, replay, reload, ticks |
+| `_dbfile` | the SQLite file: its tables, migrating an older one, opening a connection |
+| `_rows` | the rows the store writes and reads back, and the JSON text it keeps |
+| `_store` | the one writer: transactions, a group's events, advisories and decisions, replay |
+| `_reads` | the readers, any thread: advisories, the decision log, the shadow diff |
+| `_jobs` | the engine thread's jobs, and what a submitted event gets back |
+| `_tenants` | the tenants' engines: rebuilt from the log, baselines, snapshots, reload |
+| `_evaluator` | a job on the engines: events, re-deliveries and conflicts, ticks, writes gathered |
+| `_worker` | the engine thread: the queue, groups of jobs and their one commit |
 | `_metrics` | Prometheus text exposition, written by hand |
 | `_openapi` | the OpenAPI 3 document |
 | `_views` | JSON shapes of rules and advisories for the API |

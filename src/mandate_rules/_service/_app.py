@@ -25,9 +25,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .._adapters.receivers import adapter_hub
+from .._content import name_problem, shown, text_problem
 from .._errors import RulePackError
-from .._models import name_problem, shown, text_problem
 from ._auth import Authenticator, Principal
 from ._bundles import Bundles, load_bundles
 from ._config import ServiceConfig
@@ -48,11 +47,14 @@ from ._http import (
     utc_now,
 )
 from ._intake import check_depth, read_batch, read_event
+from ._jobs import Install, ItemResult, Preview, Resolve, Submit, Tick
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import openapi_document
-from ._store import AdvisoryFilter, Store
+from ._receivers import Sidecar, adapter_hub
+from ._rows import AdvisoryFilter
+from ._store import Store
 from ._views import find_rule, readable, rule_detail, rule_summary
-from ._worker import Install, ItemResult, Preview, Resolve, Submit, Tick, Worker
+from ._worker import Worker
 
 log = logging.getLogger("mandate_rules.service")
 
@@ -405,8 +407,11 @@ class Service:
             r("/v1/admin/reload", self.post_reload, ["POST"], ("reload",)),
         ]
         # Adapters (issue 5): push receivers and the write-back outbox loop, all in
-        # mandate_rules._adapters.receivers; connections from MANDATE_RULES_ADAPTERS.
-        adapters = adapter_hub(self)
+        # _receivers; connections from MANDATE_RULES_ADAPTERS.
+        adapters = adapter_hub(Sidecar(submit=self.run, ready=lambda: self.worker.healthy,
+                                       authenticate=self.auth.authenticate,
+                                       max_body_bytes=self.config.max_body_bytes),
+                               self.config, self.metrics)
         routes += [self.adopt(route) for route in adapters.routes()]
 
         @contextlib.asynccontextmanager

@@ -10,12 +10,14 @@ Tokens are compared by their SHA-256, so the server holds no token in memory or 
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import attrs
 
 from ._config import DEFAULT_TENANT, ROLES, TENANT_ROLES, ServiceConfig, token_digest
 from ._errors import ApiError
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mandate-rules"'}
+_CHALLENGE = MappingProxyType({"WWW-Authenticate": 'Bearer realm="mandate-rules"'})
 
 
 @attrs.frozen

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 
-from .._engine import bundled_rules_dir
 from .._errors import RulePackError
 from .._loader import load_bundle
 from .._problems import Problem
+from .._resources import bundled_rules_dir
 from .._rules import Bundle
 from ._config import ServiceConfig
 

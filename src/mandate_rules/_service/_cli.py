@@ -13,8 +13,8 @@ import click
 
 from .._errors import RulePackError
 from ._config import TOKENS_ENV, ConfigError, ServiceConfig, load_config
+from ._dbfile import StoreError
 from ._dblock import DatabaseInUse, hold_database
-from ._store import StoreError
 
 EXIT_BAD_SETUP = 2
 # Descriptors kept for what is not a client connection: the listening socket, the database

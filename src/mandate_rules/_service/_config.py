@@ -38,6 +38,8 @@ import attrs
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from .._errors import MandateRulesError
+
 # A tenant's token acts for that tenant only; an operator's token (no tenant) acts on what all
 # tenants share: every tenant's counters, and the rule packs they all run.
 TENANT_ROLES = ("submit", "read", "admin")
@@ -58,8 +60,9 @@ _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOKEN_KEYS = ("tenant", "role", "roles", "token", "token_sha256")
 
 
-class ConfigError(Exception):
-    """The settings cannot be used; `problems` says every reason at once."""
+class ConfigError(MandateRulesError):
+    """Raised by `serve` before it listens when the settings (flags, config file, tokens in
+    the environment) cannot be used; `problems` says every reason at once."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems

@@ -16,22 +16,31 @@ import json
 import logging
 import secrets
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from starlette.responses import JSONResponse
 
+from .._errors import MandateRulesError
+
 # code -> (HTTP status, what it means). The OpenAPI document lists these codes.
-CODES: Mapping[str, tuple[int, str]] = {
+CODES: Mapping[str, tuple[int, str]] = MappingProxyType({
     "malformed-request": (400, "the request is not valid HTTP/1.1; the connection is closed"),
     "malformed-json": (400, "the body is not valid JSON (or not UTF-8)"),
     "invalid-query": (400, "a query parameter has a value of the wrong kind"),
     "invalid-cursor": (400, "the pagination cursor was not one this server handed out"),
-    "unauthorized": (401, "no bearer token, or one that is not configured"),
+    "not-a-record": (400, "a push's body is not a record its adapter reads"),
+    "unauthorized": (401, "no bearer token, or one that is not configured; a push without "
+                     "its connection's shared secret"),
+    "push-not-configured": (401, "the adapter connection has no push secret, so no push can "
+                            "be authenticated"),
     "forbidden": (403, "the token's role does not allow this request"),
     "not-found": (404, "no such route"),
     "advisory-not-found": (404, "no advisory with this id for this tenant"),
     "rule-not-found": (404, "no rule with this id in the running rule packs"),
     "shadow-not-configured": (404, "the server runs no candidate rule packs (--shadow)"),
+    "unknown-connection": (404, "no adapter connection of this name"),
+    "outbox-row-not-found": (404, "no dead write-back of this advisory for this tenant"),
     "method-not-allowed": (405, "the route does not take this method"),
     "request-timeout": (408, "the request's headers or body did not arrive in time "
                         "(header_timeout, body_timeout); the connection is closed"),
@@ -56,11 +65,18 @@ CODES: Mapping[str, tuple[int, str]] = {
                              "one is closed; retry after the Retry-After delay"),
     "store-unavailable": (503, "the database could not be read or written; nothing was stored"),
     "not-ready": (503, "the server is starting or stopping"),
-}
+    "busy": (503, "a push was not answered in time (a reload or a backlog); send it again"),
+    "push-failed": (503, "a push could not be taken; nothing was kept, send it again"),
+})
 
 
-class ApiError(Exception):
-    """An error answered to the client: never a traceback, always a code."""
+class ApiError(MandateRulesError):
+    """An error answered to the client: never a traceback, always a code.
+
+    Raised by the sidecar's request handlers and its engine thread when a request cannot be
+    served (bad input, an unknown id, a full queue, a store that cannot be written); the
+    route answers it with its HTTP status and the JSON body of `body()`.
+    """
 
     def __init__(self, code: str, message: str, path: str | None = None, *,
                  headers: Mapping[str, str] | None = None, **details: Any) -> None:

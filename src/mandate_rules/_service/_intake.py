@@ -11,7 +11,7 @@ from typing import Any
 from .._errors import EventValidationError
 from .._models import Event
 from ._errors import ApiError
-from ._worker import CLOCK_SOURCE
+from ._jobs import CLOCK_SOURCE
 
 RESERVED_SOURCE = "mandate-rules://sidecar"
 # Event times the engine can do arithmetic on (deadlines days or months later).

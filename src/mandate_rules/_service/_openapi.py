@@ -7,12 +7,15 @@ The event types are read from ``event_types.yaml``, the published contract with 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from functools import cache
-from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from ruamel.yaml import YAML
 
+from .._resources import event_types_text
 from ._errors import CODES
 
 _REF = "#/components/schemas/"
@@ -22,22 +25,24 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF + name}
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+def _nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
 @cache
 def event_types() -> tuple[str, ...]:
-    text = resources.files("mandate_rules").joinpath("event_types.yaml").read_text("utf-8")
+    text = event_types_text()
     return tuple(sorted(YAML(typ="safe").load(text)["types"]))
 
 
-_TEXT = {"type": "string"}
-_TIME = {"type": "string", "format": "date-time"}
-_VERSION = {"type": "object", "required": ["version", "hash"],
-            "properties": {"version": _TEXT, "hash": _TEXT}}
-_EVENT_REF = {"type": "object", "required": ["source", "id", "type"],
-              "properties": {"source": _TEXT, "id": _TEXT, "type": _TEXT}}
+_TEXT: Mapping[str, Any] = MappingProxyType({"type": "string"})
+_TIME: Mapping[str, Any] = MappingProxyType({"type": "string", "format": "date-time"})
+_VERSION: Mapping[str, Any] = MappingProxyType({
+    "type": "object", "required": ["version", "hash"],
+    "properties": {"version": _TEXT, "hash": _TEXT}})
+_EVENT_REF: Mapping[str, Any] = MappingProxyType({
+    "type": "object", "required": ["source", "id", "type"],
+    "properties": {"source": _TEXT, "id": _TEXT, "type": _TEXT}})
 
 
 def _schemas() -> dict[str, Any]:
@@ -212,7 +217,7 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _json(schema: Mapping[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -224,7 +229,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return out
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _query(name: str, schema: Mapping[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema,
             "description": description}
 
@@ -259,25 +264,25 @@ def _operation(op_id: str, summary: str, responses: dict[str, Any], *,
     return out
 
 
-_EXAMPLE = {
+_EXAMPLE: Mapping[str, Any] = MappingProxyType({
     "specversion": "1.0", "id": "esc-hr-0001-v1",
     "source": "kobotoolbox://kf.example.org/assets/aDemoSom", "type": "escort.request",
     "time": "2026-11-02T08:15:00Z", "subject": "esc-hr-0001", "country": "SOM", "area": "SO-BN",
     "data": {"org": {"id": "ingo-horn-relief", "kind": "ingo"}, "entity_id": "esc-hr-0001",
              "armed": True, "provider": {"kind": "mission_military"},
              "alternatives_considered": [], "decision": {"status": "requested"}},
-}
+})
 # Where an advisory id in one answer can be used next (OpenAPI links).
-_ADVISORY_LINKS = {
+_ADVISORY_LINKS: Mapping[str, Any] = MappingProxyType({
     "GetAdvisory": {"operationId": "getAdvisory",
                     "parameters": {"advisory_id": "$response.body#/advisories/0/id"}},
     "ResolveAdvisory": {"operationId": "resolveAdvisory",
                         "parameters": {"advisory_id": "$response.body#/advisories/0/id"}},
-}
-_LISTED_LINKS = {
+})
+_LISTED_LINKS: Mapping[str, Any] = MappingProxyType({
     "GetListedAdvisory": {"operationId": "getAdvisory",
                           "parameters": {"advisory_id": "$response.body#/items/0/id"}},
-}
+})
 
 
 def openapi_document() -> dict[str, Any]:
@@ -292,7 +297,8 @@ def openapi_document() -> dict[str, Any]:
     single_body = {"required": True, "content": {
         "application/json": {"schema": _ref("CloudEvent"), "examples": example},
         "application/cloudevents+json": {"schema": _ref("CloudEvent")}}}
-    return {
+    # The frozen tables above, wherever they sit (in lists too), become plain dicts.
+    document: dict[str, Any] = json.loads(json.dumps({
         "openapi": "3.1.0",
         "info": {
             "title": "mandate-rules sidecar",
@@ -400,7 +406,7 @@ def openapi_document() -> dict[str, Any]:
                 "webhook, CommCare data forwarding) to a configured adapter connection, "
                 "authenticated by the connection's shared secret. Anything that may succeed "
                 "later is a 503 with Retry-After (the one failure every sender retries). "
-                "Served by the adapters (mandate_rules._adapters.receivers).",
+                "Served by the sidecar's push receivers (mandate_rules._service._receivers).",
                 {"200": _json({"type": "object"}, "New, unchanged, rejected and ignored "
                                                   "records, and the advisories raised"),
                  **{str(s): _json(_ref("AdapterError"), "Error")
@@ -435,4 +441,5 @@ def openapi_document() -> dict[str, Any]:
                 {"200": _json(_ref("ReloadResult"), "Reloaded (or unchanged)"),
                  **_errors(422, 500, 503)}, tags=("admin",))},
         },
-    }
+    }, default=dict))
+    return document

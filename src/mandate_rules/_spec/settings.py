@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .._engine import bundled_rules_dir
 from .._loader import load_bundle
+from .._resources import bundled_rules_dir
 from .._rules import Bundle
 
 __all__ = ["INI_FEATURES", "INI_RULES", "features_dir", "load_rules", "relative", "rules_dir"]

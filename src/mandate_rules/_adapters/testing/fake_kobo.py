@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -164,10 +165,10 @@ class FakeKobo(FakeServer):
                                 "results": page})
 
 
-_MONGO_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+_MONGO_OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = MappingProxyType({
     "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
     "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b,
-    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b}
+    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b})
 
 
 def _mongo_match(document: dict[str, Any], query: dict[str, Any]) -> bool:

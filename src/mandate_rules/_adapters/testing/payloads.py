@@ -11,8 +11,10 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -67,7 +69,7 @@ def kobo_submission(number: int = 3001, *, submitted: str = "2026-11-20T04:52:44
     return dict(base)
 
 
-INFO_SHARE = {
+INFO_SHARE: Mapping[str, Any] = MappingProxyType({
     "info_share_direction": "outgoing",
     "info_share_counterparty": "peacekeepers",
     "info_share_counterparty_id": "Sector East J2",
@@ -75,13 +77,13 @@ INFO_SHARE = {
     "info_share_granularity": "individual",
     "info_share_purpose": "military_planning",
     "info_share_country": "SSD",
-}
+})
 
 
 def primero_case(number: int, updated: str, **fields: Any) -> dict[str, Any]:
     """The OpenFn case with a new id and update time, carrying an information-sharing request."""
     case = copy.deepcopy(fixture("primero", "openfn_primero-progres_case_583069e.json"))
-    case.update(INFO_SHARE)
+    case.update(copy.deepcopy(dict(INFO_SHARE)))  # each case its own list of categories
     case.update({"id": str(uuid.UUID(int=number)), "last_updated_at": updated})
     case.update(fields)
     return dict(case)

@@ -13,9 +13,9 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import FrameType
+from types import FrameType, MappingProxyType
 
 from .fake_commcare import FakeCommCare
 from .fake_kobo import FakeKobo
@@ -46,8 +46,8 @@ def _commcare(port: int) -> FakeServer:
                         port=port)
 
 
-FAKES: dict[str, Callable[[int], FakeServer]] = {
-    "kobotoolbox": _kobo, "primero": _primero, "commcare": _commcare}
+FAKES: Mapping[str, Callable[[int], FakeServer]] = MappingProxyType({
+    "kobotoolbox": _kobo, "primero": _primero, "commcare": _commcare})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

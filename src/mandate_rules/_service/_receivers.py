@@ -16,7 +16,14 @@ backlog, a full queue, a busy store, an unexpected failure) is answered 503 with
 ``Retry-After``, the one failure KoboToolbox retries; 4xx only for what no retry changes.
 Advisories go to the outbox in the sidecar's store and are written back by a background
 loop, retried until the source takes them or refuses them for good (dead rows, listed at
-``GET /v1/outbox`` and put back with ``POST /v1/admin/outbox/retry``).
+``GET /v1/outbox`` and put back with ``POST /v1/admin/outbox/retry``). Errors have the
+sidecar's shape and codes (`_errors.CODES`).
+
+The events go to the engine thread like any other (`Sidecar.submit`). The records seen and
+rejected (`AdapterStore`) and the outbox are tables of the sidecar's SQLite file, written from
+the thread pool in short transactions of their own: they never touch the event log, so the
+engine thread stays the one writer of what an answer promises is stored; SQLite's file lock
+serialises them with it, and a wait past the busy timeout is a 503 with nothing kept.
 
 The connections are read from the YAML file named by ``MANDATE_RULES_ADAPTERS``::
 
@@ -46,7 +53,7 @@ import logging
 import math
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +63,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._adapters.config import load_settings
+from .._adapters.contract import Adapter, Batch
+from .._adapters.errors import AdapterError, PayloadError
+from .._adapters.outbox import STATUSES, Outbox
+from .._adapters.registry import load_adapter_class
+from .._adapters.syncstate import AdapterStore, storable_text
 from .._models import Advisory
-from .config import load_settings
-from .contract import Adapter, Batch
-from .errors import AdapterError, PayloadError
-from .outbox import STATUSES, Outbox
-from .registry import load_adapter_class
-from .syncstate import AdapterStore, storable_text
+from ._auth import Principal
+from ._config import ServiceConfig
+from ._errors import ApiError
+from ._http import decode_cursor, encode_cursor, query_choices, query_int, query_text
+from ._jobs import ItemResult, Submit
+from ._metrics import Metrics
 
 __all__ = ["ADAPTERS_ENV", "AdapterHub", "Connection", "adapter_hub", "load_connections"]
 
@@ -124,21 +137,38 @@ def _presented(request: Request) -> list[str]:
     return [f for f in found if f]
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _error(code: str, message: str, path: str | None) -> Response:
+    """The sidecar's error body, with one of its codes (`_errors.CODES`)."""
+    return ApiError(code, message, path).response()
 
 
-def _busy(code: str, message: str, *, retry_after: float = 5.0) -> JSONResponse:
+def _busy(code: str, message: str, *, retry_after: float = 5.0) -> Response:
     """503 with ``Retry-After``: the one answer every source retries (Kobo: 502/503/504)."""
     seconds = max(1, math.ceil(retry_after))
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=503,
-                        headers={"Retry-After": str(seconds)})
+    return ApiError(code, message, None, headers={"Retry-After": str(seconds)}).response()
+
+
+#: The engine thread's answer to a job of submitted events, awaited on the event loop.
+SubmitJob = Callable[[Submit], Awaitable[list[ItemResult]]]
+#: The caller of an outbox route, from its ``Authorization`` header (raises `ApiError`).
+Authenticate = Callable[[str | None], Principal]
+
+
+@attrs.frozen
+class Sidecar:
+    """What the receivers use of the sidecar: submitting events to the engine thread,
+    whether it is ready, its callers' tokens, its body limit."""
+
+    submit: SubmitJob
+    ready: Callable[[], bool]
+    authenticate: Authenticate
+    max_body_bytes: int
 
 
 class AdapterHub:
     """The sidecar's adapter side: push routes, the outbox and its delivery loop."""
 
-    def __init__(self, service: Any, connections: Mapping[str, Connection], db_path: Path, *,
+    def __init__(self, service: Sidecar, connections: Mapping[str, Connection], db_path: Path, *,
                  retry_interval: float = 5.0, base_delay: float = 5.0,
                  max_delay: float = 3600.0, answer_within: float = 20.0) -> None:
         self.service = service
@@ -173,7 +203,7 @@ class AdapterHub:
                 Route("/v1/outbox", self.list_outbox, methods=["GET"]),
                 Route("/v1/admin/outbox/retry", self.retry_outbox, methods=["POST"])]
 
-    def watch(self, metrics: Any) -> None:
+    def watch(self, metrics: Metrics) -> None:
         """Publish the outbox in the sidecar's Prometheus metrics: rows by source and status
         (a dead row is a write-back the source refused, waiting to be put back by hand)."""
         if not self.connections:
@@ -207,24 +237,27 @@ class AdapterHub:
         name = request.path_params["connection"]
         connection = self.connections.get(name)
         if connection is None:
-            return _error(404, "unknown-connection", f"no adapter connection {name!r}")
+            return _error("unknown-connection", f"no adapter connection {name!r}",
+                          "path.connection")
         secret = connection.adapter.push_secret
         if secret is None:
-            return _error(401, "push-not-configured", f"connection {name!r} has no push "
-                          f"secret (push_secret_env), so no push can be authenticated")
+            return _error("push-not-configured", f"connection {name!r} has no push "
+                          f"secret (push_secret_env), so no push can be authenticated",
+                          "path.connection")
         if not any(hmac.compare_digest(p.encode(), secret.encode())
                    for p in _presented(request)):
-            return _error(401, "unauthenticated", "the push does not carry the connection's "
-                          "shared secret")
-        limit = getattr(getattr(self.service, "config", None), "max_body_bytes", 1 << 20)
+            return _error("unauthorized", "the push does not carry the connection's "
+                          "shared secret (X-API-Key, Basic or Bearer)", "header.authorization")
+        limit = self.service.max_body_bytes
         body = await request.body()
         if len(body) > limit:
-            return _error(413, "body-too-large", f"the body is larger than {limit} bytes")
+            return _error("payload-too-large", f"the body is larger than {limit} bytes",
+                          "body")
         try:
             try:
                 batch = connection.adapter.parse(body, dict(request.headers))
             except PayloadError as exc:
-                return _error(400, "not-a-record", str(exc))
+                return _error("not-a-record", str(exc), "body")
             return await self._take(name, connection, batch)
         except sqlite3.Error as exc:
             log.warning("push to %s: the store is busy or failing: %s", name, exc)
@@ -239,16 +272,12 @@ class AdapterHub:
         new, unchanged = await run_in_threadpool(self.store.fresh, batch.events)
         advisories: list[dict[str, Any]] = []
         if new:
-            # Imported here: the sidecar package imports this module while it loads.
-            from .._service._errors import ApiError  # noqa: PLC0415
-            from .._service._worker import Submit  # noqa: PLC0415
-            worker = getattr(self.service, "worker", None)
-            if worker is not None and not worker.healthy:
+            if not self.service.ready():
                 return _busy("not-ready", "the rules engine is starting, or rebuilding its "
                              "state from the stored events; send it again shortly")
             try:
                 results = await asyncio.wait_for(
-                    self.service.run(Submit(tenant=connection.tenant, events=tuple(new),
+                    self.service.submit(Submit(tenant=connection.tenant, events=tuple(new),
                                             batch=True)), timeout=self.answer_within)
             except TimeoutError:
                 # The job is cancelled if it has not started; if it has, its events are
@@ -288,9 +317,9 @@ class AdapterHub:
 
     # ---------------------------------------------------------------- the outbox, by hand
 
-    def _caller(self, request: Request, role: str) -> Any:
+    def _caller(self, request: Request, role: str) -> Principal:
         """The sidecar's caller, as for its own routes (bearer token, tenant, role)."""
-        principal = self.service.auth.authenticate(request.headers.get("authorization"))
+        principal = self.service.authenticate(request.headers.get("authorization"))
         principal.require(role)
         return principal
 
@@ -301,12 +330,6 @@ class AdapterHub:
     async def list_outbox(self, request: Request) -> Response:
         """``GET /v1/outbox``: the caller's tenant's write-backs, oldest first; ``status``
         (pending, done, dead; comma-separated), ``limit``, ``cursor``."""
-        from .._service._http import (  # noqa: PLC0415 - the sidecar imports this module
-            decode_cursor,
-            encode_cursor,
-            query_choices,
-            query_int,
-        )
         principal = self._caller(request, "read")
         statuses = query_choices(request, "status", STATUSES)
         limit = query_int(request, "limit", 100, 1, 1000)
@@ -321,15 +344,15 @@ class AdapterHub:
     async def retry_outbox(self, request: Request) -> Response:
         """``POST /v1/admin/outbox/retry``: put the tenant's dead write-backs (or the one
         ``advisory_id`` names) back in the queue, due now."""
-        from .._service._http import query_text  # noqa: PLC0415 - as above
         principal = self._caller(request, "admin")
         advisory_id = query_text(request, "advisory_id")
         sources = self._sources(principal.tenant)
         retried = await run_in_threadpool(self.outbox.retry, advisory_id=advisory_id,
                                           sources=sources) if sources else []
         if advisory_id is not None and not retried:
-            return _error(404, "outbox-row-not-found", f"no dead write-back of advisory "
-                          f"{advisory_id!r} for this tenant (see GET /v1/outbox?status=dead)")
+            return _error("outbox-row-not-found", f"no dead write-back of advisory "
+                          f"{advisory_id!r} for this tenant (see GET /v1/outbox?status=dead)",
+                          "query.advisory_id")
         if retried and self._wake is not None:
             self._wake.set()
         return JSONResponse({"retried": retried})
@@ -386,11 +409,11 @@ class AdapterHub:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
 
-def adapter_hub(service: Any, env: Mapping[str, str] | None = None) -> AdapterHub:
+def adapter_hub(service: Sidecar, config: ServiceConfig, metrics: Metrics,
+                env: Mapping[str, str] | None = None) -> AdapterHub:
     """The hub for a sidecar `service`: connections from ``MANDATE_RULES_ADAPTERS`` (none when
     it is not set), tables in the sidecar's own SQLite store."""
     env = os.environ if env is None else env
-    config = service.config
     path = env.get(ADAPTERS_ENV)
     if not path:
         return AdapterHub(service, {}, Path(config.db_path))
@@ -405,5 +428,5 @@ def adapter_hub(service: Any, env: Mapping[str, str] | None = None) -> AdapterHu
     if hub.answer_within <= 0:
         raise AdapterError(f"{path}: push: answer_within_seconds: expected a number of "
                            f"seconds above 0, got {hub.answer_within:g}")
-    hub.watch(service.metrics)
+    hub.watch(metrics)
     return hub

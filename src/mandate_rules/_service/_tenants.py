@@ -1,0 +1,312 @@
+"""The tenants' engines: built from the store's log (from a snapshot when one fits), put back
+to a recent baseline after a failed write, snapshotted, and swapped whole for new rule packs.
+
+`TenantEngines` is the base of the engine thread's `Worker`, and runs on that thread only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import logging
+import sqlite3
+import time
+from typing import Any
+
+import attrs
+
+from .._engine import Engine
+from .._errors import EngineError
+from .._models import Advisory, Event, RulesVersion, format_time
+from .._rules import Bundle
+from ._errors import ApiError
+from ._jobs import Install
+from ._metrics import Metrics
+from ._rows import LogRow, json_text
+from ._store import Store
+
+log = logging.getLogger("mandate_rules.service")
+
+# On start, the last stored events of a tenant are evaluated again and their advisories
+# compared with those stored (a check that state and rules still agree); the rest is replayed.
+VERIFY_TAIL = 1_000
+# Each tenant's baseline (see `_Baseline`) is taken again once this many events or ticks
+# were evaluated after it: recovering from a failed request replays at most about this
+# many stored events, and taking one costs an `Engine.snapshot()` (scripts/recovery_cost.py).
+BASELINE_EVERY = 10_000
+
+
+@attrs.frozen
+class _Baseline:
+    """A tenant's engines' state holding every committed event of it up to `seq`: what
+    recovery restores, so that a failed request costs a replay of the events after `seq`
+    rather than of the whole log. Held as JSON text, so that no restored state shares an
+    object with it and it can be restored again."""
+
+    seq: int
+    live: str
+    shadow: str | None
+    clocks: tuple[tuple[str, dt.datetime], ...]
+
+
+@attrs.define
+class Tenant:
+    name: str
+    live: Engine
+    shadow: Engine | None
+    clocks: dict[str, dt.datetime]  # the latest event or tick time, per operation
+    baseline: _Baseline | None = None
+    since: int = 0  # events and ticks evaluated after the baseline
+
+
+
+class TenantEngines:
+    """Each tenant's live engine (and the candidate's, in shadow mode), kept equal to what
+    the store holds."""
+
+    _store: Store
+    _metrics: Metrics
+    _configured: tuple[str, ...]
+    _tenants: dict[str, Tenant]
+    _dirty: set[str]  # tenants whose engines could not be rebuilt
+    _unsnapshotted: dict[str, int]  # events evaluated per tenant since its last snapshot
+    live_bundle: Bundle | None
+    shadow_bundle: Bundle | None
+    ready: bool
+    fatal: str | None
+
+    def _flush(self) -> None:
+        """Write the group's evaluated events (the `Evaluator`'s): a rebuild reads the store."""
+        raise NotImplementedError
+
+    def _tenant(self, name: str) -> Tenant:
+        if name in self._dirty:
+            self._flush()
+            self._rebuild(name)
+            if name in self._dirty:
+                raise ApiError("store-unavailable", "this tenant's state cannot be rebuilt "
+                               "from the database right now", None, headers={"Retry-After": "5"})
+        tenant = self._tenants.get(name)
+        if tenant is None:  # a tenant with no stored event and no token: build it empty
+            assert self.live_bundle is not None
+            tenant = self._tenants[name] = self._build(name, self.live_bundle,
+                                                       self.shadow_bundle)
+        return tenant
+
+    def _rebuild(self, name: str) -> None:
+        """Bring `name`'s engines back to what the store holds: from the tenant's baseline
+        when it has one (the events stored after it are replayed), else from the store."""
+        assert self.live_bundle is not None
+        current = self._tenants.get(name)
+        try:
+            if current is not None and current.baseline is not None:
+                try:
+                    self._tenants[name] = self._recover(current, current.baseline)
+                    self._dirty.discard(name)
+                    return
+                except Exception as exc:  # the store's log is still there to rebuild from
+                    log.warning("tenant %s: recovering from its baseline failed (%r); "
+                                "rebuilding from the store", name, exc)
+            self._tenants[name] = self._build(name, self.live_bundle, self.shadow_bundle)
+            self._dirty.discard(name)
+        except Exception as exc:  # the tenant answers 503 until a rebuild succeeds
+            log.error("cannot rebuild tenant %s from the store: %s", name, exc)
+            self._dirty.add(name)
+
+    def _recover(self, current: Tenant, baseline: _Baseline) -> Tenant:
+        """`current`'s engines, their state put back to `baseline`, then the tenant's events
+        stored after it replayed (those of the group being written included)."""
+        if (current.shadow is None) != (baseline.shadow is None):
+            raise ValueError("the baseline was taken with other engines")
+        tenant = Tenant(current.name, current.live, current.shadow, dict(baseline.clocks),
+                         baseline)
+        tenant.live.restore(json.loads(baseline.live))
+        if tenant.shadow is not None and baseline.shadow is not None:
+            tenant.shadow.restore(json.loads(baseline.shadow))
+        tenant.since = self._replay(tenant, baseline.seq, baseline.seq, None)
+        log.info("tenant %s: state put back to its baseline at stored event %d, %d events "
+                 "after it replayed", tenant.name, baseline.seq, tenant.since)
+        return tenant
+
+    def _baselines(self) -> None:
+        """Take the baseline of each tenant that has none or has evaluated `BASELINE_EVERY`
+        events since its last; called between groups, when every write is committed."""
+        for tenant in list(self._tenants.values()):
+            if tenant.name in self._dirty or (tenant.baseline is not None
+                                              and tenant.since < BASELINE_EVERY):
+                continue
+            try:
+                tenant.baseline = _Baseline(
+                    self._store.last_seq(tenant.name), json_text(tenant.live.snapshot()),
+                    json_text(tenant.shadow.snapshot()) if tenant.shadow is not None else None,
+                    tuple(sorted(tenant.clocks.items())))
+                tenant.since = 0
+            except Exception as exc:  # recovery then rebuilds from the store instead
+                log.warning("tenant %s: taking its baseline failed: %r", tenant.name, exc)
+
+    def _build(self, name: str, live_bundle: Bundle, shadow_bundle: Bundle | None) -> Tenant:
+        """New engines for `name`, their state rebuilt from the store.
+
+        The live engine starts from the tenant's last snapshot when it was taken under these
+        rule packs, and replays (`Engine.replay`) the stored events after it; without one,
+        the whole log. The last `VERIFY_TAIL` events stored under these same packs are
+        evaluated instead, and the advisories they raise compared with those stored; a
+        difference is logged and counted. The candidate engine (shadow mode) always replays
+        the whole log.
+        """
+        tenant = Tenant(name, Engine(live_bundle),
+                         Engine(shadow_bundle) if shadow_bundle else None, {})
+        restored = self._restore(tenant, live_bundle.version.hash)
+        after = 0 if tenant.shadow is not None else restored
+        self._unsnapshotted[name] = self._replay(
+            tenant, restored, after, self._store.last_seq(name, VERIFY_TAIL - 1))
+        return tenant
+
+    def _replay(self, tenant: Tenant, restored: int, after: int,
+                verify_from: int | None) -> int:
+        """Replay the tenant's stored events after seq `after` (the live engine those after
+        `restored`); from seq `verify_from` on, evaluate and compare them with the stored
+        advisories instead (None: never). Returns how many the live engine replayed."""
+        name, live_hash = tenant.name, tenant.live.bundle.version.hash
+        replayed = divergent = failed = 0
+        for row in self._store.log(name, after=after):
+            when = dt.datetime.fromisoformat(row.time)
+            event = None if row.kind == "tick" else self._stored_event(name, row)
+            if row.kind != "tick" and event is None:
+                failed += 1
+                continue
+            if tenant.shadow is not None:
+                try:
+                    if event is None:
+                        tenant.shadow.advance(row.country, when)
+                    else:
+                        tenant.shadow.replay(event)
+                except Exception as exc:
+                    log.warning("tenant %s: the candidate rule packs could not replay stored "
+                                "event %s: %s", name, row.seq, exc)
+            if row.seq <= restored:
+                continue
+            try:
+                if event is None:
+                    out: tuple[Advisory, ...] | None = tenant.live.advance(row.country, when)
+                elif verify_from is not None and row.seq >= verify_from \
+                        and row.rules_hash == live_hash:
+                    out = tenant.live.evaluate(event)
+                else:
+                    tenant.live.replay(event)
+                    out = None
+            except Exception as exc:
+                failed += 1
+                log.warning("tenant %s: stored event %s could not be replayed: %s",
+                            name, row.seq, exc)
+                continue
+            replayed += 1
+            tenant.clocks[row.country] = max(tenant.clocks.get(row.country, when), when)
+            if out is not None and row.rules_hash == live_hash \
+                    and tuple(a.id for a in out) != row.advisory_ids:
+                divergent += 1
+                log.warning("tenant %s: replaying stored event %s raised %s; stored: %s",
+                            name, row.seq, [a.id for a in out], list(row.advisory_ids))
+        self._metrics.replayed.inc(amount=replayed)
+        self._metrics.divergent.inc(amount=divergent)
+        self._metrics.replay_errors.inc(amount=failed)
+        if replayed or failed or restored:
+            log.info("tenant %s: replayed %d stored events (%d divergent, %d failed)",
+                     name, replayed, divergent, failed)
+        return replayed
+
+    def _stored_event(self, name: str, row: LogRow) -> Event | None:
+        try:
+            return Event.from_text(row.body, stored=True)
+        except Exception as exc:
+            log.warning("tenant %s: stored event %s could not be read: %s", name, row.seq, exc)
+            return None
+
+    def _restore(self, tenant: Tenant, live_hash: str) -> int:
+        """Load the tenant's last snapshot into its live engine if it was taken under these
+        rule packs; the seq it holds events up to (0: none was loaded)."""
+        snapshot = self._store.get_snapshot(tenant.name)
+        if snapshot is None or snapshot.rules_hash != live_hash:
+            return 0
+        try:
+            state = json.loads(snapshot.body)
+            clocks = {country: dt.datetime.fromisoformat(when)
+                      for country, when in json.loads(snapshot.clocks).items()}
+            tenant.live.restore(state)
+        except (ValueError, TypeError, AttributeError) as exc:  # SnapshotError is a ValueError
+            log.warning("tenant %s: the snapshot at stored event %s cannot be loaded (%s); "
+                        "replaying the whole log", tenant.name, snapshot.seq, exc)
+            tenant.live.reset()
+            return 0
+        tenant.clocks.update(clocks)
+        log.info("tenant %s: restored the snapshot taken at stored event %d (%s)",
+                 tenant.name, snapshot.seq, snapshot.taken_at)
+        return snapshot.seq
+
+    def _snapshots(self, at_least: int) -> None:
+        """Write the snapshot of each tenant with at least `at_least` events evaluated since
+        its last one, each in its own transaction."""
+        for name, count in list(self._unsnapshotted.items()):
+            tenant = self._tenants.get(name)
+            if count < max(1, at_least) or tenant is None or name in self._dirty \
+                    or self.live_bundle is None:
+                continue
+            started = time.perf_counter()
+            try:
+                self._store.begin()
+                self._store.put_snapshot(
+                    name, self._store.last_seq(name), self.live_bundle.version.hash,
+                    json_text({c: format_time(t) for c, t in sorted(tenant.clocks.items())}),
+                    json_text(tenant.live.snapshot()))
+                self._store.commit()
+            except Exception as exc:  # the log still holds every event: a restart replays it
+                log.warning("tenant %s: writing its snapshot failed: %r", name, exc)
+                self._store.rollback()
+                continue
+            self._unsnapshotted[name] = 0
+            log.info("tenant %s: snapshot written after %d events in %.2f s", name, count,
+                     time.perf_counter() - started)
+
+    def _install(self, job: Install) -> dict[str, Any]:
+        """Swap in new rule packs: build every tenant's engines and replay, then swap at once."""
+        unchanged = (self.live_bundle is not None
+                     and self.live_bundle.version == job.live.version
+                     and _version(self.shadow_bundle) == _version(job.shadow))
+        started = time.perf_counter()
+        if not unchanged or job.startup:
+            names = sorted({*self._configured, *self._store.tenants(), *self._tenants})
+            try:
+                tenants = {name: self._build(name, job.live, job.shadow) for name in names}
+            except (sqlite3.Error, EngineError) as exc:
+                if job.startup:
+                    self.fatal = f"cannot rebuild state from the store: {exc}"
+                    log.critical(self.fatal)
+                raise ApiError("reload-failed", f"rebuilding state for the new rule packs "
+                               f"failed ({exc}); the running ones stay", None) from exc
+            self._tenants = tenants
+            self.live_bundle, self.shadow_bundle = job.live, job.shadow
+            self._dirty.clear()
+            _settle()
+        self.ready = True
+        return {"changed": not unchanged, "rules_version": job.live.version.to_json(),
+                "shadow_version": _version_json(job.shadow),
+                "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _settle() -> None:
+    """Keep what lives until the next reload (rule packs, engines, replayed state, the app)
+    out of the collector's full passes, which otherwise walk all of it every few thousand
+    events. Unfrozen and collected first, so the engines a reload replaced are freed."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+
+def _version(bundle: Bundle | None) -> RulesVersion | None:
+    return bundle.version if bundle is not None else None
+
+
+def _version_json(bundle: Bundle | None) -> dict[str, str] | None:
+    return bundle.version.to_json() if bundle is not None else None
