@@ -164,7 +164,7 @@ def test_every_page_loads_only_from_its_server_and_passes_axe(
     # The operation page drew its charts from the sidecar's own copy of Chart.js.
     page.goto(server.url + "/ui/operations/SOM")
     page.wait_for_load_state("networkidle")
-    assert page.locator(".chart.drawn canvas").count() == 3
+    assert page.locator(".chart.drawn canvas").count() == 4
     assert any(url.endswith("/ui/static/vendor/chart.umd.js") for url in watched.requests)
     assert watched.elsewhere(server.url) == []
     assert watched.problems == []  # no CSP violation, no script error

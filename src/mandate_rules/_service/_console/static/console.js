@@ -3,7 +3,7 @@
  * Each <table data-chart="bar|line"> is the chart's data and stays on the page: with
  * JavaScript off, or for a screen reader, the table is the figure. Columns are series and
  * rows are weeks; a cell is read as its leading number. data-series="N" keeps the first N
- * series only (the other columns are not counts). No inline script: the page's
+ * series only (the other columns are not counts); data-max fixes the scale's top. No inline script: the page's
  * Content-Security-Policy forbids it, and this file is served by the sidecar itself.
  */
 (function () {
@@ -31,7 +31,7 @@
     return {labels: labels, datasets: names.map(function (name, k) {
       var colour = SEVERITY[name] || COLOURS[k % COLOURS.length];
       return {label: name, data: series[k], backgroundColor: colour, borderColor: colour,
-              borderWidth: 2, tension: 0.2};
+              borderWidth: 2, tension: 0, spanGaps: true};
     })};
   }
 
@@ -51,7 +51,9 @@
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         scales: {x: {stacked: kind === "bar"},
-                 y: {stacked: kind === "bar", beginAtZero: true, ticks: {precision: 0}}},
+                 y: {stacked: kind === "bar", beginAtZero: true, ticks: {precision: 0},
+                     max: table.hasAttribute("data-max") ?
+                       parseFloat(table.getAttribute("data-max")) : undefined}},
         plugins: {legend: {position: "bottom"}}
       }
     });
