@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ..._render import _MARK_WORDS
@@ -11,11 +12,13 @@ from .._views import readable
 DECISIONS = ("acknowledged", "justified", "dismissed")
 STATUSES = ("open", *DECISIONS)
 #: The resolution form's choices, in the words the form shows.
-DECISION_WORDS = {"acknowledged": "Acknowledge: seen, and acted on as advised",
-                  "justified": "Justify: go ahead, for the reason written below",
-                  "dismissed": "Dismiss: not applicable to this record"}
-STATUS_WORDS = {"open": "open", "acknowledged": "acknowledged", "justified": "justified",
-                "dismissed": "dismissed as not applicable"}
+DECISION_WORDS = MappingProxyType({
+    "acknowledged": "Acknowledge: seen, and acted on as advised",
+    "justified": "Justify: go ahead, for the reason written below",
+    "dismissed": "Dismiss: not applicable to this record"})
+STATUS_WORDS = MappingProxyType({
+    "open": "open", "acknowledged": "acknowledged", "justified": "justified",
+    "dismissed": "dismissed as not applicable"})
 
 
 def severity_reason(advisory: Mapping[str, Any]) -> str:

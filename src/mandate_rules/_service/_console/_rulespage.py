@@ -3,6 +3,7 @@ and, when candidate rule packs run in shadow mode, what they would change, as ta
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -14,8 +15,8 @@ from ._web import Console, Visit
 
 #: Changes listed on the page; the summary counts them all.
 SHADOW_CHANGES = 200
-CHANGE_WORDS = {RAISE: "would raise", DROP: "would no longer raise",
-                SEVERITY: "would grade differently"}
+CHANGE_WORDS = MappingProxyType({RAISE: "would raise", DROP: "would no longer raise",
+                                 SEVERITY: "would grade differently"})
 
 
 async def rules(console: Console, visit: Visit) -> Response:

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
@@ -24,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from ..._errors import MandateRulesError
 from .._auth import Principal
 from .._errors import ApiError, internal_error
 from ._session import SESSION_COOKIE, Sessions, new_cookie_value, set_cookie
@@ -39,19 +41,19 @@ PREFIX = "/ui"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
-SECURITY_HEADERS: Mapping[str, str] = {
+SECURITY_HEADERS: Mapping[str, str] = MappingProxyType({
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
-}
+})
 #: The largest form the console reads (a justification is at most 10,000 characters).
 MAX_FORM_BYTES = 64 * 1024
 
 Handler = Callable[["Console", "Visit"], Awaitable[Response]]
 
 
-class PageError(Exception):
+class PageError(MandateRulesError):
     """A request the console cannot serve, said as a page: its status, title and message."""
 
     def __init__(self, status: int, title: str, message: str) -> None:
@@ -181,9 +183,9 @@ class Console:
         return principal, new_cookie_value(), True
 
 
-_TITLES = {400: "Bad request", 401: "Sign in", 403: "Not allowed", 404: "Not found",
-           409: "Conflict", 413: "Too large", 415: "Bad request", 422: "Not accepted",
-           503: "Unavailable"}
+_TITLES = MappingProxyType({
+    400: "Bad request", 401: "Sign in", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+    413: "Too large", 415: "Bad request", 422: "Not accepted", 503: "Unavailable"})
 
 
 def secured(response: Response) -> Response:
