@@ -24,6 +24,7 @@ twice at once and a 2xx is sent only after the event and its advisories are comm
 | `_openapi` | the OpenAPI 3 document |
 | `_views` | JSON shapes of rules and advisories for the API |
 | `_app` | the routes |
+| `_console` | the console for people, `/ui/` (a package: pages, sessions, templates) |
 | `_cli` | the `serve` command |
 
 Nothing here is public API: the service is reached over HTTP, or started with `serve`.

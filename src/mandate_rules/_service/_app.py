@@ -23,13 +23,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from .._content import name_problem, shown, text_problem
 from .._errors import RulePackError
 from ._auth import Authenticator, Principal
 from ._bundles import Bundles, load_bundles
 from ._config import ServiceConfig
+from ._console import console_routes
 from ._errors import ApiError, internal_error
 from ._http import (
     CLOUDEVENT,
@@ -230,6 +231,12 @@ class Service:
     async def post_resolution(self, request: Request, principal: Principal) -> Response:
         require_media_type(request, (JSON,))
         doc = await self._json(request)
+        record = await self.resolve(principal.tenant, request.path_params["advisory_id"], doc)
+        return JSONResponse(record, status_code=201)
+
+    async def resolve(self, tenant: str, advisory_id: str, doc: Any) -> dict[str, Any]:
+        """Check a resolution (`{"decision", "text", "by"}`) and record it on the engine
+        thread: the API's route and the console's form both take effect through here."""
         if not isinstance(doc, dict):
             raise ApiError("invalid-resolution", "expected a JSON object with decision, text "
                            "and by", "body")
@@ -254,10 +261,9 @@ class Service:
         if unknown:
             raise ApiError("invalid-resolution", f"unknown field(s): {', '.join(unknown)}",
                            unknown[0])
-        record = await self.run(Resolve(tenant=principal.tenant,
-                                        advisory_id=request.path_params["advisory_id"],
-                                        decision=decision, text=text, by=by))
-        return JSONResponse(record, status_code=201)
+        record: dict[str, Any] = await self.run(Resolve(tenant=tenant, advisory_id=advisory_id,
+                                                        decision=decision, text=text, by=by))
+        return record
 
     # ---------------------------------------------------------------- rules
 
@@ -386,7 +392,7 @@ class Service:
     def app(self) -> Starlette:
         r = self.route
         any_role: tuple[str, ...] = ()
-        routes = [
+        routes: list[BaseRoute] = [
             r("/healthz", self.healthz, ["GET"], None),
             r("/readyz", self.readyz, ["GET"], None),
             # Operators' roles (a token without a tenant): the counters are every tenant's,
@@ -413,6 +419,7 @@ class Service:
                                        max_body_bytes=self.config.max_body_bytes),
                                self.config, self.metrics)
         routes += [self.adopt(route) for route in adapters.routes()]
+        routes += console_routes(self)  # the console for people, /ui/ (issue 14)
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -38,27 +38,10 @@ class StoreReads:
 
     def list_advisories(self, tenant: str, where: AdvisoryFilter, after: int,
                         limit: int) -> tuple[list[dict[str, Any]], int | None]:
-        sql = ["SELECT seq, body, status, stored_at FROM advisories WHERE tenant = ? AND seq > ?"]
-        args: list[Any] = [tenant, after]
-        for column, value in (("subject", where.subject), ("source", where.source),
-                              ("country", where.country)):
-            if value is not None:
-                sql.append(f"AND {column} = ?")
-                args.append(value)
-        for column, values in (("rule_id", where.rules), ("severity", where.severities),
-                               ("status", where.statuses)):
-            if values:
-                sql.append(f"AND {column} IN ({', '.join('?' * len(values))})")
-                args.extend(values)
-        if where.since is not None:
-            sql.append("AND raised_ts >= ?")
-            args.append(where.since)
-        if where.until is not None:
-            sql.append("AND raised_ts < ?")
-            args.append(where.until)
-        sql.append("ORDER BY seq LIMIT ?")
-        args.append(limit + 1)
-        rows = self._reader().execute(" ".join(sql), args).fetchall()
+        conditions, args = advisory_conditions(tenant, where)
+        rows = self._reader().execute(
+            "SELECT seq, body, status, stored_at FROM advisories WHERE " + conditions
+            + " AND seq > ? ORDER BY seq LIMIT ?", [*args, after, limit + 1]).fetchall()
         items = [{**json.loads(r["body"]), "status": r["status"], "stored_at": r["stored_at"]}
                  for r in rows[:limit]]
         return items, (rows[limit - 1]["seq"] if len(rows) > limit else None)
@@ -161,6 +144,31 @@ class StoreReads:
                 last_seq = row["seq"]
         return {"events_compared": compared, "summary": summary, "changes": changes,
                 "next_cursor": next_cursor}
+
+
+def advisory_conditions(tenant: str, where: AdvisoryFilter) -> tuple[str, list[Any]]:
+    """The SQL condition on `advisories` (and its arguments) for a tenant's advisories that
+    `where` selects: the API's list and the console's queue filter through this one."""
+    sql = ["tenant = ?"]
+    args: list[Any] = [tenant]
+    for column, value in (("subject", where.subject), ("source", where.source),
+                          ("country", where.country), ("json_extract(body, '$.area')",
+                                                       where.area)):
+        if value is not None:
+            sql.append(f"{column} = ?")
+            args.append(value)
+    for column, values in (("rule_id", where.rules), ("severity", where.severities),
+                           ("status", where.statuses)):
+        if values:
+            sql.append(f"{column} IN ({', '.join('?' * len(values))})")
+            args.extend(values)
+    if where.since is not None:
+        sql.append("raised_ts >= ?")
+        args.append(where.since)
+    if where.until is not None:
+        sql.append("raised_ts < ?")
+        args.append(where.until)
+    return " AND ".join(sql), args
 
 
 def _keyed(conn: sqlite3.Connection, table: str, tenant: str,

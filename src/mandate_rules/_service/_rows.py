@@ -121,3 +121,4 @@ class AdvisoryFilter:
     statuses: tuple[str, ...] = ()
     since: float | None = None
     until: float | None = None
+    area: str | None = None  # the console's queue filters by it (json_extract on the body)
