@@ -104,7 +104,7 @@ def _version() -> str:
     try:
         return _metadata.version("mandate-rules")
     except _metadata.PackageNotFoundError:
-        pass
+        pass  # a source checkout on the path, never installed: read its pyproject.toml
     pyproject = _Path(__file__).resolve().parents[2] / "pyproject.toml"
     try:
         text = pyproject.read_text("utf-8")

@@ -6,6 +6,7 @@ to a recent baseline after a failed write, snapshotted, and swapped whole for ne
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import gc
 import json
@@ -61,7 +62,7 @@ class Tenant:
 
 
 
-class TenantEngines:
+class TenantEngines(abc.ABC):
     """Each tenant's live engine (and the candidate's, in shadow mode), kept equal to what
     the store holds."""
 
@@ -76,9 +77,9 @@ class TenantEngines:
     ready: bool
     fatal: str | None
 
+    @abc.abstractmethod
     def _flush(self) -> None:
         """Write the group's evaluated events (the `Evaluator`'s): a rebuild reads the store."""
-        raise NotImplementedError
 
     def _tenant(self, name: str) -> Tenant:
         if name in self._dirty:

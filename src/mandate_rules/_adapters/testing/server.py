@@ -6,6 +6,7 @@ use the same fakes."""
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 import threading
@@ -51,7 +52,7 @@ class Reply:
                                                        **headers})
 
 
-class FakeServer:
+class FakeServer(abc.ABC):
     """A threaded HTTP server on 127.0.0.1 whose answers come from `handle`.
 
     `adapter` names the adapter that reads it; `settings` and `env` are that adapter's
@@ -86,7 +87,7 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                """Silent: a test's output should show its own failures, not every request."""
 
         self._handler = Handler
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
@@ -151,13 +152,16 @@ class FakeServer:
             time.sleep(lost)  # the client has given up by now
         return answer
 
+    @abc.abstractmethod
     def handle(self, seen: Seen) -> Reply:
         """The answer to `seen` (the source's behaviour)."""
-        raise NotImplementedError
 
     def settings(self, **extra: Any) -> dict[str, Any]:
-        """The adapter's settings pointed at this server (`extra` added or overriding)."""
-        raise NotImplementedError
+        """The adapter's settings pointed at this server (`extra` added or overriding).
+
+        Only a fake of a source has them; a bare scripted server (as HTTP client tests use)
+        serves no adapter."""
+        raise TypeError(f"{type(self).__name__} fakes no source: it has no adapter settings")
 
     def stop(self) -> None:
         """Stop listening and close the socket."""
