@@ -114,7 +114,7 @@ class Sidecar:
         conn = sqlite3.connect(self.db, timeout=30)
         try:
             with conn:
-                conn.execute("DELETE FROM snapshots")
+                conn.execute("DELETE FROM operation_snapshots")
         finally:
             conn.close()
 

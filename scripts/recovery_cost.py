@@ -68,7 +68,7 @@ def main() -> None:
         worker.stop()  # the thread is done: what follows runs here, on the same store
         # The snapshot written on stop would spare the old recovery its replay; the issue's
         # case is a tenant whose log has none yet (one is written every 50,000 events).
-        store._w.execute("DELETE FROM snapshots")
+        store._w.execute("DELETE FROM operation_snapshots")
         tenant = worker._tenants[TENANT]
         baseline = tenant.baseline
         assert baseline is not None

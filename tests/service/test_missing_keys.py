@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from mandate_rules._service._dbfile import SCHEMA_VERSION
+from mandate_rules._service._schema import SCHEMA_VERSION
 from mandate_rules._service._store import Store
 
 from .packs import at, escort, event, rule_ids, v1_rules

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mandate_rules._service._schema import SCHEMA_VERSION
 from mandate_rules._models import Event
 
 from .packs import at, escort, flight, rule_ids, v1_rules
@@ -121,7 +122,7 @@ def test_a_store_of_schema_1_is_migrated_in_place_and_its_events_keep_their_iden
     old = [json.loads(body) for (body,) in rows]
     server = start_server(db=db, rules=v1_rules(tmp_path / "rules"))
     client = server.client()
-    assert server.rows("PRAGMA user_version") == [(2,)]
+    assert server.rows("PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert server.rows("SELECT COUNT(*) FROM events WHERE content_hash IS NULL") == [(3,)]
     # The same content again: a duplicate, its hash worked out from the stored body.
     again = client.events(old[0])

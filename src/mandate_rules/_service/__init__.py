@@ -12,7 +12,8 @@ twice at once and a 2xx is sent only after the event and its advisories are comm
 | `_bundles` | loading the live and candidate rule packs |
 | `_http` | reading bodies (size limit, media types, JSON) and query parameters |
 | `_intake` | events from bodies: validation, the service's limits, batches all or nothing |
-| `_dbfile` | the SQLite file: its tables, migrating an older one, opening a connection |
+| `_dbfile` | opening the store's database: a SQLite file or a PostgreSQL database |
+| `_schema` | the store's tables and the versioned migrations, run under a lock |
 | `_rows` | the rows the store writes and reads back, and the JSON text it keeps |
 | `_store` | the one writer: transactions, a group's events, advisories and decisions, replay |
 | `_reads` | the readers, any thread: advisories, the decision log, the shadow diff |

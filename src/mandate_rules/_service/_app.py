@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import signal
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
@@ -26,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from .._content import name_problem, shown, text_problem
+from .._database import DB_ERRORS
 from .._errors import RulePackError
 from ._auth import Authenticator, Principal
 from ._bundles import Bundles, load_bundles
@@ -126,7 +126,7 @@ class Service:
                 log.info("%s %s: the client went before its body was read", request.method,
                          path)
                 return Response(status_code=400)
-            except sqlite3.Error as exc:
+            except DB_ERRORS as exc:
                 log.error("reading the store failed on %s %s: %s", request.method, path, exc)
                 response = self.error(ApiError("store-unavailable", f"the database could not "
                                                f"be read ({exc})", None,

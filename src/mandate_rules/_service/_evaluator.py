@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ import attrs
 
 from .._compare import match_key
 from .._content import content_hash
+from .._database import DB_ERRORS
 from .._engine import Engine
 from .._errors import EngineError, MandateRulesError
 from .._models import Advisory, Event, RulesVersion, format_time
@@ -40,7 +40,7 @@ class StoreFailure(MandateRulesError):
 
 def store_error(exc: BaseException) -> ApiError:
     """What the jobs of a group whose write raised `exc` are answered."""
-    if isinstance(exc, sqlite3.Error):
+    if isinstance(exc, DB_ERRORS):
         return ApiError("store-unavailable", f"the database could not be written ({exc}); "
                         "nothing was stored", None, headers={"Retry-After": "5"})
     return internal_error(log, "writing to the store failed unexpectedly", exc)

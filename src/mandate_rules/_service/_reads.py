@@ -1,33 +1,33 @@
 """The store's readers: advisories, the decision log and the shadow diff, each on a
-read-only connection of its own thread, which WAL lets run beside the writer."""
+read-only connection of its own thread, which WAL (or PostgreSQL) lets run beside the
+writer."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._compare import Compared, compare, tally
+from .._database import Connection, Row, Target
 from .._models import RulesVersion
-from ._dbfile import connect
+from ._dbfile import connect_target
 from ._rows import AdvisoryFilter
 
 
 class StoreReads:
     """The reading half of `Store`: callable from any thread."""
 
-    path: Path
+    target: Target
     _local: threading.local
-    _readers: list[sqlite3.Connection]
+    _readers: list[Connection]
     _readers_lock: threading.Lock
 
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _reader(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, reader=True)
+            conn = connect_target(self.target, reader=True, role="reader")
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -38,8 +38,9 @@ class StoreReads:
 
     def list_advisories(self, tenant: str, where: AdvisoryFilter, after: int,
                         limit: int) -> tuple[list[dict[str, Any]], int | None]:
-        conditions, args = advisory_conditions(tenant, where)
-        rows = self._reader().execute(
+        conn = self._reader()
+        conditions, args = advisory_conditions(conn, tenant, where)
+        rows = conn.execute(
             "SELECT seq, body, status, stored_at FROM advisories WHERE " + conditions
             + " AND seq > ? ORDER BY seq LIMIT ?", [*args, after, limit + 1]).fetchall()
         items = [{**json.loads(r["body"]), "status": r["status"], "stored_at": r["stored_at"]}
@@ -91,7 +92,7 @@ class StoreReads:
             after = rows[-1]["seq"]
 
     def _decision_rows(self, tenant: str, after: int, limit: int, since: float | None,
-                       until: float | None) -> list[sqlite3.Row]:
+                       until: float | None) -> list[Row]:
         sql = "SELECT * FROM decisions WHERE tenant = ? AND seq > ?"
         args: list[Any] = [tenant, after]
         if since is not None:
@@ -100,7 +101,9 @@ class StoreReads:
         if until is not None:
             sql += " AND recorded_ts < ?"
             args.append(until)
-        return self._reader().execute(sql + " ORDER BY seq LIMIT ?", [*args, limit]).fetchall()
+        rows: list[Row] = self._reader().execute(sql + " ORDER BY seq LIMIT ?",
+                                                 [*args, limit]).fetchall()
+        return rows
 
     def shadow_diff(self, tenant: str, shadow_hash: str, after: int,
                     limit: int) -> dict[str, Any]:
@@ -146,14 +149,15 @@ class StoreReads:
                 "next_cursor": next_cursor}
 
 
-def advisory_conditions(tenant: str, where: AdvisoryFilter) -> tuple[str, list[Any]]:
+def advisory_conditions(conn: Connection, tenant: str,
+                        where: AdvisoryFilter) -> tuple[str, list[Any]]:
     """The SQL condition on `advisories` (and its arguments) for a tenant's advisories that
     `where` selects: the API's list and the console's queue filter through this one."""
     sql = ["tenant = ?"]
     args: list[Any] = [tenant]
     for column, value in (("subject", where.subject), ("source", where.source),
-                          ("country", where.country), ("json_extract(body, '$.area')",
-                                                       where.area)):
+                          ("country", where.country),
+                          (conn.json_field("body", "area"), where.area)):
         if value is not None:
             sql.append(f"{column} = ?")
             args.append(value)
@@ -171,7 +175,7 @@ def advisory_conditions(tenant: str, where: AdvisoryFilter) -> tuple[str, list[A
     return " AND ".join(sql), args
 
 
-def _keyed(conn: sqlite3.Connection, table: str, tenant: str,
+def _keyed(conn: Connection, table: str, tenant: str,
            ids: Sequence[str]) -> dict[str, Compared]:
     out: dict[str, Compared] = {}
     unique = list(dict.fromkeys(ids))
@@ -187,7 +191,7 @@ def _keyed(conn: sqlite3.Connection, table: str, tenant: str,
     return out
 
 
-def _decision(row: sqlite3.Row) -> dict[str, Any]:
+def _decision(row: Row) -> dict[str, Any]:
     shadow = None
     if row["shadow_hash"] is not None:
         shadow = {"rules_version": {"version": row["shadow_version"], "hash": row["shadow_hash"]},

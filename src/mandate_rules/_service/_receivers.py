@@ -52,7 +52,6 @@ import hmac
 import logging
 import math
 import os
-import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,7 @@ from .._adapters.errors import AdapterError, PayloadError
 from .._adapters.outbox import STATUSES, Outbox
 from .._adapters.registry import load_adapter_class
 from .._adapters.syncstate import AdapterStore, storable_text
+from .._database import DB_ERRORS
 from .._models import Advisory
 from ._auth import Principal
 from ._config import ServiceConfig
@@ -259,7 +259,7 @@ class AdapterHub:
             except PayloadError as exc:
                 return _error("not-a-record", str(exc), "body")
             return await self._take(name, connection, batch)
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             log.warning("push to %s: the store is busy or failing: %s", name, exc)
             return _busy("store-unavailable", f"the sidecar's database could not be used "
                          f"({exc}); nothing was kept, send it again")

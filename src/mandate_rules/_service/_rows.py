@@ -102,8 +102,10 @@ class LogRow:
 
 @attrs.frozen
 class SnapshotRow:
-    """A tenant's last snapshot: its state holds every stored event up to `seq`."""
+    """An operation's last snapshot: its state holds every stored event of the operation up
+    to `seq`."""
 
+    country: str
     seq: int
     rules_hash: str
     taken_at: str

@@ -1,23 +1,25 @@
-"""The embedded store: one SQLite file in WAL mode, the event log and everything derived from it.
+"""The store: the event log and everything derived from it, in a SQLite file (WAL mode) or
+a PostgreSQL database (several replicas on one database), through the same SQL.
 
-One writer: the engine thread owns the write connection, and the service sends a 2xx only
-after `commit()` returned (``synchronous=FULL``: the commit has reached the disk). Readers
-use their own connections (one per thread), which WAL lets run beside the writer.
+One writer per process: the engine thread owns the write connection, and the service sends
+a 2xx only after `commit()` returned (SQLite ``synchronous=FULL``, PostgreSQL's default
+``synchronous_commit``: the commit has reached the disk). Readers use their own connections
+(one per thread), which WAL (or PostgreSQL's MVCC) lets run beside the writer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .._content import content_hash
+from .._database import DB_ERRORS, Connection, Target
 from .._models import RulesVersion
-from ._dbfile import SCHEMA, SCHEMA_VERSION, StoreError, connect, migrate
+from ._dbfile import StoreError, connect_target
 from ._reads import StoreReads
 from ._rows import (
     AdvisoryRow,
@@ -28,6 +30,7 @@ from ._rows import (
     StoredEvent,
     now_text,
 )
+from ._schema import SCHEMA_VERSION, SchemaTooNew, migrate
 
 __all__ = ["Store"]
 
@@ -50,26 +53,28 @@ def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
 
 
 class Store(StoreReads):
-    """The SQLite file. `writer` methods belong to the engine thread; readers to any thread."""
+    """The database. `writer` methods belong to the engine thread; readers to any thread."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, target: Target | Path) -> None:
+        self.target = target if isinstance(target, Target) else Target(path=target)
+        # The SQLite file (None on PostgreSQL): the lock file and the adapters' tables use it.
+        self.path = self.target.path
+        shown = self.target.shown
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._w = connect(path, reader=False)
-            version = self._w.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{path} was written by a newer mandate-rules (schema "
-                                 f"{version}; this one knows {SCHEMA_VERSION})")
-            self._w.executescript(SCHEMA)
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w: Connection = connect_target(self.target, reader=False, role="writer")
             migrate(self._w)
-            self._w.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{path}: {exc}") from exc
+        except SchemaTooNew as exc:
+            raise StoreError(f"{shown} was written by a newer mandate-rules (schema "
+                             f"{exc.args[0]}; this one knows {SCHEMA_VERSION})") from None
+        except (*DB_ERRORS, OSError) as exc:
+            raise StoreError(f"{shown}: {exc}") from exc
+        self.dialect = self._w.dialect
         # Every multi-row statement binds the tenant once more.
-        self._max_args = self._w.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1
+        self._max_args = self._w.max_params - 1
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[Connection] = []
         self._readers_lock = threading.Lock()
 
     def close(self) -> None:
@@ -87,7 +92,7 @@ class Store(StoreReads):
 
     def begin(self) -> None:
         if not self._w.in_transaction:
-            self._w.execute("BEGIN IMMEDIATE")
+            self._w.execute(self._w.begin_sql)
 
     def commit(self) -> None:
         if self._w.in_transaction:
@@ -147,12 +152,12 @@ class Store(StoreReads):
         log: list[tuple[int, Evaluated]] = []
         advisories: list[tuple[int, AdvisoryRow]] = []
         shadow: list[tuple[int, AdvisoryRow]] = []
-        last = self._last_seq()
+        fresh = iter(self._next_seqs(sum(isinstance(e, Evaluated) for e in entries)))
         for entry in entries:
             if isinstance(entry, Duplicate):
                 seqs.append(entry.seq if entry.seq is not None else seqs[entry.earlier or 0])
                 continue
-            last += 1
+            last = next(fresh)
             seqs.append(last)
             log.append((last, entry))
             advisories += ((last, row) for row in entry.advisories)
@@ -173,12 +178,23 @@ class Store(StoreReads):
             new.append(mine)
         return seqs, new
 
-    def _last_seq(self) -> int:
-        """The largest `seq` the log has ever handed out (AUTOINCREMENT never reuses one)."""
+    def _next_seqs(self, count: int) -> list[int]:
+        """`count` new log positions, in increasing order, never handed out before.
+
+        On PostgreSQL from the table's sequence, which replicas writing at once share (the
+        positions of one operation increase in commit order, since one replica writes it);
+        on SQLite past the largest ever handed out (AUTOINCREMENT never reuses one), which
+        the one writer holding the write lock may count itself.
+        """
+        if count == 0:
+            return []
+        if self.dialect == "postgresql":
+            return [int(row[0]) for row in self._w.execute(
+                "SELECT nextval('events_seq_seq') FROM generate_series(1, ?)", (count,))]
         row = self._w.execute(
             "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), "
             "COALESCE((SELECT max(seq) FROM events), 0))").fetchone()
-        return int(row[0])
+        return list(range(int(row[0]) + 1, int(row[0]) + 1 + count))
 
     def _insert_events(self, tenant: str, rules_version: RulesVersion,
                        entries: Sequence[tuple[int, Evaluated]]) -> None:
@@ -239,9 +255,9 @@ class Store(StoreReads):
                          row.rules_version.version, row.rules_version.hash, row.match_key,
                          row.body)
             self._w.execute(
-                "INSERT OR IGNORE INTO shadow_advisories (tenant, id, event_seq, rule_id, "
+                "INSERT INTO shadow_advisories (tenant, id, event_seq, rule_id, "
                 "severity, rules_version, rules_hash, match_key, body) VALUES "
-                + _values(9, len(part)), args)
+                + _values(9, len(part)) + " ON CONFLICT DO NOTHING", args)
 
     def _insert_decisions(self, tenant: str, rules_version: RulesVersion,
                           entries: Sequence[tuple[int, Evaluated | Duplicate]]) -> None:
@@ -282,13 +298,13 @@ class Store(StoreReads):
         if found is None:
             return None
         recorded_at = now_text()
-        cur = self._w.execute(
+        seq = self._w.execute(
             "INSERT INTO resolutions (tenant, advisory_id, decision, text, decided_by, "
-            "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (tenant, advisory_id, decision, text, decided_by, recorded_at))
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+            (tenant, advisory_id, decision, text, decided_by, recorded_at)).fetchone()[0]
         self._w.execute("UPDATE advisories SET status = ? WHERE tenant = ? AND id = ?",
                         (decision, tenant, advisory_id))
-        return {"seq": cur.lastrowid, "advisory_id": advisory_id, "decision": decision,
+        return {"seq": seq, "advisory_id": advisory_id, "decision": decision,
                 "text": text, "by": decided_by, "recorded_at": recorded_at}
 
     def advisory_texts(self, tenant: str, ids: Sequence[str]) -> tuple[str, ...]:
@@ -308,35 +324,50 @@ class Store(StoreReads):
     def tenants(self) -> list[str]:
         return [r[0] for r in self._w.execute("SELECT DISTINCT tenant FROM events")]
 
-    def last_seq(self, tenant: str, back: int = 0) -> int:
+    def countries(self, tenant: str) -> list[str]:
+        """The operations (countries) the tenant's log holds events of."""
+        return [r[0] for r in self._w.execute(
+            "SELECT DISTINCT country FROM events WHERE tenant = ?", (tenant,))]
+
+    def last_seq(self, tenant: str, back: int = 0,
+                 countries: Collection[str] | None = None) -> int:
         """The seq of the tenant's last stored event (0 if none), or of the one `back` before
-        it (0 if there are not that many)."""
+        it (0 if there are not that many); of these operations only, when named."""
+        where, args = _operations(tenant, countries)
         row = self._w.execute(
-            "SELECT seq FROM events WHERE tenant = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
-            (tenant, back)).fetchone()
+            f"SELECT seq FROM events WHERE {where} ORDER BY seq DESC LIMIT 1 OFFSET ?",
+            (*args, back)).fetchone()
         return int(row[0]) if row is not None else 0
 
-    def put_snapshot(self, tenant: str, seq: int, rules_hash: str, clocks: str,
+    def put_snapshot(self, tenant: str, country: str, seq: int, rules_hash: str, clocks: str,
                      body: str) -> None:
         self._w.execute(
-            "INSERT OR REPLACE INTO snapshots (tenant, seq, rules_hash, taken_at, clocks, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (tenant, seq, rules_hash, now_text(), clocks, body))
+            "INSERT INTO operation_snapshots (tenant, country, seq, rules_hash, taken_at, "
+            "clocks, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, country) DO "
+            "UPDATE SET seq = excluded.seq, rules_hash = excluded.rules_hash, "
+            "taken_at = excluded.taken_at, clocks = excluded.clocks, body = excluded.body",
+            (tenant, country, seq, rules_hash, now_text(), clocks, body))
 
-    def get_snapshot(self, tenant: str) -> SnapshotRow | None:
-        row = self._w.execute(
-            "SELECT seq, rules_hash, taken_at, clocks, body FROM snapshots WHERE tenant = ?",
-            (tenant,)).fetchone()
-        return None if row is None else SnapshotRow(row["seq"], row["rules_hash"],
-                                                    row["taken_at"], row["clocks"],
-                                                    row["body"])
+    def get_snapshots(self, tenant: str,
+                      countries: Collection[str] | None = None) -> list[SnapshotRow]:
+        """The last snapshot of each of the tenant's operations (of these only, if named)."""
+        where, args = _operations(tenant, countries)
+        return [SnapshotRow(row["country"], row["seq"], row["rules_hash"], row["taken_at"],
+                            row["clocks"], row["body"])
+                for row in self._w.execute(
+                    "SELECT country, seq, rules_hash, taken_at, clocks, body FROM "
+                    f"operation_snapshots WHERE {where} ORDER BY country", args)]
 
-    def log(self, tenant: str, chunk: int = 1000, *, after: int = 0) -> Iterator[LogRow]:
-        """The tenant's event log in arrival order, from after seq `after`, read in chunks."""
+    def log(self, tenant: str, chunk: int = 1000, *, after: int = 0,
+            countries: Collection[str] | None = None) -> Iterator[LogRow]:
+        """The tenant's event log in arrival order, from after seq `after`, read in chunks;
+        of these operations only, when named."""
+        where, args = _operations(tenant, countries)
         while True:
             rows = self._w.execute(
                 "SELECT seq, kind, country, time, body, rules_hash, advisory_ids FROM events "
-                "WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (tenant, after, chunk)).fetchall()
+                f"WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
+                (*args, after, chunk)).fetchall()
             if not rows:
                 return
             for row in rows:
@@ -344,3 +375,13 @@ class Store(StoreReads):
                              row["body"], row["rules_hash"],
                              tuple(json.loads(row["advisory_ids"])))
             after = rows[-1]["seq"]
+
+
+def _operations(tenant: str, countries: Collection[str] | None) -> tuple[str, list[Any]]:
+    """The condition selecting the tenant's rows, of the named operations only if named."""
+    if countries is None:
+        return "tenant = ?", [tenant]
+    names = sorted(countries)
+    if not names:
+        return "tenant = ? AND 1 = 0", [tenant]
+    return f"tenant = ? AND country IN ({', '.join('?' * len(names))})", [tenant, *names]

@@ -11,12 +11,13 @@ import datetime as dt
 import gc
 import json
 import logging
-import sqlite3
 import time
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
 
+from .._database import DB_ERRORS
 from .._engine import Engine
 from .._errors import EngineError
 from .._models import Advisory, Event, RulesVersion, format_time
@@ -25,6 +26,7 @@ from ._errors import ApiError
 from ._jobs import Install
 from ._metrics import Metrics
 from ._rows import LogRow, json_text
+from ._schema import split_snapshot
 from ._store import Store
 
 log = logging.getLogger("mandate_rules.service")
@@ -125,7 +127,7 @@ class TenantEngines(abc.ABC):
         tenant.live.restore(json.loads(baseline.live))
         if tenant.shadow is not None and baseline.shadow is not None:
             tenant.shadow.restore(json.loads(baseline.shadow))
-        tenant.since = self._replay(tenant, baseline.seq, baseline.seq, None)
+        tenant.since = self._replay(tenant, baseline.seq, None, None, self._owned(tenant.name))
         log.info("tenant %s: state put back to its baseline at stored event %d, %d events "
                  "after it replayed", tenant.name, baseline.seq, tenant.since)
         return tenant
@@ -139,7 +141,8 @@ class TenantEngines(abc.ABC):
                 continue
             try:
                 tenant.baseline = _Baseline(
-                    self._store.last_seq(tenant.name), json_text(tenant.live.snapshot()),
+                    self._store.last_seq(tenant.name, 0, self._owned(tenant.name)),
+                    json_text(tenant.live.snapshot()),
                     json_text(tenant.shadow.snapshot()) if tenant.shadow is not None else None,
                     tuple(sorted(tenant.clocks.items())))
                 tenant.since = 0
@@ -149,29 +152,50 @@ class TenantEngines(abc.ABC):
     def _build(self, name: str, live_bundle: Bundle, shadow_bundle: Bundle | None) -> Tenant:
         """New engines for `name`, their state rebuilt from the store.
 
-        The live engine starts from the tenant's last snapshot when it was taken under these
-        rule packs, and replays (`Engine.replay`) the stored events after it; without one,
-        the whole log. The last `VERIFY_TAIL` events stored under these same packs are
+        The live engine starts from each operation's last snapshot taken under these rule
+        packs, and replays (`Engine.replay`) the stored events after it; without one, the
+        whole log. The last `VERIFY_TAIL` events stored under these same packs are
         evaluated instead, and the advisories they raise compared with those stored; a
         difference is logged and counted. The candidate engine (shadow mode) always replays
-        the whole log.
+        the whole log. Only the operations this process owns are rebuilt (`_owned`).
         """
         tenant = Tenant(name, Engine(live_bundle),
                          Engine(shadow_bundle) if shadow_bundle else None, {})
-        restored = self._restore(tenant, live_bundle.version.hash)
-        after = 0 if tenant.shadow is not None else restored
+        countries = self._owned(name)
+        restored = self._restore(tenant, live_bundle.version.hash, countries)
+        after = 0 if tenant.shadow is not None else self._covered(name, restored, countries)
         self._unsnapshotted[name] = self._replay(
-            tenant, restored, after, self._store.last_seq(name, VERIFY_TAIL - 1))
+            tenant, after, self._store.last_seq(name, VERIFY_TAIL - 1, countries), restored,
+            countries)
         return tenant
 
-    def _replay(self, tenant: Tenant, restored: int, after: int,
-                verify_from: int | None) -> int:
-        """Replay the tenant's stored events after seq `after` (the live engine those after
-        `restored`); from seq `verify_from` on, evaluate and compare them with the stored
-        advisories instead (None: never). Returns how many the live engine replayed."""
+    def _owned(self, name: str) -> Collection[str] | None:
+        """The operations (countries) of tenant `name` this process judges; None: all of
+        them (one server on its own store). Replicas narrow it to those they hold."""
+        return None
+
+    def _covered(self, name: str, restored: Mapping[str, int],
+                 countries: Collection[str] | None) -> int:
+        """The seq up to which every operation's stored events are in its restored snapshot
+        (0: some operation with events has none). Snapshots of one process are written
+        together, so an operation without one had no events when they were taken."""
+        if not restored:
+            return 0
+        if countries is not None and any(c not in restored for c in countries
+                                         if c in set(self._store.countries(name))):
+            return 0
+        return min(restored.values())
+
+    def _replay(self, tenant: Tenant, after: int, verify_from: int | None,
+                restored: Mapping[str, int] | None = None,
+                countries: Collection[str] | None = None) -> int:
+        """Replay the tenant's stored events after seq `after` (the live engine, of each
+        operation, those after its `restored` snapshot); from seq `verify_from` on, evaluate
+        and compare them with the stored advisories instead (None: never); of these
+        operations only, when named. Returns how many the live engine replayed."""
         name, live_hash = tenant.name, tenant.live.bundle.version.hash
         replayed = divergent = failed = 0
-        for row in self._store.log(name, after=after):
+        for row in self._store.log(name, after=after, countries=countries):
             when = dt.datetime.fromisoformat(row.time)
             event = None if row.kind == "tick" else self._stored_event(name, row)
             if row.kind != "tick" and event is None:
@@ -186,7 +210,7 @@ class TenantEngines(abc.ABC):
                 except Exception as exc:
                     log.warning("tenant %s: the candidate rule packs could not replay stored "
                                 "event %s: %s", name, row.seq, exc)
-            if row.seq <= restored:
+            if restored is not None and row.seq <= restored.get(row.country, 0):
                 continue
             try:
                 if event is None:
@@ -224,26 +248,44 @@ class TenantEngines(abc.ABC):
             log.warning("tenant %s: stored event %s could not be read: %s", name, row.seq, exc)
             return None
 
-    def _restore(self, tenant: Tenant, live_hash: str) -> int:
-        """Load the tenant's last snapshot into its live engine if it was taken under these
-        rule packs; the seq it holds events up to (0: none was loaded)."""
-        snapshot = self._store.get_snapshot(tenant.name)
-        if snapshot is None or snapshot.rules_hash != live_hash:
-            return 0
+    def _restore(self, tenant: Tenant, live_hash: str,
+                 countries: Collection[str] | None) -> dict[str, int]:
+        """Load the last snapshot of each operation taken under these rule packs into the
+        tenant's live engine; the seq each restored operation holds events up to."""
+        state: dict[str, Any] | None = None
+        clocks: dict[str, dt.datetime] = {}
+        restored: dict[str, int] = {}
+        for snapshot in self._store.get_snapshots(tenant.name, countries):
+            if snapshot.rules_hash != live_hash:
+                continue
+            try:
+                part = json.loads(snapshot.body)
+                times = {country: dt.datetime.fromisoformat(when)
+                         for country, when in json.loads(snapshot.clocks).items()}
+                if state is None:
+                    state = part
+                else:
+                    state["operations"].update(part["operations"])
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                log.warning("tenant %s: the snapshot of %s at stored event %s cannot be read "
+                            "(%s); replaying its log", tenant.name, snapshot.country,
+                            snapshot.seq, exc)
+                continue
+            clocks.update(times)
+            restored[snapshot.country] = snapshot.seq
+        if state is None:
+            return {}
         try:
-            state = json.loads(snapshot.body)
-            clocks = {country: dt.datetime.fromisoformat(when)
-                      for country, when in json.loads(snapshot.clocks).items()}
             tenant.live.restore(state)
         except (ValueError, TypeError, AttributeError) as exc:  # SnapshotError is a ValueError
-            log.warning("tenant %s: the snapshot at stored event %s cannot be loaded (%s); "
-                        "replaying the whole log", tenant.name, snapshot.seq, exc)
+            log.warning("tenant %s: its snapshots cannot be loaded (%s); replaying the whole "
+                        "log", tenant.name, exc)
             tenant.live.reset()
-            return 0
+            return {}
         tenant.clocks.update(clocks)
-        log.info("tenant %s: restored the snapshot taken at stored event %d (%s)",
-                 tenant.name, snapshot.seq, snapshot.taken_at)
-        return snapshot.seq
+        log.info("tenant %s: restored the snapshots of %d operations (up to stored event %d)",
+                 tenant.name, len(restored), max(restored.values()))
+        return restored
 
     def _snapshots(self, at_least: int) -> None:
         """Write the snapshot of each tenant with at least `at_least` events evaluated since
@@ -256,10 +298,13 @@ class TenantEngines(abc.ABC):
             started = time.perf_counter()
             try:
                 self._store.begin()
-                self._store.put_snapshot(
-                    name, self._store.last_seq(name), self.live_bundle.version.hash,
+                seq = self._store.last_seq(name, 0, self._owned(name))
+                parts = split_snapshot(
                     json_text({c: format_time(t) for c, t in sorted(tenant.clocks.items())}),
                     json_text(tenant.live.snapshot()))
+                for country, (clocks, body) in parts.items():
+                    self._store.put_snapshot(name, country, seq,
+                                             self.live_bundle.version.hash, clocks, body)
                 self._store.commit()
             except Exception as exc:  # the log still holds every event: a restart replays it
                 log.warning("tenant %s: writing its snapshot failed: %r", name, exc)
@@ -279,7 +324,7 @@ class TenantEngines(abc.ABC):
             names = sorted({*self._configured, *self._store.tenants(), *self._tenants})
             try:
                 tenants = {name: self._build(name, job.live, job.shadow) for name in names}
-            except (sqlite3.Error, EngineError) as exc:
+            except (*DB_ERRORS, EngineError) as exc:
                 if job.startup:
                     self.fatal = f"cannot rebuild state from the store: {exc}"
                     log.critical(self.fatal)

@@ -103,8 +103,8 @@ def queue_page(store: StoreReads, tenant: str, where: AdvisoryFilter, page: int,
                size: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
     """One page of the tenant's advisories that `where` keeps, most severe and newest
     first, and how many it keeps in all."""
-    conditions, args = advisory_conditions(tenant, where)
     conn = store._reader()  # the store's reading connection of this thread
+    conditions, args = advisory_conditions(conn, tenant, where)
     total = int(conn.execute("SELECT count(*) FROM advisories WHERE " + conditions,
                              args).fetchone()[0])
     seqs = [r[0] for r in conn.execute(

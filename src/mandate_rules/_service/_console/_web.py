@@ -10,7 +10,6 @@ styles, images and connections from this server only and no inline script or sty
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from ..._database import DB_ERRORS
 from ..._errors import MandateRulesError
 from .._auth import Principal
 from .._errors import ApiError, internal_error
@@ -160,7 +160,7 @@ class Console:
             return self.error_page(request, exc.status, exc.title, exc.message, principal)
         except ClientDisconnect:
             return Response(status_code=400)
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             log.error("reading the store failed on %s %s: %s", request.method,
                       request.url.path, exc)
             return self.error_page(request, 503, "Store unavailable", "The database could not "
