@@ -93,3 +93,29 @@ def test_a_malformed_snapshot_names_the_part_and_changes_nothing(
     assert info.value.where == where
     assert str(info.value).startswith(f"{where}: ")
     assert fresh.state_size() == {"operations": 0}
+
+
+def test_one_operation_merged_into_an_engine_that_judges_others_continues_as_in_one_engine(
+        ) -> None:
+    """A replica taking over an operation: the operation's state (its part of a snapshot) is
+    merged into an engine already judging other operations, which keep theirs; dropping an
+    operation forgets it alone. The rest of the log then raises what one engine raises."""
+    events = demo_events()
+    countries = sorted({e.country for e in events})
+    base = Event.from_json({**json.loads(DEMO.read_text().splitlines()[0]), "country": "ZZZ",
+                            "id": "other-operation"})
+    whole = Engine.from_directory(RULES_DIR)
+    expected = outputs(whole, events)
+    split = len(events) // 2
+    first = Engine.from_directory(RULES_DIR)
+    outputs(first, events[:split])
+    taken = first.snapshot()
+    replica = Engine.from_directory(RULES_DIR)
+    replica.evaluate(base)
+    replica.restore({**taken, "operations": {c: taken["operations"][c] for c in countries
+                                             if c in taken["operations"]}}, merge=True)
+    assert set(replica.snapshot()["operations"]) == {"ZZZ", *taken["operations"]}
+    assert outputs(replica, events[split:]) == expected[split:]
+    replica.drop("ZZZ")
+    assert "ZZZ" not in replica.snapshot()["operations"]
+    assert set(replica.snapshot()["operations"]) == set(whole.snapshot()["operations"])

@@ -151,8 +151,10 @@ class Engine(PatternSteps, ContextResolver):
                     "operations": {country: state_to_json(state)
                                    for country, state in sorted(self._states.items())}}
 
-    def restore(self, snapshot: Mapping[str, Any]) -> None:
-        """Replace every operation's state with that of `snapshot` (see `snapshot()`).
+    def restore(self, snapshot: Mapping[str, Any], *, merge: bool = False) -> None:
+        """Replace every operation's state with that of `snapshot` (see `snapshot()`); with
+        `merge`, only the operations `snapshot` holds, the others left as they are (a sidecar
+        replica taking over one operation).
 
         Raises `SnapshotError` if the snapshot was taken under other rule packs or is not
         one; the state is then left exactly as it was.
@@ -180,7 +182,12 @@ class Engine(PatternSteps, ContextResolver):
                 raise SnapshotError(f"malformed operation state ({exc!r})",
                                     f"operations.{country}") from exc
         with self._lock:
-            self._states = states
+            self._states = {**self._states, **states} if merge else states
+
+    def drop(self, country: str) -> None:
+        """Forget the state of one operation (a replica that no longer owns it)."""
+        with self._lock:
+            self._states.pop(country, None)
 
     # ---------------------------------------------------------------- evaluation
 
