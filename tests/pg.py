@@ -39,6 +39,19 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
+def via(url: str, host: str, port: int) -> str:
+    """`url` reaching its server through `host:port` (a proxy) instead."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{host}:{port}"))
+
+
+def target(url: str) -> tuple[str, int]:
+    """The host and port `url` names (PostgreSQL's 5432 when it names none)."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
 def required(environ: Mapping[str, str]) -> bool:
     """Whether a missing server fails the tests (MANDATE_RULES_REQUIRE_PG set, and not 0)."""
     return environ.get(REQUIRE_ENV, "").strip() not in ("", "0")
