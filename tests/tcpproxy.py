@@ -96,6 +96,8 @@ class TcpProxy:
             self._forward(client)
 
     def _forward(self, client: socket.socket) -> None:
+        # One accepted just as `pause()` came does not reach the server either.
+        self._flowing.wait()
         try:
             server = socket.create_connection(self.target, timeout=10)
         except OSError:
