@@ -105,14 +105,18 @@ class Nginx:
         # Not pytest's tmp_path: as root the workers run as nobody, who must reach the temp
         # dirs, and pytest's base dir is private to its user.
         self.workdir = Path(tempfile.mkdtemp(prefix="mandate-rules-nginx-"))
-        self.workdir.chmod(0o755)
-        self.certificate, self.key = self_signed(self.workdir)
-        self.https_port, self.http_port = free_port(), free_port()
-        self.conf = self.workdir / "nginx.conf"
-        self.conf.write_text(render(EXAMPLE.read_text(), upstreams=upstreams,
-                                    https_port=self.https_port, http_port=self.http_port,
-                                    workdir=self.workdir, certificate=self.certificate,
-                                    key=self.key))
+        try:
+            self.workdir.chmod(0o755)
+            self.certificate, self.key = self_signed(self.workdir)
+            self.https_port, self.http_port = free_port(), free_port()
+            self.conf = self.workdir / "nginx.conf"
+            self.conf.write_text(render(EXAMPLE.read_text(), upstreams=upstreams,
+                                        https_port=self.https_port, http_port=self.http_port,
+                                        workdir=self.workdir, certificate=self.certificate,
+                                        key=self.key))
+        except BaseException:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
         self.log = self.workdir / "error.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
