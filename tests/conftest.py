@@ -1,9 +1,10 @@
-"""Fixtures: throw-away rule packs and engines over them."""
+"""Fixtures: throw-away rule packs and engines over them; a PostgreSQL database per test."""
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from mandate_rules import Engine
 
+from . import pg
 from .helpers import BUNDLE_YAML, next_id
 
 
@@ -42,3 +44,28 @@ def engine_for(write_pack: Callable[..., Path]) -> Callable[..., Engine]:
         return Engine.from_directory(write_pack(packs, **kwargs))
 
     return build
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The URL of the PostgreSQL server MANDATE_RULES_TEST_PG names (see tests/pg.py); the
+    test skips (fails under MANDATE_RULES_REQUIRE_PG=1) with the reason when there is none."""
+    problem = pg.server_problem(os.environ)
+    if problem is not None:
+        pg.give_up(problem, os.environ)
+    return os.environ[pg.PG_ENV].strip()
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """The URL of a fresh, empty database made for this test and dropped after it."""
+    with pg.fresh_database(pg_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test on both backends: a SQLite file's path, then a fresh PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return str(request.getfixturevalue("pg_url"))

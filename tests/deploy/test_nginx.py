@@ -1,0 +1,171 @@
+"""docs/examples/nginx.conf, run by the real nginx in front of a real sidecar: answers through
+it are the sidecar's own, a replica that is down is skipped, limits answer as the sidecar does."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ..service.packs import escort, flight, v1_rules
+from ..service.server import Client, Server, free_port, token, tokens_env
+from .nginx import Nginx, nginx_binary
+
+pytestmark = pytest.mark.skipif(nginx_binary() is None,
+                                reason="nginx is not installed (apt-get install nginx)")
+
+TOKEN = token()
+
+
+@pytest.fixture(scope="module")
+def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("nginx-sidecar")
+    env = tokens_env([{"token": TOKEN, "tenant": "ngo-a", "roles": ["submit", "read"]}])
+    server = Server(workdir, rules=v1_rules(workdir / "rules"), env=env).start()
+    yield server
+    server.stop()
+
+
+def through(proxy: Nginx) -> Client:
+    client = Client(proxy.url, TOKEN)
+    client.session.verify = str(proxy.certificate)
+    return client
+
+
+def without_duplicate(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k != "duplicate"}
+
+
+def test_an_event_and_a_batch_get_the_same_answers_through_nginx_as_direct(
+        sidecar: Server) -> None:
+    direct = sidecar.client(TOKEN)
+    with Nginx([sidecar.port]) as proxy:
+        proxied = through(proxy)
+        one = escort(subject="case-nginx")
+        first = proxied.events(one)
+        assert first.status_code == 200, first.text
+        assert first.json()["advisories"]  # an answer with something in it to compare
+        again = direct.events(one).json()  # the re-delivery answers what was stored
+        assert again["duplicate"] is True
+        assert without_duplicate(again) == without_duplicate(first.json())
+        assert proxied.events(one).json() == again
+
+        batch = [flight(org="org-n", id="n-1"), escort(subject="case-n2", id="n-2")]
+        kind = "application/cloudevents-batch+json"
+        results = proxied.events(batch, content_type=kind)
+        assert results.status_code == 200, results.text
+        assert direct.events(batch, content_type=kind).json() == \
+            proxied.events(batch, content_type=kind).json()
+        stored = direct.get(f"/v1/advisories/{first.json()['advisories'][0]['id']}").json()
+        assert proxied.get(f"/v1/advisories/{stored['id']}").json() == stored
+        log = proxy.log_text()
+    assert "[error]" not in log, log
+
+
+def test_a_replica_that_is_down_is_skipped_for_a_live_one(sidecar: Server) -> None:
+    dead = free_port()  # nothing listens there
+    with Nginx([dead, sidecar.port]) as proxy:
+        proxied = through(proxy)
+        # Round robin sends every other request to the dead one first, until it is left out.
+        answers = [proxied.events(escort(subject=f"case-failover-{i}")) for i in range(6)]
+        assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+        assert all(a.json()["advisories"] for a in answers)
+        health = [proxied.get("/readyz").status_code for _ in range(4)]
+        log = proxy.log_text()
+    assert health == [200] * 4
+    assert "connect() failed (111: Connection refused) while connecting to upstream" in log
+    assert f"127.0.0.1:{dead}" in log
+
+
+def test_a_body_over_the_limit_is_refused_by_nginx_as_the_sidecar_refuses_it(
+        sidecar: Server) -> None:
+    too_big = b'{"x": "' + b"a" * (1024 * 1024) + b'"}'
+    direct = sidecar.client(TOKEN).post("/v1/events", data=too_big)
+    with Nginx([sidecar.port]) as proxy:
+        proxied = through(proxy).post("/v1/events", data=too_big)
+    assert direct.status_code == proxied.status_code == 413
+    assert proxied.headers["Content-Type"] == "application/json"
+    assert proxied.json()["error"]["code"] == direct.json()["error"]["code"] == \
+        "payload-too-large"
+    assert proxied.json()["error"]["path"] == direct.json()["error"]["path"]
+
+
+def test_plain_http_is_only_redirected_to_https(sidecar: Server) -> None:
+    with Nginx([sidecar.port]) as proxy:
+        session = requests.Session()
+        session.trust_env = False
+        answer = session.get(f"http://127.0.0.1:{proxy.http_port}/v1/advisories",
+                             allow_redirects=False, timeout=30)
+    assert answer.status_code == 301
+    assert answer.headers["Location"].startswith("https://127.0.0.1")
+
+
+def test_the_example_names_every_port_it_is_rendered_with(tmp_path: Path) -> None:
+    from .nginx import EXAMPLE, render  # noqa: PLC0415
+
+    conf = render(EXAMPLE.read_text(), upstreams=[1111, 2222, 3333], https_port=4444,
+                  http_port=5555, workdir=tmp_path, certificate=tmp_path / "c.pem",
+                  key=tmp_path / "k.pem")
+    assert [f"server 127.0.0.1:{p} max_fails=2 fail_timeout=10s;" in conf
+            for p in (1111, 2222, 3333)] == [True] * 3
+    assert "10.0.0." not in conf
+    assert "listen 127.0.0.1:4444 ssl;" in conf
+    assert "listen 127.0.0.1:5555;" in conf
+    assert "/var/" not in conf
+
+
+@pytest.fixture
+def hangs_up() -> Iterator[int]:
+    """A port whose server reads a request and closes without answering: a replica that dies
+    after the request reached it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(10)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(10)
+    listener.close()
+
+
+def test_an_event_is_sent_again_to_a_live_replica_after_one_died_with_it(
+        sidecar: Server, hangs_up: int) -> None:
+    with Nginx([hangs_up, sidecar.port]) as proxy:
+        proxied = through(proxy)
+        answers = [proxied.events(escort(subject=f"case-retried-{i}")) for i in range(4)]
+        assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+        log = proxy.log_text()
+    assert "upstream prematurely closed connection" in log, log  # it did reach the dead one
+
+
+def test_a_resolution_is_not_sent_again_once_a_replica_had_it(
+        sidecar: Server, hangs_up: int) -> None:
+    """Not idempotent (append-only): a second replica could record it twice, so the client
+    gets the 502 and decides."""
+    advisory = sidecar.client(TOKEN).events(escort(subject="case-resolve")).json()
+    path = f"/v1/advisories/{advisory['advisories'][0]['id']}/resolution"
+    with Nginx([hangs_up, sidecar.port]) as proxy:
+        proxied = through(proxy)
+        statuses = [proxied.post(path, {"decision": "acknowledged", "by": "nginx-test"})
+                    .status_code for _ in range(4)]
+    assert 502 in statuses, statuses
+    assert set(statuses) <= {200, 201, 502}, statuses
