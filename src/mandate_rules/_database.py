@@ -146,27 +146,27 @@ def parse_target(text: str, *, password_env: str | None = None,
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if not scheme:
         if password_env is not None:
-            raise DatabaseError(f"password_env: set to {password_env!r}, but the database is "
-                                f"a SQLite file ({text}), which takes no password")
+            raise DatabaseError(f"password_env is set ({password_env}), but the database is a "
+                                f"SQLite file ({text}), which takes no password")
         return Target(path=Path(text))
     if scheme not in ("postgresql", "postgres"):
-        raise DatabaseError(f"db: expected a SQLite file path or a postgresql:// URL, got "
-                            f"a {scheme}:// URL")
+        raise DatabaseError(f"expected a SQLite file path or a postgresql:// URL, got a "
+                            f"{scheme}:// URL")
     password = None
     if password_env is not None:
         env = os.environ if environ is None else environ
         password = env.get(password_env)
         if not password:
-            raise DatabaseError(f"password_env: the environment variable {password_env} "
-                                f"holds no password")
+            raise DatabaseError(f"password_env names {password_env}, but that environment "
+                                f"variable holds no password")
     parts = urllib.parse.urlsplit(text)
     if not parts.hostname and "host=" not in parts.query:
-        raise DatabaseError(f"db: {Target(url=text).shown}: name the server's host "
+        raise DatabaseError(f"{Target(url=text).shown}: name the server's host "
                             f"(postgresql://USER@HOST:PORT/DATABASE)")
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as exc:
-        raise DatabaseError(f"db: {Target(url=text).shown}: {exc}") from None
+        raise DatabaseError(f"{Target(url=text).shown}: {exc}") from None
     return Target(url=text, password=password)
 
 

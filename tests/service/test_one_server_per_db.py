@@ -54,16 +54,27 @@ def serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "MANDATE_RULES_TOKENS": ""})
 
 
-@pytest.mark.parametrize("url", ["postgresql://mandate@db.example.org/mandate",
-                                 "sqlite:///var/lib/events.db"])
-def test_a_url_given_as_db_is_refused_not_made_a_file(tmp_path: Path, url: str) -> None:
+@pytest.mark.parametrize("url", ["sqlite:///var/lib/events.db", "mysql://u@127.0.0.1/db"])
+def test_a_url_of_another_database_is_refused_not_made_a_file(tmp_path: Path, url: str) -> None:
     scheme = url.split("://", maxsplit=1)[0]
     flag = serve("--db", url, cwd=tmp_path)
     assert flag.returncode == 2
-    assert f"config: --db: no backend for {scheme}:// yet; --db takes a file path" in flag.stderr
+    assert (f"config: --db: expected a SQLite file path or a postgresql:// URL, got a "
+            f"{scheme}:// URL") in flag.stderr
     config = tmp_path / "sidecar.yaml"
     config.write_text(f"db: {url}\n")
     in_file = serve("--config", str(config), cwd=tmp_path)
     assert in_file.returncode == 2
-    assert f"config: {config}: db: no backend for {scheme}:// yet" in in_file.stderr
+    assert f"config: {config}: db: expected a SQLite file path" in in_file.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sidecar.yaml"]
+
+
+def test_a_postgresql_server_that_does_not_answer_stops_serve_without_showing_the_password(
+        tmp_path: Path) -> None:
+    """Port 1 on loopback: refused at once. Nothing is created, and the password in the URL
+    is never printed."""
+    flag = serve("--db", "postgresql://mandate:s3cret-pw@127.0.0.1:1/mandate", cwd=tmp_path)
+    assert flag.returncode == 2
+    assert "store: postgresql://mandate:***@127.0.0.1:1/mandate: cannot connect" in flag.stderr
+    assert "s3cret-pw" not in flag.stderr + flag.stdout
+    assert list(tmp_path.iterdir()) == []

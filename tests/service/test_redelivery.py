@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mandate_rules._service._schema import SCHEMA_VERSION
 from mandate_rules._models import Event
+from mandate_rules._service._schema import SCHEMA_VERSION
 
 from .packs import at, escort, flight, rule_ids, v1_rules
 from .server import Client, Server

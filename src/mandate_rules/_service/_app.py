@@ -72,7 +72,7 @@ class Service:
         self.bundles = bundles
         self.metrics = Metrics()
         self.auth = Authenticator(config)
-        self.store = Store(config.db_path)
+        self.store = Store(config.db)
         self.worker = Worker(self.store, self.metrics, config.tenants,
                              queue_limit=config.queue_limit,
                              snapshot_every=config.snapshot_every)

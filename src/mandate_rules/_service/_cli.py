@@ -32,9 +32,11 @@ _dir = click.Path(file_okay=False, path_type=Path)
 @click.option("--shadow", "shadow_dir", type=_dir, default=None,
               help="Candidate rule packs evaluated beside the live ones; see /v1/shadow/diff.")
 # Text, not a Path: a Path would fold "postgresql://h/db" into "postgresql:/h/db", and the
-# URL could no longer be told from a file name (load_config refuses URLs).
-@click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
-              help="SQLite file (created if missing)  [default: ./mandate-rules.db]")
+# URL could no longer be told from a file name.
+@click.option("--db", "db", default=None, metavar="FILE|URL",
+              help="SQLite file (created if missing), or postgresql://USER@HOST:PORT/DB for "
+                   "several replicas on one database (password from PGPASSWORD or "
+                   "password_env)  [default: ./mandate-rules.db]")
 @click.option("--host", default=None, help="Address to listen on  [default: 127.0.0.1]")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help="Port to listen on  [default: 8765]")
@@ -57,7 +59,8 @@ def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | 
           db: str | None, host: str | None, port: int | None, config_file: Path | None,
           tick_interval: float | None, max_body_bytes: int | None,
           snapshot_every: int | None, log_level: str, access_log: bool) -> None:
-    """Serve the HTTP API (/v1) on one process, storing events in a SQLite file.
+    """Serve the HTTP API (/v1), storing events in a SQLite file (one server) or a
+    PostgreSQL database (any number of replicas, each operation judged by one of them).
 
     Tokens come from --config or from the environment variable MANDATE_RULES_TOKENS (a JSON
     list of {"token", "tenant", "roles"}). Without any, auth is off and the server listens
@@ -76,7 +79,9 @@ def serve(rules_dir: Path | None, contexts_dir: Path | None, shadow_dir: Path | 
             click.echo(f"config: {problem}", err=True)
         sys.exit(EXIT_BAD_SETUP)
     try:
-        with hold_database(config.db_path):
+        # One server per SQLite file; replicas on PostgreSQL share the database by leases.
+        with (hold_database(config.db_path) if config.db_path is not None
+              else contextlib.nullcontext()):
             _serve(config, log, log_level, access_log)
     except DatabaseInUse as exc:
         click.echo(f"store: {exc}", err=True)
@@ -112,7 +117,7 @@ def _serve(config: ServiceConfig, log: logging.Logger, log_level: str,
                     "acts for the single tenant 'default' with every role; listening on "
                     "loopback only (%s)", TOKENS_ENV, config.host)
     log.info("rules %s%s; store %s", bundles.live.version,
-             f"; shadow {bundles.shadow.version}" if bundles.shadow else "", config.db_path)
+             f"; shadow {bundles.shadow.version}" if bundles.shadow else "", config.db.shown)
     limits = Limits(max_header_bytes=config.max_header_bytes,
                     header_timeout=config.header_timeout, body_timeout=config.body_timeout,
                     max_connections=_connections_allowed(config.max_connections, log))

@@ -3,7 +3,7 @@
 A config file is TOML (``.toml``) or YAML (``.yaml``, ``.yml``) with flat keys::
 
     rules = "rules"                 # relative paths are read from the file's folder
-    db = "/var/lib/mandate-rules/events.db"
+    db = "/var/lib/mandate-rules/events.db"   # or postgresql://USER@HOST:PORT/DB (replicas)
     port = 8765
     tick_interval = 60
     snapshot_every = 50000          # events stored between snapshots of a tenant's state
@@ -11,6 +11,9 @@ A config file is TOML (``.toml``) or YAML (``.yaml``, ``.yml``) with flat keys::
     header_timeout = 10             # seconds for a request's headers to arrive (then 408)
     body_timeout = 60               # seconds for its body, from the end of its headers
     max_connections = 1000          # open connections; one more is answered 503 and closed
+    password_env = "MR_DB_PASSWORD" # PostgreSQL: the variable holding the password (or PGPASSWORD)
+    lease_seconds = 10              # PostgreSQL: a dead replica's operations move after this
+    advertise_url = "http://10.0.0.5:8765"  # PostgreSQL: where the other replicas reach this one
 
     [[tokens]]
     tenant = "ngo-horn-relief"
@@ -38,6 +41,7 @@ import attrs
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from .._database import DatabaseError, Target, parse_target
 from .._errors import MandateRulesError
 
 # A tenant's token acts for that tenant only; an operator's token (no tenant) acts on what all
@@ -54,8 +58,8 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _PATH_KEYS = ("rules", "contexts", "shadow", "db")
 _KEYS = (*_PATH_KEYS, "host", "port", "max_body_bytes", "max_batch", "tick_interval",
          "queue_limit", "snapshot_every", "max_header_bytes", "header_timeout", "body_timeout",
-         "max_connections", "tokens")
-# `--db` names a file; a URL (``postgresql://…``) would otherwise become a folder of that name.
+         "max_connections", "tokens", "password_env", "lease_seconds", "advertise_url")
+# `db` names a file or a URL (``postgresql://…``), which must not be read as a relative path.
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOKEN_KEYS = ("tenant", "role", "roles", "token", "token_sha256")
 
@@ -81,11 +85,18 @@ class TokenSpec:
     digest: str
 
 
+def _target(value: Target | Path | str) -> Target:
+    if isinstance(value, Target):
+        return value
+    return Target(path=value) if isinstance(value, Path) else parse_target(value)
+
+
 @attrs.frozen
 class ServiceConfig:
     """Everything `serve` needs. `rules_dir` None means the packs shipped with mandate-rules."""
 
-    db_path: Path = Path("mandate-rules.db")
+    db: Target = attrs.field(default=Target(path=Path("mandate-rules.db")),
+                             converter=_target)
     rules_dir: Path | None = None
     contexts_dir: Path | None = None
     shadow_dir: Path | None = None
@@ -105,6 +116,24 @@ class ServiceConfig:
     header_timeout: float = 10.0
     body_timeout: float = 60.0
     max_connections: int = 1000
+    # Replicas on PostgreSQL (see _leases.py): how long an operation's lease lasts unrenewed
+    # (a dead replica's operations move to another after it), and the URL the other
+    # replicas forward this one's operations to (None: http://host:port).
+    lease_seconds: float = 10.0
+    advertise_url: str | None = None
+
+    @property
+    def db_path(self) -> Path | None:
+        """The SQLite file (None on PostgreSQL)."""
+        return self.db.path
+
+    @property
+    def replica_url(self) -> str:
+        """Where the other replicas reach this one."""
+        if self.advertise_url is not None:
+            return self.advertise_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def auth_enabled(self) -> bool:
@@ -163,7 +192,7 @@ def load_config(file: Path | None, env: Mapping[str, str],
     config = ServiceConfig()
     kwargs: dict[str, Any] = {"tokens": tokens}
     for key, field, convert in (
-        ("db", "db_path", Path), ("rules", "rules_dir", Path), ("contexts", "contexts_dir", Path),
+        ("rules", "rules_dir", Path), ("contexts", "contexts_dir", Path),
         ("shadow", "shadow_dir", Path), ("host", "host", str),
     ):
         if key in values:
@@ -198,9 +227,8 @@ def load_config(file: Path | None, env: Mapping[str, str],
                                 f"got {value!r}")
             else:
                 kwargs[key] = float(value)
-    flag_db = overrides.get("db")
-    if flag_db is not None and _is_url(flag_db):
-        problems.append(f"--db: {_no_backend(flag_db)}")
+    origin = "--db" if overrides.get("db") is not None else f"{file}: db" if file else "db"
+    _database_settings(values, env, kwargs, problems, origin)
     config = attrs.evolve(config, **kwargs)
     if not config.auth_enabled and not is_loopback(config.host):
         problems.append(f"host: auth is off (no tokens are configured), so the server listens "
@@ -236,10 +264,8 @@ def _read_file(file: Path, problems: list[str]) -> dict[str, Any]:
             close = difflib.get_close_matches(str(key), _KEYS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(f"{file}: unknown setting {key!r}{hint}")
-    if _is_url(data.get("db")):
-        problems.append(f"{file}: db: {_no_backend(data.pop('db'))}")
     for key in _PATH_KEYS:
-        if isinstance(data.get(key), str):
+        if isinstance(data.get(key), str) and not _is_url(data[key]):
             data[key] = str(file.parent / Path(data[key]).expanduser())
     return {k: v for k, v in data.items() if k in _KEYS}
 
@@ -248,10 +274,38 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and bool(_URL_RE.match(value))
 
 
-def _no_backend(url: str) -> str:
-    scheme = url.split("://", 1)[0]
-    return (f"no backend for {scheme}:// yet; --db takes a file path (SQLite), "
-            f"got {url!r}")
+def _database_settings(values: Mapping[str, Any], environ: Mapping[str, str],
+                       kwargs: dict[str, Any], problems: list[str], origin: str) -> None:
+    """`db` (a SQLite file or a postgresql:// URL), its `password_env`, and the replicas'
+    `lease_seconds` and `advertise_url`."""
+    password_env = values.get("password_env")
+    if password_env is not None and (not isinstance(password_env, str) or not password_env):
+        problems.append(f"password_env: expected the name of an environment variable, got "
+                        f"{password_env!r}")
+        password_env = None
+    db = values.get("db")
+    if db is not None and (not isinstance(db, (str, Path)) or not str(db)):
+        problems.append(f"{origin}: expected a file path or a postgresql:// URL, got {db!r}")
+    elif db is not None or password_env is not None:
+        try:
+            kwargs["db"] = parse_target(str(db if db is not None else "mandate-rules.db"),
+                                        password_env=password_env, environ=environ)
+        except DatabaseError as exc:
+            problems.append(f"{origin}: {exc}")
+    if "lease_seconds" in values:
+        value = values["lease_seconds"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not 2 <= value <= 600:
+            problems.append(f"lease_seconds: expected seconds from 2 to 600, got {value!r}")
+        else:
+            kwargs["lease_seconds"] = float(value)
+    url = values.get("advertise_url")
+    if url is not None:
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+/?$", url):
+            problems.append(f"advertise_url: expected http://HOST:PORT (where the other "
+                            f"replicas reach this one), got {url!r}")
+        else:
+            kwargs["advertise_url"] = url
 
 
 def _tokens(raw: list[tuple[str, Any]], problems: list[str]) -> tuple[TokenSpec, ...]:

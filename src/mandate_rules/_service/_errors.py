@@ -64,6 +64,8 @@ CODES: Mapping[str, tuple[int, str]] = MappingProxyType({
     "too-many-connections": (503, "the server holds max_connections open connections; this "
                              "one is closed; retry after the Retry-After delay"),
     "store-unavailable": (503, "the database could not be read or written; nothing was stored"),
+    "not-owner": (503, "another replica judges this operation and could not be reached, or "
+                  "took it over meanwhile; retry after the Retry-After delay"),
     "not-ready": (503, "the server is starting or stopping"),
     "busy": (503, "a push was not answered in time (a reload or a backlog); send it again"),
     "push-failed": (503, "a push could not be taken; nothing was kept, send it again"),
@@ -109,6 +111,15 @@ class _ErrorResponse(JSONResponse):
         except UnicodeEncodeError:
             return json.dumps(content, ensure_ascii=True, allow_nan=False,
                               separators=(",", ":")).encode("ascii")
+
+
+class StoreFailure(MandateRulesError):
+    """Raised in the engine thread when a write fails or is refused (fenced): the whole
+    group is rolled back, and each of its jobs answered `error`."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def internal_error(log: logging.Logger, what: str, exc: BaseException,

@@ -20,22 +20,15 @@ from .._compare import match_key
 from .._content import content_hash
 from .._database import DB_ERRORS
 from .._engine import Engine
-from .._errors import EngineError, MandateRulesError
+from .._errors import EngineError
 from .._models import Advisory, Event, RulesVersion, format_time
-from ._errors import ApiError, internal_error
+from ._errors import ApiError, StoreFailure, internal_error
 from ._jobs import CLOCK_SOURCE, ItemResult, Preview, Resolve, Submit
+from ._ownership import Ownership
 from ._rows import AdvisoryRow, Duplicate, Evaluated, ShadowOutcome, StoredEvent, json_text
-from ._tenants import Tenant, TenantEngines
+from ._tenants import Tenant
 
 log = logging.getLogger("mandate_rules.service")
-
-
-class StoreFailure(MandateRulesError):
-    """A write failed: the whole group is rolled back, and each of its jobs answered `error`."""
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 def store_error(exc: BaseException) -> ApiError:
@@ -76,7 +69,7 @@ def _ref(event: Event) -> dict[str, str]:
     return {"source": event.source, "id": event.id, "type": event.type}
 
 
-class Evaluator(TenantEngines):
+class Evaluator(Ownership):
     """Runs the jobs on the tenants' engines and gathers their writes for the group."""
 
     _pending: dict[str, Pending]
@@ -95,6 +88,7 @@ class Evaluator(TenantEngines):
         hands the interpreter lock to the event loop, to a few per group.
         """
         tenant = self._tenant(job.tenant)
+        self._claim(tenant, (event.country for event in job.events))
         assert self.live_bundle is not None
         version = self.live_bundle.version
         pending = self._pending.get(tenant.name)
@@ -296,6 +290,7 @@ class Evaluator(TenantEngines):
 
     def _preview(self, job: Preview) -> ItemResult:
         tenant = self._tenant(job.tenant)
+        self._claim(tenant, [job.event.country])
         assert self.live_bundle is not None
         existing = self._write(self._store.find_events, tenant.name,
                                [job.event.key]).get(job.event.key)
@@ -341,6 +336,12 @@ class Evaluator(TenantEngines):
             assert self.live_bundle is not None
             for country, last in sorted(tenant.clocks.items()):
                 if now <= last:
+                    continue
+                try:
+                    self._claim(tenant, [country])
+                except ApiError as exc:  # another replica judges it now, and ticks it
+                    log.info("tenant %s: no tick for %s: %s", tenant.name, country, exc)
+                    self._let_go(tenant, country)
                     continue
                 started = time.perf_counter()
                 try:

@@ -68,7 +68,7 @@ from .._adapters.errors import AdapterError, PayloadError
 from .._adapters.outbox import STATUSES, Outbox
 from .._adapters.registry import load_adapter_class
 from .._adapters.syncstate import AdapterStore, storable_text
-from .._database import DB_ERRORS
+from .._database import DB_ERRORS, Target
 from .._models import Advisory
 from ._auth import Principal
 from ._config import ServiceConfig
@@ -168,13 +168,15 @@ class Sidecar:
 class AdapterHub:
     """The sidecar's adapter side: push routes, the outbox and its delivery loop."""
 
-    def __init__(self, service: Sidecar, connections: Mapping[str, Connection], db_path: Path, *,
+    def __init__(self, service: Sidecar, connections: Mapping[str, Connection],
+                 db: Target | Path, *,
                  retry_interval: float = 5.0, base_delay: float = 5.0,
                  max_delay: float = 3600.0, answer_within: float = 20.0) -> None:
         self.service = service
         self.answer_within = answer_within
         self.connections = dict(connections)
-        self.db_path = db_path
+        # The sidecar's own database: the adapters' tables live beside the event log.
+        self.db = db if isinstance(db, Target) else Target(path=db)
         self.retry_interval = retry_interval
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -188,13 +190,19 @@ class AdapterHub:
     @property
     def store(self) -> AdapterStore:
         if self._store is None:
-            self._store = AdapterStore(self.db_path)
+            self._store = AdapterStore(self._path())
         return self._store
+
+    def _path(self) -> Path:
+        if self.db.path is None:
+            raise AdapterError(f"adapters: their tables on {self.db.shown} need a SQLite store "
+                               "in this release")
+        return self.db.path
 
     @property
     def outbox(self) -> Outbox:
         if self._outbox is None:
-            self._outbox = Outbox(self.db_path, base_delay=self.base_delay,
+            self._outbox = Outbox(self._path(), base_delay=self.base_delay,
                                   max_delay=self.max_delay)
         return self._outbox
 
@@ -416,11 +424,11 @@ def adapter_hub(service: Sidecar, config: ServiceConfig, metrics: Metrics,
     env = os.environ if env is None else env
     path = env.get(ADAPTERS_ENV)
     if not path:
-        return AdapterHub(service, {}, Path(config.db_path))
+        return AdapterHub(service, {}, config.db)
     settings = load_settings(Path(path))
     outbox, push = settings.section("outbox"), settings.section("push")
     hub = AdapterHub(service, load_connections(Path(path), env, config.tenants[0]),
-                     Path(config.db_path),
+                     config.db,
                      retry_interval=outbox.number("poll_seconds", 5.0),
                      base_delay=outbox.number("first_retry_seconds", 5.0),
                      max_delay=outbox.number("max_retry_seconds", 3600.0),

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .._content import content_hash
-from .._database import DB_ERRORS, Connection, Target
+from .._database import Connection, DatabaseError, Target
 from .._models import RulesVersion
 from ._dbfile import StoreError, connect_target
 from ._reads import StoreReads
@@ -68,7 +69,9 @@ class Store(StoreReads):
         except SchemaTooNew as exc:
             raise StoreError(f"{shown} was written by a newer mandate-rules (schema "
                              f"{exc.args[0]}; this one knows {SCHEMA_VERSION})") from None
-        except (*DB_ERRORS, OSError) as exc:
+        except DatabaseError as exc:  # its message names the database already
+            raise StoreError(str(exc)) from exc
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{shown}: {exc}") from exc
         self.dialect = self._w.dialect
         # Every multi-row statement binds the tenant once more.
@@ -76,6 +79,11 @@ class Store(StoreReads):
         self._local = threading.local()
         self._readers: list[Connection] = []
         self._readers_lock = threading.Lock()
+
+    @property
+    def connection(self) -> Connection:
+        """The writer's connection (the engine thread's only)."""
+        return self._w
 
     def close(self) -> None:
         with self._readers_lock:

@@ -169,10 +169,38 @@ class TenantEngines(abc.ABC):
             countries)
         return tenant
 
+    @abc.abstractmethod
+    def _fence(self, operations: Collection[tuple[str, str]]) -> None:
+        """Refuse the open transaction unless this process still judges these operations
+        (replicas check their leases; one server on its own store always does)."""
+
     def _owned(self, name: str) -> Collection[str] | None:
         """The operations (countries) of tenant `name` this process judges; None: all of
         them (one server on its own store). Replicas narrow it to those they hold."""
         return None
+
+    def _adopt(self, tenant: Tenant, country: str) -> None:
+        """Take operation `country` of `tenant` over from the store (a replica that has just
+        taken its lease): its state from its last snapshot under these rule packs and the
+        events stored after it, merged beside the tenant's other operations."""
+        tenant.live.drop(country)
+        if tenant.shadow is not None:
+            tenant.shadow.drop(country)
+        tenant.clocks.pop(country, None)
+        restored = self._restore(tenant, tenant.live.bundle.version.hash, {country},
+                                 merge=True)
+        after = 0 if tenant.shadow is not None else restored.get(country, 0)
+        self._replay(tenant, after, None, restored, {country})
+        # The baseline holds no (or an older) state of this operation: take it again.
+        tenant.baseline = None
+
+    def _let_go(self, tenant: Tenant, country: str) -> None:
+        """Forget operation `country` of `tenant` (another replica judges it now)."""
+        tenant.live.drop(country)
+        if tenant.shadow is not None:
+            tenant.shadow.drop(country)
+        tenant.clocks.pop(country, None)
+        tenant.baseline = None
 
     def _covered(self, name: str, restored: Mapping[str, int],
                  countries: Collection[str] | None) -> int:
@@ -248,8 +276,8 @@ class TenantEngines(abc.ABC):
             log.warning("tenant %s: stored event %s could not be read: %s", name, row.seq, exc)
             return None
 
-    def _restore(self, tenant: Tenant, live_hash: str,
-                 countries: Collection[str] | None) -> dict[str, int]:
+    def _restore(self, tenant: Tenant, live_hash: str, countries: Collection[str] | None,
+                 *, merge: bool = False) -> dict[str, int]:
         """Load the last snapshot of each operation taken under these rule packs into the
         tenant's live engine; the seq each restored operation holds events up to."""
         state: dict[str, Any] | None = None
@@ -276,11 +304,12 @@ class TenantEngines(abc.ABC):
         if state is None:
             return {}
         try:
-            tenant.live.restore(state)
+            tenant.live.restore(state, merge=merge)
         except (ValueError, TypeError, AttributeError) as exc:  # SnapshotError is a ValueError
             log.warning("tenant %s: its snapshots cannot be loaded (%s); replaying the whole "
                         "log", tenant.name, exc)
-            tenant.live.reset()
+            if not merge:
+                tenant.live.reset()
             return {}
         tenant.clocks.update(clocks)
         log.info("tenant %s: restored the snapshots of %d operations (up to stored event %d)",
@@ -305,6 +334,7 @@ class TenantEngines(abc.ABC):
                 for country, (clocks, body) in parts.items():
                     self._store.put_snapshot(name, country, seq,
                                              self.live_bundle.version.hash, clocks, body)
+                self._fence({(name, country) for country in parts})
                 self._store.commit()
             except Exception as exc:  # the log still holds every event: a restart replays it
                 log.warning("tenant %s: writing its snapshot failed: %r", name, exc)

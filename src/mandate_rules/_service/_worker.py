@@ -28,9 +28,10 @@ from concurrent.futures import Future
 from typing import Any
 
 from .._rules import Bundle
-from ._errors import ApiError, internal_error
-from ._evaluator import Evaluator, Pending, StoreFailure, store_error
+from ._errors import ApiError, StoreFailure, internal_error
+from ._evaluator import Evaluator, Pending, store_error
 from ._jobs import Install, Job, Preview, Resolve, Stop, Submit, Tick
+from ._leases import Leases
 from ._metrics import Metrics
 from ._rows import StoredEvent
 from ._store import Store
@@ -47,7 +48,9 @@ class Worker(Evaluator):
     """Owns the tenants' engines and the store's write connection, on one thread."""
 
     def __init__(self, store: Store, metrics: Metrics, tenants: Sequence[str], *,
-                 queue_limit: int, snapshot_every: int = 50_000) -> None:
+                 queue_limit: int, snapshot_every: int = 50_000,
+                 leases: Leases | None = None) -> None:
+        self._init_ownership(leases)
         self._store = store
         self._snapshot_every = snapshot_every
         # Events evaluated per tenant since its last snapshot was written.
@@ -124,9 +127,11 @@ class Worker(Evaluator):
                 stop = next((j for j in group if isinstance(j, Stop)), None)
                 jobs = [j for j in group if not isinstance(j, Stop)]
                 try:
+                    self._drop_lost()
                     self._process(jobs)
                     if stop is not None:  # stopping: every tenant's state as it is now
                         self._snapshots(at_least=1)
+                        self._release()
                     elif self._snapshot_every:
                         self._snapshots(at_least=self._snapshot_every)
                     self._baselines()
@@ -160,6 +165,7 @@ class Worker(Evaluator):
         """Forget the group's unwritten evaluations and roll back what it wrote."""
         self._pending.clear()
         self._known = None
+        self._group_ops.clear()
         try:
             self._store.rollback()
         except Exception:  # the rebuild that follows reads what is committed
@@ -226,6 +232,7 @@ class Worker(Evaluator):
         started = time.perf_counter()
         try:
             self._flush()
+            self._fence_group()
             self._store.commit()
         except StoreFailure as exc:
             self._store_failed(done, touched, exc.error)
