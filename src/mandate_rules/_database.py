@@ -170,6 +170,22 @@ def parse_target(text: str, *, password_env: str | None = None,
     return Target(url=text, password=password)
 
 
+class _NoRows:
+    """What a statement that needed no connection returns."""
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+_NO_ROWS = _NoRows()
+
+
 class _PgRow:
     """A PostgreSQL row read by column name or position, as `sqlite3.Row` is."""
 
@@ -213,16 +229,48 @@ class _PgConnection:
     max_params = _PG_MAX_PARAMS
     begin_sql = "BEGIN"
 
-    def __init__(self, conn: Any, errors: type[Exception], idle: Any) -> None:
-        self._conn = conn
+    def __init__(self, connect: Any, errors: type[Exception], idle: Any) -> None:
+        self._connect = connect
+        self._conn = connect()
         self._errors = errors
         self._idle = idle  # psycopg's TransactionStatus.IDLE
         # The texts translated so far (a few dozen distinct statements per connection).
         self._texts: dict[str, str] = {}
+        # Whether a transaction was begun and not ended: a connection lost inside one must
+        # fail the rest of it, never carry on in autocommit on a new connection.
+        self._open = False
 
     @property
     def in_transaction(self) -> bool:
+        if self._conn.closed:
+            return self._open
         return bool(self._conn.info.transaction_status != self._idle)
+
+    def _ready(self, text: str) -> bool:
+        """Connect again if the connection was lost (a server restart, a cut network), but
+        only between transactions; False: this statement needs no connection (the
+        ROLLBACK of a transaction the lost connection already ended)."""
+        word = text.lstrip()[:8].upper()
+        ends = word.startswith(("ROLLBACK", "COMMIT"))
+        if not self._conn.closed:
+            if word.startswith("BEGIN"):
+                self._open = True
+            elif ends:
+                self._open = False
+            return True
+        if self._open and word.startswith("ROLLBACK"):
+            self._open = False
+            return False
+        if self._open:
+            raise DatabaseError("PostgreSQL: the connection was lost during the transaction; "
+                                "nothing of it was committed")
+        try:
+            self._conn = self._connect()
+        except self._errors as exc:
+            raise DatabaseError(f"PostgreSQL: cannot connect again: {_first_line(exc)}") \
+                from exc
+        self._open = word.startswith("BEGIN")
+        return True
 
     @property
     def raw(self) -> Any:
@@ -233,12 +281,15 @@ class _PgConnection:
         text = self._texts.get(sql)
         if text is None:
             text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
+        if not self._ready(text):
+            return _NO_ROWS
         try:
             return self._conn.execute(text, parameters)
         except self._errors as exc:
             raise DatabaseError(f"PostgreSQL: {_first_line(exc)}") from exc
 
     def run_script(self, script: str, /) -> None:
+        self._ready("")
         try:
             self._conn.execute(script)
         except self._errors as exc:
@@ -275,8 +326,12 @@ def open_postgresql(target: Target, *, application_name: str = "mandate-rules",
         extra["options"] = settings
     if target.password is not None:
         extra["password"] = target.password
+    url = target.url
+
+    def connect() -> Any:
+        return psycopg.connect(url, autocommit=True, row_factory=_row_maker, **extra)
+
     try:
-        conn = psycopg.connect(target.url, autocommit=True, row_factory=_row_maker, **extra)
+        return _PgConnection(connect, psycopg.Error, psycopg.pq.TransactionStatus.IDLE)
     except psycopg.Error as exc:
         raise DatabaseError(f"{target.shown}: cannot connect: {_first_line(exc)}") from exc
-    return _PgConnection(conn, psycopg.Error, psycopg.pq.TransactionStatus.IDLE)

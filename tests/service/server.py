@@ -86,7 +86,8 @@ class Client:
 class Server:
     """`mandate-rules serve` in a subprocess; `start()` returns once /readyz says ready."""
 
-    def __init__(self, workdir: Path, *, db: Path | None = None, rules: Path | None = RULES_DIR,
+    def __init__(self, workdir: Path, *, db: Path | str | None = None,
+                 rules: Path | None = RULES_DIR,
                  args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
         self.workdir = workdir
         self.db = db or workdir / "events.db"
@@ -190,8 +191,17 @@ class Server:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    @property
+    def on_postgresql(self) -> bool:
+        return str(self.db).startswith(("postgresql://", "postgres://"))
+
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Read the store directly (read-only), as an auditor would."""
+        """Read the store directly (read-only), as an auditor would; `?` placeholders on
+        either backend."""
+        if self.on_postgresql:
+            import psycopg  # noqa: PLC0415 (only the PostgreSQL runs need it)
+            with psycopg.connect(str(self.db), autocommit=True) as pg:
+                return [tuple(r) for r in pg.execute(sql.replace("?", "%s"), args)]
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
         try:
             return [tuple(r) for r in conn.execute(sql, args)]

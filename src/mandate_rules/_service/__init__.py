@@ -15,6 +15,7 @@ twice at once and a 2xx is sent only after the event and its advisories are comm
 | `_dbfile` | opening the store's database: a SQLite file or a PostgreSQL database |
 | `_leases` | replicas on PostgreSQL: a lease row per operation, with a fencing token |
 | `_ownership` | the engine thread's leases: what it judges, taking over, fencing each commit |
+| `_replicas` | replicas: a job routed to its operation's holder, the lease renewer, reloads |
 | `_schema` | the store's tables and the versioned migrations, run under a lock |
 | `_rows` | the rows the store writes and reads back, and the JSON text it keeps |
 | `_store` | the one writer: transactions, a group's events, advisories and decisions, replay |

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -52,6 +53,7 @@ from ._jobs import Install, ItemResult, Preview, Resolve, Submit, Tick
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import openapi_document
 from ._receivers import Sidecar, adapter_hub
+from ._replicas import Replica
 from ._rows import AdvisoryFilter
 from ._store import Store
 from ._views import find_rule, readable, rule_detail, rule_summary
@@ -72,10 +74,20 @@ class Service:
         self.bundles = bundles
         self.metrics = Metrics()
         self.auth = Authenticator(config)
-        self.store = Store(config.db)
+        self.replica: Replica | None = None
+        if config.db.dialect == "postgresql":
+            # A writer paused inside a transaction past its lease is ended by the server, so
+            # that it cannot hold up the replica taking its operations over (_leases.py).
+            self.store = Store(config.db, writer_options={
+                "idle_in_transaction_session_timeout": f"{int(config.lease_seconds * 1000)}"})
+            self.replica = Replica(config.db, config.replica_url, config.lease_seconds,
+                                   config.max_body_bytes)
+        else:
+            self.store = Store(config.db)
         self.worker = Worker(self.store, self.metrics, config.tenants,
                              queue_limit=config.queue_limit,
-                             snapshot_every=config.snapshot_every)
+                             snapshot_every=config.snapshot_every,
+                             leases=self.replica.leases if self.replica else None)
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._openapi = openapi_document()
@@ -101,6 +113,13 @@ class Service:
     # ---------------------------------------------------------------- plumbing
 
     async def run(self, job: Any) -> Any:
+        """Run `job`: on this engine thread, or, for events of operations another replica
+        judges, on that replica's (`_replicas.py`)."""
+        if self.replica is not None and isinstance(job, (Submit, Preview)):
+            return await self.replica.route(job, self.run_here)
+        return await self.run_here(job)
+
+    async def run_here(self, job: Any) -> Any:
         future: Future[Any] = self.worker.submit(job)
         return await asyncio.wrap_future(future)
 
@@ -317,8 +336,9 @@ class Service:
     async def post_reload(self, request: Request, principal: Principal) -> Response:
         return JSONResponse(await self.reload())
 
-    async def reload(self) -> dict[str, Any]:
-        """Validate the configured rule packs again; if sound, swap them in atomically."""
+    async def reload(self, *, announce: bool = True) -> dict[str, Any]:
+        """Validate the configured rule packs again; if sound, swap them in atomically (and
+        have the other replicas reload theirs, unless this reload is their announcement)."""
         async with self._reload_lock:
             try:
                 bundles = await run_in_threadpool(load_bundles, self.config)
@@ -338,12 +358,14 @@ class Service:
             self.metrics.reloads.inc("changed" if result["changed"] else "unchanged")
             log.info("rule packs reloaded: %s (changed: %s)", bundles.live.version,
                      result["changed"])
+            if announce and self.replica is not None:
+                await run_in_threadpool(self.replica.announce_reload)
             return result
 
-    def _on_sighup(self) -> None:
+    def _on_sighup(self, announce: bool = True) -> None:
         async def reload() -> None:
             try:
-                await self.reload()
+                await self.reload(announce=announce)
             except ApiError as exc:
                 log.error("SIGHUP reload refused: %s %s", exc.message,
                           exc.details.get("problems", ""))
@@ -420,6 +442,8 @@ class Service:
                                self.config, self.metrics)
         routes += [self.adopt(route) for route in adapters.routes()]
         routes += console_routes(self)  # the console for people, /ui/ (issue 14)
+        if self.replica is not None:  # jobs forwarded by the other replicas
+            routes += self.replica.routes(self.run_here, self.error)
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -427,6 +451,9 @@ class Service:
             started.add_done_callback(_log_startup)
             await adapters.start()  # adapters (issue 5)
             loop = asyncio.get_running_loop()
+            if self.replica is not None:  # a peer's reload: reload here, announce nothing
+                self.replica.start(self.worker.lost, functools.partial(
+                    loop.call_soon_threadsafe, self._on_sighup, False))
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
             if self.config.tick_interval > 0:
@@ -441,6 +468,8 @@ class Service:
                     task.cancel()
                 await adapters.stop()  # adapters (issue 5)
                 await run_in_threadpool(self.worker.stop)
+                if self.replica is not None:
+                    await run_in_threadpool(self.replica.stop)
                 self.store.close()
 
         return Starlette(routes=routes, lifespan=lifespan,

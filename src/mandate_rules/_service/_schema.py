@@ -11,7 +11,8 @@ Tables (every row carries its tenant; no query runs without one):
 * `shadow_advisories`: what the candidate rule packs raised, kept apart;
 * `operation_snapshots`: per operation (tenant + country), its engine state up to a `seq`;
 * `operation_leases` (PostgreSQL only): which replica owns each operation, until when, and
-  its fencing token (see `_service/_leases.py`);
+  its fencing token (see `_service/_leases.py`); `replica_secret`: what replicas forward
+  jobs to each other with (`_service/_replicas.py`);
 * `schema_migrations`: each migration applied, when and by which process;
 * the adapters' tables (write-back outbox, sync cursors) are created by `_adapters` in the
   same database.
@@ -214,6 +215,10 @@ CREATE TABLE IF NOT EXISTS operation_leases (
     token BIGINT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (tenant, country)
+);
+CREATE TABLE IF NOT EXISTS replica_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
 );
 """)
 

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,7 +56,8 @@ def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
 class Store(StoreReads):
     """The database. `writer` methods belong to the engine thread; readers to any thread."""
 
-    def __init__(self, target: Target | Path) -> None:
+    def __init__(self, target: Target | Path,
+                 writer_options: Mapping[str, str] | None = None) -> None:
         self.target = target if isinstance(target, Target) else Target(path=target)
         # The SQLite file (None on PostgreSQL): the lock file and the adapters' tables use it.
         self.path = self.target.path
@@ -64,7 +65,8 @@ class Store(StoreReads):
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._w: Connection = connect_target(self.target, reader=False, role="writer")
+            self._w: Connection = connect_target(self.target, reader=False, role="writer",
+                                                 options=writer_options)
             migrate(self._w)
         except SchemaTooNew as exc:
             raise StoreError(f"{shown} was written by a newer mandate-rules (schema "
