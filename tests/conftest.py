@@ -69,3 +69,30 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "store.db")
     return str(request.getfixturevalue("pg_url"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked `both_backends` runs its sidecar tests on SQLite and on PostgreSQL."""
+    if metafunc.definition.get_closest_marker("both_backends") is not None \
+            and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store the test's servers use: "sqlite" unless the module runs on both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """For a module-scoped server, on both backends: None (its own SQLite file), then a
+    fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    problem = pg.server_problem(os.environ)
+    if problem is not None:
+        pg.give_up(problem, os.environ)
+    with pg.fresh_database(os.environ[pg.PG_ENV].strip()) as url:
+        yield url

@@ -58,7 +58,7 @@ class Sidecar:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        app = create_app(ServiceConfig(db_path=db, tick_interval=0, tokens=tokens,
+        app = create_app(ServiceConfig(db=db, tick_interval=0, tokens=tokens,
                                        queue_limit=queue_limit))
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))

@@ -9,9 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ..service.packs import at, escort, event, flight, v1_rules, v2_rules
 from ..service.server import Server
 from .pages import Visitor, demo_batch
+
+pytestmark = pytest.mark.both_backends
 
 
 def _cells(page: str, table_id: str) -> list[list[str]]:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
+import pytest
+
 from ..service.server import Server
 from .pages import Visitor, demo_batch
+
+pytestmark = pytest.mark.both_backends
 
 
 def _demo(start_server: Callable[..., Server]) -> Server:

@@ -13,8 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ..candidates import add_trigger, copy_rules, demo_lines, drop, expected, regrade, reported
 from .server import Server
+
+pytestmark = pytest.mark.both_backends
 
 EXE = shutil.which("mandate-rules") or str(Path(sys.executable).parent / "mandate-rules")
 

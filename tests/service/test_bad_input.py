@@ -15,6 +15,8 @@ from mandate_rules import Engine, EngineError, Event
 from .packs import at, escort, flight, rule_ids, v1_rules
 from .server import Client, Server
 
+pytestmark = pytest.mark.both_backends
+
 MAX_BODY = 8192
 MAX_BATCH = 5
 

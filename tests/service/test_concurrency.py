@@ -9,10 +9,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from mandate_rules import Engine, Event
 
 from .packs import at, escort, flight, v1_rules
 from .server import Server
+
+pytestmark = pytest.mark.both_backends
 
 CLIENTS = 8
 OWN = 24  # events only one client sends

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from starlette.responses import JSONResponse
 
@@ -16,6 +17,8 @@ from mandate_rules._service._intake import MAX_DEPTH, depth_ok
 
 from .packs import at, escort, flight, v1_rules
 from .server import Server
+
+pytestmark = pytest.mark.both_backends
 
 
 def rendered(response: requests.Response) -> bytes:

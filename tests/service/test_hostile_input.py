@@ -20,9 +20,9 @@ SURROGATE = "\\ud800"  # as JSON escapes it: json.loads makes a lone surrogate o
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, module_db: str | None) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("hostile")
-    server = Server(workdir, rules=v1_rules(workdir / "rules")).start()
+    server = Server(workdir, db=module_db, rules=v1_rules(workdir / "rules")).start()
     yield server
     server.stop()
 

@@ -23,7 +23,7 @@ MAX_EXAMPLES = 8  # per operation and phase
 
 def test_every_route_is_documented_and_every_documented_operation_exists(
         tmp_path: Path) -> None:
-    app = create_app(ServiceConfig(db_path=tmp_path / "e.db",
+    app = create_app(ServiceConfig(db=tmp_path / "e.db",
                                    rules_dir=v1_rules(tmp_path / "rules")))
     served = {(route.path, method.lower()) for route in app.routes if isinstance(route, Route)
               for method in route.methods or () if method != "HEAD"}

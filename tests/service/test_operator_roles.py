@@ -15,6 +15,8 @@ from mandate_rules._service._config import ConfigError, load_config
 from .packs import escort, v1_rules
 from .server import Server, token, tokens_env
 
+pytestmark = pytest.mark.both_backends
+
 
 def test_a_tenants_admin_can_neither_reload_nor_read_the_counters(
         start_server: Callable[..., Server], tmp_path: Path) -> None:

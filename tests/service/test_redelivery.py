@@ -19,6 +19,8 @@ from mandate_rules._service._schema import SCHEMA_VERSION
 from .packs import at, escort, flight, rule_ids, v1_rules
 from .server import Client, Server
 
+pytestmark = pytest.mark.both_backends
+
 SCHEMA_1 = Path(__file__).parent / "data" / "schema-1.sql"
 
 

@@ -8,8 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from .packs import BROKEN, FLIGHTS, armed, at, escort, flight, rule_ids, v1_rules, write_rules
 from .server import Client, Server
+
+pytestmark = pytest.mark.both_backends
 
 
 def version(client: Client) -> str:

@@ -8,8 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from .packs import at, completed_movement, rule_ids, v1_rules
 from .server import Client, Server
+
+pytestmark = pytest.mark.both_backends
 
 CLOCK = "mandate-rules://sidecar/clock"
 

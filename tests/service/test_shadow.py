@@ -7,8 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .packs import at, completed_movement, escort, flight, rule_ids, v1_rules, v2_rules
 from .server import Server
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_the_diff_shows_what_the_candidate_would_raise_drop_or_regrade(

@@ -49,7 +49,7 @@ from ._http import (
     utc_now,
 )
 from ._intake import check_depth, read_batch, read_event
-from ._jobs import Install, ItemResult, Preview, Resolve, Submit, Tick
+from ._jobs import Claim, Install, ItemResult, Preview, Resolve, Submit, Tick
 from ._metrics import CONTENT_TYPE, Metrics
 from ._openapi import openapi_document
 from ._receivers import Sidecar, adapter_hub
@@ -118,6 +118,10 @@ class Service:
         if self.replica is not None and isinstance(job, (Submit, Preview)):
             return await self.replica.route(job, self.run_here)
         return await self.run_here(job)
+
+    def _claim(self, operations: list[tuple[str, str]]) -> None:
+        with contextlib.suppress(ApiError):  # a full queue: the next round asks again
+            self.worker.submit(Claim(operations=tuple(operations)))
 
     async def run_here(self, job: Any) -> Any:
         future: Future[Any] = self.worker.submit(job)
@@ -453,7 +457,7 @@ class Service:
             loop = asyncio.get_running_loop()
             if self.replica is not None:  # a peer's reload: reload here, announce nothing
                 self.replica.start(self.worker.lost, functools.partial(
-                    loop.call_soon_threadsafe, self._on_sighup, False))
+                    loop.call_soon_threadsafe, self._on_sighup, False), self._claim)
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
             if self.config.tick_interval > 0:

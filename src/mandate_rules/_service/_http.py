@@ -103,6 +103,10 @@ def query_text(request: Request, name: str, *, max_length: int = 512) -> str | N
     if len(value) > max_length:
         raise ApiError("invalid-query", f"{name} is longer than {max_length} characters",
                        f"query.{name}")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        # No stored text holds one (the edge refuses them in events), and PostgreSQL
+        # cannot even be asked about a NUL.
+        raise ApiError("invalid-query", f"{name} holds a control character", f"query.{name}")
     return value
 
 

@@ -79,6 +79,13 @@ class Tick(Job):
 
 
 @attrs.define(kw_only=True)
+class Claim(Job):
+    """Take over these operations (tenant, country), whose holder let them go or died."""
+
+    operations: tuple[tuple[str, str], ...]
+
+
+@attrs.define(kw_only=True)
 class Install(Job):
     live: Bundle
     shadow: Bundle | None

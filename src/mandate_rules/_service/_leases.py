@@ -163,6 +163,26 @@ class Leases:
                                "WHERE owner = ?", (self.replica,))
             self._held.clear()
 
+    def orphans(self) -> list[Operation]:
+        """The operations whose holder let them go or stopped renewing, and the share of
+        them this replica should take: as many as bring it to an even share of all the
+        operations among the live replicas (the others take the rest)."""
+        with self._lock:
+            free = [(row[0], row[1]) for row in self._conn.execute(
+                "SELECT tenant, country FROM operation_leases "
+                "WHERE expires_at < clock_timestamp() ORDER BY tenant, country")]
+            if not free:
+                return []
+            load = {row[0]: int(row[1]) for row in self._conn.execute(
+                "SELECT owner, count(*) FROM operation_leases "
+                "WHERE expires_at >= clock_timestamp() GROUP BY owner")}
+        load.setdefault(self.replica, 0)
+        share = -(-(sum(load.values()) + len(free)) // len(load))  # rounded up
+        # Each replica starts at its own place in the list, so two take different ones.
+        start = hash(self.replica) % len(free)
+        ordered = free[start:] + free[:start]
+        return ordered[:max(0, share - load[self.replica])]
+
     def holders(self, tenant: str, countries: Iterable[str]) -> dict[str, Holder]:
         """Who holds each of these operations of `tenant` (absent: never taken)."""
         names = sorted(set(countries))

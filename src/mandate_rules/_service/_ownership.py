@@ -103,6 +103,35 @@ class Ownership(TenantEngines):
         raise StoreFailure(not_owner(first, [c for t, c in lost if t == first],
                                      "this replica's lease ran out and another took it"))
 
+    def _take(self, operations: Iterable[Operation]) -> int:
+        """Take over these operations where no other replica took them first (between
+        groups: each is written and fenced on its own); how many were taken."""
+        taken = 0
+        for name, country in operations:
+            try:
+                self._claim(self._tenant(name), [country])
+                self._fence_group()
+                self._store.commit()
+                taken += 1
+            except (ApiError, StoreFailure) as exc:
+                log.info("operation %s/%s not taken over: %s", name, country, exc)
+                self._group_ops.clear()
+                self._store.rollback()
+        return taken
+
+    def _take_orphans(self) -> None:
+        """At start: take this replica's share of the operations nobody holds, so that
+        their state is rebuilt (and their deadlines run) before the first request."""
+        if self._leases is None:
+            return
+        try:
+            orphans = self._leases.orphans()
+        except DB_ERRORS as exc:
+            log.warning("the operations nobody holds could not be listed: %s", exc)
+            return
+        if orphans:
+            log.info("taking over %d operations nobody holds", self._take(orphans))
+
     def _release(self) -> None:
         """Let every lease go (a clean stop), so that other replicas need not wait."""
         if self._leases is not None:

@@ -111,9 +111,12 @@ class Replica:
     # ---------------------------------------------------------------- the renewer
 
     def start(self, on_lost: Callable[[set[tuple[str, str]]], None],
-              on_reload: Callable[[], object]) -> None:
-        """Renew the leases every third of their time, report those lost, and hear reloads."""
-        self._thread = threading.Thread(target=self._renew, args=(on_lost, on_reload),
+              on_reload: Callable[[], object],
+              on_orphans: Callable[[list[tuple[str, str]]], object]) -> None:
+        """Renew the leases every third of their time, report those lost and the operations
+        nobody holds (this replica's share of them), and hear reloads."""
+        self._thread = threading.Thread(target=self._renew,
+                                        args=(on_lost, on_reload, on_orphans),
                                         name="mandate-rules-leases", daemon=True)
         self._thread.start()
 
@@ -124,7 +127,8 @@ class Replica:
         self._http.close()
 
     def _renew(self, on_lost: Callable[[set[tuple[str, str]]], None],
-               on_reload: Callable[[], object]) -> None:
+               on_reload: Callable[[], object],
+               on_orphans: Callable[[list[tuple[str, str]]], object]) -> None:
         listener: Connection | None = None
         period = self.lease_seconds / 3
         while not self._stop.is_set():
@@ -133,6 +137,11 @@ class Replica:
                 lost = self.leases.renew()
                 if lost:
                     on_lost(lost)
+                # A dead replica's operations move here without waiting for a request to
+                # them: their deadlines keep running.
+                orphans = self.leases.orphans()
+                if orphans:
+                    on_orphans(orphans)
             except DB_ERRORS as exc:  # the leases run out unless the database comes back
                 log.warning("renewing the leases failed: %s", exc)
             try:

@@ -170,6 +170,10 @@ class TenantEngines(abc.ABC):
         return tenant
 
     @abc.abstractmethod
+    def _take_orphans(self) -> None:
+        """Replicas: take this one's share of the operations nobody holds."""
+
+    @abc.abstractmethod
     def _fence(self, operations: Collection[tuple[str, str]]) -> None:
         """Refuse the open transaction unless this process still judges these operations
         (replicas check their leases; one server on its own store always does)."""
@@ -363,6 +367,8 @@ class TenantEngines(abc.ABC):
             self._tenants = tenants
             self.live_bundle, self.shadow_bundle = job.live, job.shadow
             self._dirty.clear()
+            if job.startup:
+                self._take_orphans()
             _settle()
         self.ready = True
         return {"changed": not unchanged, "rules_version": job.live.version.to_json(),

@@ -30,7 +30,7 @@ from typing import Any
 from .._rules import Bundle
 from ._errors import ApiError, StoreFailure, internal_error
 from ._evaluator import Evaluator, Pending, store_error
-from ._jobs import Install, Job, Preview, Resolve, Stop, Submit, Tick
+from ._jobs import Claim, Install, Job, Preview, Resolve, Stop, Submit, Tick
 from ._leases import Leases
 from ._metrics import Metrics
 from ._rows import StoredEvent
@@ -201,6 +201,9 @@ class Worker(Evaluator):
                 elif isinstance(job, Resolve):
                     self._flush()
                     done.append((job.future, self._resolve(job), None))
+                elif isinstance(job, Claim):
+                    self._commit(done, touched)
+                    job.future.set_result(self._take(job.operations))
                 elif isinstance(job, Tick):
                     touched.update(self._tenants)
                     self._flush()
