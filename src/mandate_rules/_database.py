@@ -281,12 +281,26 @@ class _PgConnection:
         text = self._texts.get(sql)
         if text is None:
             text = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
+        outside = not self._open  # before the statement: not inside a transaction
         if not self._ready(text):
             return _NO_ROWS
         try:
             return self._conn.execute(text, parameters)
         except self._errors as exc:
-            raise DatabaseError(f"PostgreSQL: {_first_line(exc)}") from exc
+            if not (outside and self._conn.closed):
+                raise DatabaseError(f"PostgreSQL: {_first_line(exc)}") from exc
+            lost = exc
+        # The connection was found lost by a statement outside any transaction (a read, a
+        # lease renewed, a BEGIN): connect again and send it once more. Such statements are
+        # safe to send twice; a transaction's own statements never are, and are not.
+        self._open = False
+        if not self._ready(text):
+            return _NO_ROWS
+        try:
+            return self._conn.execute(text, parameters)
+        except self._errors as exc:
+            raise DatabaseError(f"PostgreSQL: {_first_line(exc)} (after the connection was "
+                                f"lost: {_first_line(lost)})") from exc
 
     def run_script(self, script: str, /) -> None:
         self._ready("")

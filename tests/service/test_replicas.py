@@ -1,0 +1,213 @@
+"""Several sidecar replicas on one PostgreSQL database (issue 13): any replica takes any
+request and answers as one server would; an operation's holder that dies loses it within its
+lease; a holder paused past its lease is fenced out when it resumes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mandate_rules import Engine, Event
+
+from .server import RULES_DIR, Server, demo_events
+
+LEASE = 2.0  # seconds: short, so that the tests of failover are quick
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, pg_url: str) -> Iterator[Callable[..., Server]]:
+    """Start replicas of one PostgreSQL database (leases of LEASE seconds)."""
+    started: list[Server] = []
+    config = tmp_path / "replica.toml"
+    config.write_text(f"lease_seconds = {LEASE}\n")
+
+    def start(**kwargs: Any) -> Server:
+        workdir = tmp_path / f"replica-{len(started)}"
+        workdir.mkdir()
+        args = ["--config", str(config), *kwargs.pop("args", ())]
+        kwargs.setdefault("rules", RULES_DIR)
+        server = Server(workdir, db=pg_url, args=args, **kwargs)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGCONT)
+            server.proc.kill()
+            server.proc.wait(30)
+
+
+def expected_ids(events: list[dict[str, Any]]) -> list[list[str]]:
+    engine = Engine.from_directory(RULES_DIR)
+    return [[a.id for a in engine.evaluate(Event.from_json(e))] for e in events]
+
+
+def holder(server: Server, country: str) -> str:
+    rows = server.rows("SELECT owner FROM operation_leases WHERE country = ?", country)
+    return str(rows[0][0])
+
+
+def replica_id(server: Server) -> str:
+    marker = "INFO mandate_rules.service: replica "
+    line = next(li for li in server.log_text().splitlines() if marker in li)
+    return line.split(marker, 1)[1].split(",", 1)[0]
+
+
+def test_two_replicas_answer_every_event_as_one_server_would(
+        replicas: Callable[..., Server]) -> None:
+    timeline = demo_events()
+    a, b = replicas(), replicas()
+    clients = [a.client(), b.client()]
+    got = []
+    for index, event in enumerate(timeline):
+        response = clients[index % 2].events(event)
+        assert response.status_code == 200, response.text
+        got.append([adv["id"] for adv in response.json()["advisories"]])
+    assert got == expected_ids(timeline)
+    # Each operation was judged by one replica, and both replicas hold one.
+    countries = sorted({e["country"] for e in timeline})
+    assert len(countries) == 2
+    assert {holder(a, c) for c in countries} == {replica_id(a), replica_id(b)}
+    # The whole timeline again, as one batch spanning both operations, to either replica:
+    # every event a duplicate, in order, with the advisories it raised.
+    for client in clients:
+        again = client.events(timeline).json()["results"]
+        assert [r["duplicate"] for r in again] == [True] * len(timeline)
+        assert [[adv["id"] for adv in r["advisories"]] for r in again] == got
+    assert a.rows("SELECT COUNT(*) FROM events") == [(len(timeline),)]
+
+
+def test_a_batch_refused_in_the_other_replica_s_operation_names_its_own_index(
+        replicas: Callable[..., Server]) -> None:
+    timeline = demo_events()
+    a, b = replicas(), replicas()
+    first = {e["country"]: e for e in reversed(timeline)}
+    som, phl = first["SOM"], first["PHL"]
+    assert a.client().events(som).status_code == 200
+    assert b.client().events(phl).status_code == 200
+    assert holder(a, "SOM") != holder(a, "PHL")
+    # Sent to a: its index 2 (PHL, held by b) re-uses a stored id with other content.
+    batch = [som | {"id": "fresh-som"}, som, phl | {"subject": "changed"}]
+    response = a.client().events(batch)
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["index"], error["path"]) == \
+        ("conflicting-redelivery", 2, "[2].id")
+
+
+def test_a_killed_holder_s_operation_is_judged_by_another_replica_within_its_lease(
+        replicas: Callable[..., Server]) -> None:
+    timeline = demo_events()
+    som = [e for e in timeline if e["country"] == "SOM"]
+    a, b = replicas(), replicas()
+    expected = expected_ids(som)
+    got = [[adv["id"] for adv in a.client().events(e).json()["advisories"]] for e in som[:6]]
+    assert holder(a, "SOM") == replica_id(a)
+    a.kill()
+    started = time.monotonic()
+    response = b.client().events(som[6])
+    waited = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert waited < LEASE + 5, waited
+    got.append([adv["id"] for adv in response.json()["advisories"]])
+    got += [[adv["id"] for adv in b.client().events(e).json()["advisories"]] for e in som[7:]]
+    assert got == expected
+    assert holder(b, "SOM") == replica_id(b)
+    assert b.rows("SELECT token FROM operation_leases WHERE country = 'SOM'") == [(2,)]
+
+
+_PAUSE_HOOK = '''
+import os, signal
+from mandate_rules._service import _ownership
+
+_claim = _ownership.Ownership._claim
+
+def _paused_claim(self, tenant, countries):
+    countries = list(countries)
+    _claim(self, tenant, countries)
+    # The engine thread has just found its lease good: stop the whole process here, as a
+    # long pause would, before it writes and commits (the test resumes it with SIGCONT).
+    if os.path.exists(os.environ["PAUSE_FLAG"]):
+        os.remove(os.environ["PAUSE_FLAG"])
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+_ownership.Ownership._claim = _paused_claim
+'''
+
+
+def stopped(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return any(line.startswith("State:") and "T" in line.split()[1]
+               for line in status.splitlines())
+
+
+def test_a_holder_paused_past_its_lease_is_fenced_and_never_writes(
+        replicas: Callable[..., Server], tmp_path: Path) -> None:
+    """The replica checks its lease, is paused (SIGSTOP) past it, and another replica takes
+    the operation over and writes; resumed, the first replica's write is refused by the
+    fencing token, and its request is answered by the new holder: every event once."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(_PAUSE_HOOK)
+    flag = tmp_path / "pause-next-claim"
+    som = [e for e in demo_events() if e["country"] == "SOM"]
+    a = replicas(env={"PYTHONPATH": str(hooks), "PAUSE_FLAG": str(flag)})
+    b = replicas()
+    assert a.client().events(som[0]).status_code == 200
+    assert holder(a, "SOM") == replica_id(a)
+    flag.write_text("")
+    answer: dict[str, Any] = {}
+    paused = threading.Thread(target=lambda: answer.update(
+        response=a.client().events(som[1])))
+    paused.start()
+    assert a.proc is not None
+    deadline = time.monotonic() + 30
+    while not stopped(a.proc.pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(LEASE + 0.5)  # a's lease runs out
+    taken = b.client().events(som[2])
+    assert taken.status_code == 200, taken.text
+    assert holder(b, "SOM") == replica_id(b)
+    a.proc.send_signal(signal.SIGCONT)
+    paused.join(60)
+    response = answer["response"]
+    assert response.status_code == 200, response.text
+    assert "fenced" in a.log_text()
+    # Each event stored once, in the order the holders judged them: som[1] by b, after som[2].
+    order = [r[0] for r in b.rows("SELECT id FROM events ORDER BY seq")]
+    assert order == [som[0]["id"], som[2]["id"], som[1]["id"]]
+    judged = [som[0], som[2], som[1]]
+    stored = {r[0]: json.loads(r[1]) for r in b.rows("SELECT id, advisory_ids FROM events")}
+    assert [stored[e["id"]] for e in judged] == expected_ids(judged)
+    assert b.rows("SELECT token FROM operation_leases WHERE country = 'SOM'") == [(2,)]
+
+
+def test_a_reload_on_one_replica_reloads_every_replica(replicas: Callable[..., Server],
+                                                       tmp_path: Path) -> None:
+    import shutil  # noqa: PLC0415
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules)
+    a, b = replicas(rules=rules), replicas(rules=rules)
+    bundle = rules / "bundle.yaml"
+    bundle.write_text(bundle.read_text().replace("version:", "version: 9.9.9\n# was:", 1))
+    reloaded = a.client().post("/v1/admin/reload")
+    assert reloaded.status_code == 200, reloaded.text
+    deadline = time.monotonic() + 30
+    while "rule packs reloaded: 9.9.9" not in b.log_text():
+        assert time.monotonic() < deadline, b.log_text()
+        time.sleep(0.1)
+    # Each event is judged by one version, named on its advisories, whichever replica took it.
+    event = next(e for e in demo_events() if e["country"] == "SOM")
+    for client in (a.client(), b.client()):
+        result = client.events(event | {"id": f"after-reload-{id(client)}"}).json()
+        assert result["rules_version"]["version"] == "9.9.9"
