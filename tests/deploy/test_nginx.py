@@ -169,3 +169,45 @@ def test_a_resolution_is_not_sent_again_once_a_replica_had_it(
                     .status_code for _ in range(4)]
     assert 502 in statuses, statuses
     assert set(statuses) <= {200, 201, 502}, statuses
+
+
+def test_two_replicas_on_postgresql_behind_nginx_answer_as_one_server_and_survive_one(
+        tmp_path: Path, pg_url: str) -> None:
+    """The deployment of docs/deployment.md: nginx round-robins over two replicas of one
+    PostgreSQL database; the demo timeline through it raises what one engine raises, and
+    when one replica dies nginx and the other replica carry on."""
+    from mandate_rules import Engine, Event  # noqa: PLC0415
+
+    from ..service.server import RULES_DIR, demo_events  # noqa: PLC0415
+
+    config = tmp_path / "replica.toml"
+    config.write_text("lease_seconds = 2\n")
+    env = tokens_env([{"token": TOKEN, "tenant": "ngo-a", "roles": ["submit", "read"]}])
+    replicas = []
+    for n in range(2):
+        workdir = tmp_path / f"replica-{n}"
+        workdir.mkdir()
+        replicas.append(Server(workdir, db=pg_url, rules=RULES_DIR, env=env,
+                               args=["--config", str(config)]).start())
+    timeline = demo_events()
+    engine = Engine.from_directory(RULES_DIR)
+    expected = [[a.id for a in engine.evaluate(Event.from_json(e))] for e in timeline]
+    try:
+        with Nginx([r.port for r in replicas]) as proxy:
+            client = through(proxy)
+            half = len(timeline) // 2
+            got = []
+            for event in timeline[:half]:
+                response = client.events(event)
+                assert response.status_code == 200, response.text
+                got.append([a["id"] for a in response.json()["advisories"]])
+            replicas[0].kill()
+            for event in timeline[half:]:
+                response = client.events(event)
+                assert response.status_code == 200, response.text
+                got.append([a["id"] for a in response.json()["advisories"]])
+            assert got == expected
+    finally:
+        for replica in replicas:
+            if replica.proc is not None and replica.proc.poll() is None:
+                replica.stop()
