@@ -211,3 +211,42 @@ def test_a_reload_on_one_replica_reloads_every_replica(replicas: Callable[..., S
     for client in (a.client(), b.client()):
         result = client.events(event | {"id": f"after-reload-{id(client)}"}).json()
         assert result["rules_version"]["version"] == "9.9.9"
+
+
+def test_the_password_comes_from_password_env_and_is_never_shown(
+        tmp_path: Path, pg_url: str) -> None:
+    from urllib.parse import urlsplit, urlunsplit  # noqa: PLC0415
+
+    parts = urlsplit(pg_url)
+    assert parts.password
+    bare = urlunsplit(parts._replace(netloc=f"{parts.username}@{parts.hostname}:{parts.port}"))
+    config = tmp_path / "replica.toml"
+    config.write_text('password_env = "MR_TEST_DB_PASSWORD"\n')
+    server = Server(tmp_path, db=bare, rules=RULES_DIR, args=["--config", str(config)],
+                    env={"MR_TEST_DB_PASSWORD": parts.password, "PGPASSWORD": ""}).start()
+    try:
+        event = demo_events()[0]
+        assert server.client().events(event).status_code == 200
+    finally:
+        server.stop()
+    assert parts.password not in server.log_text()
+    assert f"store {bare}" in server.log_text()
+
+
+def test_shadow_mode_compares_the_same_events_whichever_replica_judged_them(
+        replicas: Callable[..., Server], tmp_path: Path) -> None:
+    import shutil  # noqa: PLC0415
+
+    candidate = tmp_path / "candidate"
+    shutil.copytree(RULES_DIR, candidate)
+    bundle = candidate / "bundle.yaml"
+    bundle.write_text(bundle.read_text().replace("version:", "version: 0.0.1-candidate\n# was:",
+                                                 1))
+    a = replicas(args=["--shadow", str(candidate)])
+    b = replicas(args=["--shadow", str(candidate)])
+    timeline = demo_events()
+    for index, event in enumerate(timeline):
+        assert (a if index % 2 else b).client().events(event).status_code == 200
+    diffs = [s.client().get("/v1/shadow/diff").json() for s in (a, b)]
+    assert diffs[0] == diffs[1]
+    assert diffs[0]["events_compared"] == len(timeline)

@@ -195,12 +195,15 @@ class Replica:
         deadline = time.monotonic() + self._timeout
         delay = 0.05
         while True:
-            holders = await run_in_threadpool(self.leases.holders, tenant, remaining)
+            # Operations this replica holds need no look-up (the engine thread checks again).
+            mine = {c for c in remaining if self.leases.valid((tenant, c))}
+            holders = await run_in_threadpool(self.leases.holders, tenant,
+                                              remaining - mine) if remaining - mine else {}
             parts: dict[str | None, list[str]] = {}
             for country in sorted(remaining):
                 holder = holders.get(country)
-                here = holder is None or not holder.live or holder.owner == self.id \
-                    or not holder.url
+                here = country in mine or holder is None or not holder.live \
+                    or holder.owner == self.id or not holder.url
                 parts.setdefault(None if here else holder.url, []).append(country)  # type: ignore[union-attr]
             plan = [_Part(url, tuple(countries),
                           tuple(sorted(i for c in countries for i in by_country[c])))

@@ -35,7 +35,6 @@ from collections.abc import Callable
 import attrs
 
 from .._database import Connection, column_types
-from .._errors import MandateRulesError
 from ._rows import now_text
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "SchemaTooNew", "current_version",
