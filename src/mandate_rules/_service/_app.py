@@ -447,7 +447,8 @@ class Service:
         routes += [self.adopt(route) for route in adapters.routes()]
         routes += console_routes(self)  # the console for people, /ui/ (issue 14)
         if self.replica is not None:  # jobs forwarded by the other replicas
-            routes += self.replica.routes(self.run_here, self.error)
+            routes += [self.adopt(route)
+                       for route in self.replica.routes(self.run_here, self.error)]
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
