@@ -23,8 +23,8 @@ from ..._content import RECORD_URL_ATTRIBUTE
 __all__ = ["record_addresses", "web_address"]
 
 _PATH = f"$.{RECORD_URL_ATTRIBUTE}"
-# Pairs per query: SQLite allows 32,766 parameters; a page of the queue needs a few hundred.
-_CHUNK = 400
+# Ids per query: SQLite allows 32,766 parameters; a page of the queue needs a few hundred.
+_CHUNK = 500
 
 
 def web_address(value: Any) -> str | None:
@@ -51,19 +51,24 @@ def record_addresses(conn: sqlite3.Connection, tenant: str,
                      advisories: Sequence[Mapping[str, Any]]) -> list[str | None]:
     """For each advisory, the address its record's stored event gives (as given: check it
     with `web_address` before linking), or None."""
-    wanted = sorted({key for advisory in advisories for key in _candidates(advisory)})
+    wanted: dict[str, set[str]] = {}
+    for advisory in advisories:
+        for source, event_id in _candidates(advisory):
+            wanted.setdefault(source, set()).add(event_id)
     found: dict[tuple[str, str], tuple[str | None, str]] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        part = wanted[start:start + _CHUNK]
-        args: list[Any] = [_PATH, _PATH, tenant]
-        for key in part:
-            args.extend(key)
-        rows = conn.execute(
-            "SELECT source, id, json_extract(body, '$.subject'), json_extract(body, ?) "
-            "FROM events WHERE json_type(body, ?) = 'text' AND tenant = ? AND ("
-            + " OR ".join(["(source = ? AND id = ?)"] * len(part)) + ")", args)
-        for source, event_id, subject, address in rows:
-            found[source, event_id] = (subject, address)
+    for source, ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _CHUNK):
+            part = ordered[start:start + _CHUNK]
+            # One lookup of the events' unique index (tenant, source, id) per source.
+            rows = conn.execute(
+                "SELECT id, json_extract(body, '$.subject'), json_type(body, ?), "
+                "json_extract(body, ?) FROM events WHERE tenant = ? AND source = ? "
+                f"AND id IN ({', '.join('?' * len(part))})",
+                [_PATH, _PATH, tenant, source, *part])
+            for event_id, subject, kind, address in rows:
+                if kind == "text":
+                    found[source, event_id] = (subject, address)
     out: list[str | None] = []
     for advisory in advisories:
         subject = advisory.get("subject")
