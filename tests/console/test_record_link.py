@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from mandate_rules._service._console._recordlink import web_address
+
 from ..service.server import Server
 from .pages import Visitor, demo_batch, parse
 
@@ -91,3 +93,23 @@ def test_a_redelivery_that_adds_the_address_is_the_same_event(server: Server) ->
     again = server.client().events([{**first, "recordurl": "https://example.org/r/1"}])
     assert again.status_code == 200, again.text
     assert again.json()["results"][0]["duplicate"] is True
+
+
+@pytest.mark.parametrize(("value", "linked"), [
+    ("https://primero.example.org/v2/cases/b3222e84", True),
+    ("http://kf.example.org/api/v2/assets/a/data/1/", True),
+    ("HTTPS://www.commcarehq.org/a/p/reports/case_data/c/", True),
+    ("javascript:alert(1)", False),
+    ("JavaScript:alert(1)//https://x.org", False),
+    ("data:text/html,<script>alert(1)</script>", False),
+    ("/v2/cases/1", False),
+    ("//evil.example.org/x", False),
+    ("https:///no-host", False),
+    ("https://kf.example.org/a b", False),
+    ("https://kf.example.org/\nSet-Cookie: x", False),
+    ("http://[::1", False),
+    (42, False),
+    (None, False),
+])
+def test_only_an_http_or_https_address_with_a_host_is_a_link(value: Any, linked: bool) -> None:
+    assert web_address(value) == (value if linked else None)
