@@ -1,7 +1,8 @@
 """The console's queue page with 10,000 stored advisories: how long it takes to render and
 how much it weighs, on loopback.
 
-A seeded stream of events (`benchmarks.stream`, the shipped catalogue) goes through an
+A seeded stream of events (`benchmarks.stream`, the shipped catalogue), each carrying its
+record's web address (`recordurl`, so every row shows its link), goes through an
 in-process `Worker` into a real SQLite file until it holds at least `--advisories`
 advisories; then a real `mandate-rules serve` serves that file (auth off, loopback) and the
 queue is fetched as a browser would, with keep-alive: the first page (the one people see),
@@ -27,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -53,7 +56,7 @@ def fill(db: Path, advisories: int) -> tuple[int, int]:
     events = stored = 0
     try:
         while stored < advisories:
-            batch = tuple(Event.from_json(next(stream)) for _ in range(200))
+            batch = tuple(Event.from_json(with_address(next(stream))) for _ in range(200))
             worker.submit(Submit(tenant=TENANT, events=batch, batch=True)).result(300)
             events += len(batch)
             stored = store._reader().execute(
@@ -62,6 +65,14 @@ def fill(db: Path, advisories: int) -> tuple[int, int]:
         worker.stop()
         store.close()
     return events, stored
+
+
+def with_address(event: dict[str, Any]) -> dict[str, Any]:
+    """`event` with its record's web address, as an adapter sends it: every row of the queue
+    then carries its link, the heaviest a page gets."""
+    record = quote(str(event.get("subject") or event["id"]), safe="")
+    return {**event, "recordurl": f"https://kf.example.org/api/v2/assets/aBenchSOM/data/"
+                                  f"{record}/"}
 
 
 def free_port() -> int:

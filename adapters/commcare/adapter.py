@@ -18,6 +18,10 @@ Settings::
     write_back: {mode: case, case_type: mandate_advisory, owner_id: <user or location id>}
                 # or {mode: property, prefix: mandate_advisory}
     push_secret_env: COMMCARE_FORWARD_SECRET   # the Connection Settings' password or token
+    record_url: "{base_url}/a/{domain}/reports/case_data/{case_id}/"
+        # optional: a case's page in CommCare HQ (its case data report), shown as a link in
+        # the console; this is the default; placeholders {base_url}, {domain}, {case_type},
+        # {case_id} (also {id}); false: no link
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ class CommCareAdapter(SourceAdapter):
     bundled_mapping = Path(__file__).resolve().parent / "mapping.yaml"
     max_page_size = 5000
     record_noun = "case"
+    default_record_url = "{base_url}/a/{domain}/reports/case_data/{case_id}/"
+    record_url_names = ("base_url", "domain", "case_type", "case_id", "id")
 
     def __init__(self, common: SourceSettings, http: HttpClient, *, domain: str,
                  case_type: str, write_mode: str = "case",
@@ -77,6 +83,10 @@ class CommCareAdapter(SourceAdapter):
 
     def default_source(self) -> str:
         return f"commcare://{self.host}/a/{self.domain}/case/{self.case_type}"
+
+    def record_url_values(self, record_id: str) -> dict[str, str]:
+        return {**super().record_url_values(record_id), "domain": self.domain,
+                "case_type": self.case_type, "case_id": record_id}
 
     @classmethod
     def auth(cls, settings: Settings, env: Mapping[str, str]) -> AuthBase:

@@ -17,6 +17,12 @@ Settings::
                 # a status a person set is kept unless overwrite_status: true;
                 # or {mode: field, field: advisory}
     push_secret_env: KOBO_PUSH_SECRET      # the REST Service's password or custom header
+    record_url: "{base_url}/api/v2/assets/{asset_uid}/data/{id}/"
+        # optional: a submission's web address, shown as a link in the console; this is the
+        # default (KPI opens a submission in a dialog that has no address of its own, so the
+        # default is the submission's page of the data API, which a signed-in user reads in
+        # the browser); placeholders {base_url}, {asset_uid}, {id} (the submission's _id);
+        # false: no link
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ class KoboAdapter(SourceAdapter):
     name = "kobotoolbox"
     bundled_mapping = Path(__file__).resolve().parent / "mapping.yaml"
     record_noun = "submission"
+    default_record_url = "{base_url}/api/v2/assets/{asset_uid}/data/{id}/"
+    record_url_names = ("base_url", "asset_uid", "id")
 
     def __init__(self, common: SourceSettings, http: HttpClient, *, asset_uid: str,
                  write_mode: str = "validation_status",
@@ -73,6 +81,9 @@ class KoboAdapter(SourceAdapter):
 
     def default_source(self) -> str:
         return f"kobotoolbox://{self.host}/assets/{self.asset_uid}"
+
+    def record_url_values(self, record_id: str) -> dict[str, str]:
+        return {**super().record_url_values(record_id), "asset_uid": self.asset_uid}
 
     @classmethod
     def auth(cls, settings: Settings, env: Mapping[str, str]) -> AuthBase:

@@ -16,6 +16,10 @@ Settings::
                                              # the newest read (see the guide)
     write_back: {mode: flag}                 # or {mode: note}
     push_secret_env: PRIMERO_WEBHOOK_SECRET  # the webhook's api_key (x-api-key) or Basic password
+    record_url: "{base_url}/v2/{record_type}/{id}"
+        # optional: a record's page in Primero's web application, shown as a link in the
+        # console; this is the default; placeholders {base_url}, {record_type}, {id} (the
+        # record's id, a UUID); false: no link
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ class PrimeroAdapter(SourceAdapter):
 
     name = "primero"
     bundled_mapping = Path(__file__).resolve().parent / "mapping.yaml"
+    # The web application's record page (app/javascript/config/routes.js: /:recordType/:id,
+    # under the application's /v2), on the server that serves the API.
+    default_record_url = "{base_url}/v2/{record_type}/{id}"
+    record_url_names = ("base_url", "record_type", "id")
 
     def __init__(self, common: SourceSettings, http: HttpClient, *, record_type: str = "cases",
                  write_mode: str = "flag") -> None:
@@ -68,6 +76,9 @@ class PrimeroAdapter(SourceAdapter):
 
     def default_source(self) -> str:
         return f"primero://{self.host}/{self.record_type}"
+
+    def record_url_values(self, record_id: str) -> dict[str, str]:
+        return {**super().record_url_values(record_id), "record_type": self.record_type}
 
     @classmethod
     def auth(cls, settings: Settings, env: Mapping[str, str]) -> AuthBase:

@@ -17,9 +17,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["MAX_ATTRIBUTE_LENGTH", "content_hash", "content_problems", "freeze", "name_problem",
-           "shown", "text_problem", "thaw"]
+__all__ = ["MAX_ATTRIBUTE_LENGTH", "NOT_CONTENT", "RECORD_URL_ATTRIBUTE", "content_hash",
+           "content_problems", "freeze", "name_problem", "shown", "text_problem", "thaw"]
 
+# Extension attributes that say where the record can be seen, not what it says: an adapter
+# upgraded to send the record's web address (`recordurl`), or given another address, re-reads
+# records it sent before; that re-delivery is the same content, not a conflict.
+#: The extension attribute that carries the web address of the event's record (`subject`).
+RECORD_URL_ATTRIBUTE = "recordurl"
+NOT_CONTENT = frozenset({RECORD_URL_ATTRIBUTE})
 # Envelope attributes name things (an event, a system, a subject): a name longer than this
 # is a mistake or an attack, and SQLite, durable_rules and every log line would carry it.
 MAX_ATTRIBUTE_LENGTH = 1024
@@ -152,10 +158,12 @@ def _number(value: float | int) -> str:
 
 def content_hash(event_json: Mapping[str, Any]) -> str:
     """The hash of an event's content: SHA-256 of its `to_json()` (every attribute, the
-    extensions and `data`) as canonical JSON: keys sorted, no spaces, UTF-8. So re-sending
-    an event with keys in another order or other spacing, or its time with ``Z`` for
-    ``+00:00``, is the same content; any other change (a value, a number written 1 or 1.0,
-    an attribute more or less) is other content."""
+    extensions and `data`, but not `NOT_CONTENT`) as canonical JSON: keys sorted, no spaces,
+    UTF-8. So re-sending an event with keys in another order or other spacing, or its time
+    with ``Z`` for ``+00:00``, is the same content; any other change (a value, a number
+    written 1 or 1.0, an attribute more or less) is other content."""
+    if any(name in event_json for name in NOT_CONTENT):
+        event_json = {k: v for k, v in event_json.items() if k not in NOT_CONTENT}
     text = json.dumps(event_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

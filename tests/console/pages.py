@@ -49,6 +49,9 @@ class _Page(HTMLParser):
             self.links.append(a["href"])
             if self._row is not None and "href" not in self._row:
                 self._row["href"] = a["href"]
+            if self._row is not None and self._cell:  # e.g. "Record link", "Record rel"
+                self._row.setdefault(f"{self._cell} link", a["href"])
+                self._row.setdefault(f"{self._cell} rel", a.get("rel", ""))
         if tag == "table" and "queue" in a.get("class", "").split():
             self._in_queue = True
         if self._in_queue and tag == "tr":

@@ -6,7 +6,8 @@ here; so are the source, the push secret, closing the connection, mapping record
 rejected record and the write-back guard (an advisory about another source, or one that names
 no record, is refused before any request). A subclass supplies what truly differs between
 sources: its own settings and auth header (`auth`, `from_settings`), the source it names
-by default (`default_source`), its cursor algorithm
+by default (`default_source`), where its records can be seen on the web (`default_record_url`,
+`record_url_names`, `record_url_values`), its cursor algorithm
 (`pull`, `rewind`), reading a push (`parse`) and the write-back call (`write`).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
@@ -30,6 +31,7 @@ from .errors import AdapterConfigError, AdapterError
 from .http import HttpClient, Transport
 from .mapping import FieldMapping
 from .mappingload import load_mapping
+from .recordurl import fill_record_url, record_url_setting
 
 __all__ = ["DEFAULT_OVERLAP_SECONDS", "SourceAdapter", "SourceSettings", "parse_source_time"]
 
@@ -62,7 +64,8 @@ class SourceSettings:
     ``mapping`` (optional: default the adapter's bundled one); ``page_size``; ``since``
     (optional: ISO 8601 with ``Z``, an offset, or a date); ``overlap_seconds``;
     ``push_secret_env``; ``timeout: {connect, read}``; ``retry: {attempts, backoff,
-    max_backoff, max_retry_after}``.
+    max_backoff, max_retry_after}``; ``record_url`` (optional: the template of a record's web
+    address, checked against the adapter's placeholders; ``false`` for no link).
     """
 
     where: str
@@ -78,15 +81,19 @@ class SourceSettings:
     backoff: float
     max_backoff: float
     max_retry_after: float
+    record_url: str | None = None
 
     @classmethod
     def read(cls, settings: Settings, env: Mapping[str, str], *, bundled_mapping: Path,
-             max_page_size: int = 1000) -> SourceSettings:
-        """The common settings in `settings`, credentials from `env`."""
+             max_page_size: int = 1000, default_record_url: str | None = None,
+             record_url_names: Collection[str] = ("base_url", "id")) -> SourceSettings:
+        """The common settings in `settings`, credentials from `env`; ``record_url`` may use
+        the placeholders `record_url_names`, and is `default_record_url` when not given."""
         timeout = settings.section("timeout")
         retry = settings.section("retry")
+        base_url = _base_url_setting(settings)
         return cls(
-            where=settings.where, base_url=_base_url_setting(settings),
+            where=settings.where, base_url=base_url,
             source=_source_setting(settings),
             mapping=load_mapping(settings.path("mapping") or bundled_mapping),
             page_size=settings.integer("page_size", 100, high=max_page_size),
@@ -96,7 +103,9 @@ class SourceSettings:
             timeout=(timeout.number("connect", 5.0), timeout.number("read", 30.0)),
             retries=retry.integer("attempts", 4, low=0, high=20),
             backoff=retry.number("backoff", 0.5), max_backoff=retry.number("max_backoff", 30.0),
-            max_retry_after=retry.number("max_retry_after", 120.0))
+            max_retry_after=retry.number("max_retry_after", 120.0),
+            record_url=record_url_setting(settings, default=default_record_url,
+                                          names=record_url_names, base_url=base_url))
 
     def client(self, auth: AuthBase | None, *, transport: Transport | None = None) -> HttpClient:
         """The HTTP client these settings describe, sending with `auth`."""
@@ -146,6 +155,11 @@ class SourceAdapter(Adapter):
     max_page_size: ClassVar[int] = 1000
     #: What the source calls the record an advisory is written on, for messages.
     record_noun: ClassVar[str] = "record"
+    #: The template of a record's web address when the settings give no ``record_url``
+    #: (None: the source's addresses are not known, so no link).
+    default_record_url: ClassVar[str | None] = None
+    #: The placeholders a ``record_url`` may use; `record_url_values` gives each a value.
+    record_url_names: ClassVar[tuple[str, ...]] = ("base_url", "id")
 
     def __init__(self, settings: SourceSettings, http: HttpClient) -> None:
         self.settings = settings
@@ -161,7 +175,9 @@ class SourceAdapter(Adapter):
         instead of the network (see `HttpClient`)."""
         settings = Settings(config, where=f"{cls.name} settings", base_dir=base_dir)
         common = SourceSettings.read(settings, env, bundled_mapping=cls.bundled_mapping,
-                                     max_page_size=cls.max_page_size)
+                                     max_page_size=cls.max_page_size,
+                                     default_record_url=cls.default_record_url,
+                                     record_url_names=cls.record_url_names)
         return cls.from_settings(settings, common,
                                  common.client(cls.auth(settings, env), transport=transport))
 
@@ -196,9 +212,22 @@ class SourceAdapter(Adapter):
     def close(self) -> None:
         self.http.close()
 
+    def record_url_values(self, record_id: str) -> dict[str, str]:
+        """The value of each of `record_url_names` for record `record_id`: ``base_url`` and
+        ``id`` here; a subclass adds its own (a form, a record type, a project space)."""
+        return {"base_url": self.http.base_url, "id": record_id}
+
+    def record_url(self, record_id: str) -> str | None:
+        """Record `record_id`'s web address in the source, or None when it is not known."""
+        template = self.settings.record_url
+        return None if template is None else fill_record_url(template,
+                                                             self.record_url_values(record_id))
+
     def map_records(self, records: Iterable[Mapping[str, Any]]) -> Batch:
-        """Source records as a batch of events, rejected and ignored records."""
-        return self.mapping.map_batch(list(records), source=self.source, system=self.name)
+        """Source records as a batch of events (each with its record's web address, when
+        known), rejected and ignored records."""
+        return self.mapping.map_batch(list(records), source=self.source, system=self.name,
+                                      record_url=self.record_url)
 
     def remap(self, record: Mapping[str, Any]) -> Batch:
         return self.map_records([record])

@@ -41,8 +41,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingABC
-from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -64,6 +64,7 @@ from .._schema import (
     parse_time,
 )
 from .contract import Batch, Ignored, Rejected
+from .recordurl import RECORD_URL_ATTRIBUTE
 
 __all__ = [
     "COUNTRY_RE",
@@ -77,6 +78,8 @@ __all__ = [
     "get_source",
 ]
 
+#: A record's web address from its id (None: not known); see `SourceAdapter.record_url`.
+RecordAddress = Callable[[str], str | None]
 #: A source field absent, null or "" (and a spec key not given).
 MISSING: Any = object()
 COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
@@ -191,13 +194,15 @@ class FieldMapping:
         return frozenset(out)
 
     def map_batch(self, records: Sequence[MappingABC[str, Any]], *, source: str,
-                  system: str) -> Batch:
-        """Every record mapped: events, rejected records with reasons, ignored records."""
+                  system: str, record_url: RecordAddress | None = None) -> Batch:
+        """Every record mapped: events, rejected records with reasons, ignored records;
+        `record_url` gives a record's web address from its id (see `map_record`)."""
         events: list[Event] = []
         rejected: list[Rejected] = []
         ignored: list[Ignored] = []
         for record in records:
-            outcome = self.map_record(record, source=source, system=system)
+            outcome = self.map_record(record, source=source, system=system,
+                                      record_url=record_url)
             if isinstance(outcome, Event):
                 events.append(outcome)
             elif isinstance(outcome, Rejected):
@@ -206,9 +211,12 @@ class FieldMapping:
                 ignored.append(outcome)
         return Batch(events, rejected, ignored)
 
-    def map_record(self, record: MappingABC[str, Any], *, source: str,
-                   system: str) -> Event | Rejected | Ignored:
-        """The event for `record`, or why there is none. Never raises for the record's content."""
+    def map_record(self, record: MappingABC[str, Any], *, source: str, system: str,
+                   record_url: RecordAddress | None = None) -> Event | Rejected | Ignored:
+        """The event for `record`, or why there is none. Never raises for the record's content.
+
+        The event carries ``recordurl``, the address `record_url` gives for the record's id,
+        unless it gives None (the source's addresses are not known)."""
         ids = self.rules[0].ids if self.rules else ()
         for ignore in self.ignores:
             if all(c.holds(record) for c in ignore.when):
@@ -220,10 +228,10 @@ class FieldMapping:
                             + "; ".join(f"{r.name}: " + (" and ".join(c.describe() for c in r.when)
                                                           or "every record") for r in self.rules)
                             + ")", dict(record))
-        return self._apply(rule, record, source, system)
+        return self._apply(rule, record, source, system, record_url)
 
     def _apply(self, rule: RecordRule, record: MappingABC[str, Any], source: str,
-               system: str) -> Event | Rejected:
+               system: str, record_url: RecordAddress | None) -> Event | Rejected:
         record_id = _first_text(record, rule.ids)
         problems: list[str] = []
         if record_id is None:
@@ -259,6 +267,9 @@ class FieldMapping:
                                "country": country, "data": data}
         if area is not MISSING:
             obj["area"] = area
+        address = record_url(str(record_id)) if record_url is not None else None
+        if address is not None:
+            obj[RECORD_URL_ATTRIBUTE] = address
         try:
             return Event.from_json(obj)
         except EventValidationError as exc:

@@ -64,7 +64,7 @@ from starlette.routing import Route
 
 from .._adapters.config import load_settings
 from .._adapters.contract import Adapter, Batch
-from .._adapters.errors import AdapterError, PayloadError
+from .._adapters.errors import AdapterConfigError, AdapterError, PayloadError
 from .._adapters.outbox import STATUSES, Outbox
 from .._adapters.registry import load_adapter_class
 from .._adapters.syncstate import AdapterStore, storable_text
@@ -115,8 +115,12 @@ def load_connections(path: Path, env: Mapping[str, str],
             raise AdapterError(f"{path}: connections: {name}: name its `adapter`")
         own = {k: v for k, v in values.items()
                if k not in ("adapter", "tenant", "write_advisories")}
-        adapter = load_adapter_class(values["adapter"]).from_config(
-            own, base_dir=settings.base_dir, env=env)
+        try:
+            adapter = load_adapter_class(values["adapter"]).from_config(
+                own, base_dir=settings.base_dir, env=env)
+        except AdapterConfigError as exc:
+            # The adapter names the key; the file and the connection are known only here.
+            raise AdapterConfigError(f"{path}: connections: {name}: {exc}") from exc
         out[str(name)] = Connection(str(name), adapter, str(values.get("tenant")
                                                             or default_tenant),
                                     bool(values.get("write_advisories", True)))

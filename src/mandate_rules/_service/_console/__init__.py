@@ -11,6 +11,7 @@ form are plain links and forms, and work with JavaScript off.
 | `_web` | the plumbing: who asks, roles, CSRF on posts, templates, security headers |
 | `_session` | sessions on the server, their cookie, and the forms' CSRF tokens |
 | `_present` | an advisory in words for the pages |
+| `_recordlink` | the link to an advisory's record in its source system (http(s) only) |
 | `_queue` | the queue: filters, order (most severe, newest first), pages |
 | `_pages` | the advisory page and its resolution form; signing in and out |
 | `_operation` | one country's operation page: weekly charts and the context profile |

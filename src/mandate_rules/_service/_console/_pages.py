@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .._errors import ApiError
 from ._present import DECISION_WORDS, STATUS_WORDS, advisory_page
+from ._recordlink import record_addresses
 from ._session import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
@@ -27,15 +28,26 @@ async def advisory(console: Console, visit: Visit, *, status: int = 200,
                    problem: str | None = None, entered: dict[str, str] | None = None
                    ) -> Response:
     advisory_id = visit.request.path_params["advisory_id"]
-    found = await run_in_threadpool(console.service.store.get_advisory,
-                                    visit.principal.tenant, advisory_id)
+    found, address = await run_in_threadpool(_advisory_and_address, console,
+                                             visit.principal.tenant, advisory_id)
     if found is None:  # another tenant's advisory is not found either
         raise ApiError("advisory-not-found", f"There is no advisory {advisory_id!r} for "
                        f"this tenant.", "path.advisory_id")
-    return console.render(visit, "advisory.html", status=status, a=advisory_page(found),
+    return console.render(visit, "advisory.html", status=status,
+                          a=advisory_page(found, address),
                           decisions=DECISION_WORDS, status_words=STATUS_WORDS,
                           problem=problem, entered=entered or {},
                           resolved=visit.request.query_params.get("resolved", ""))
+
+
+def _advisory_and_address(console: Console, tenant: str, advisory_id: str
+                          ) -> tuple[dict[str, Any] | None, str | None]:
+    """The stored advisory (None: not this tenant's) and its record's web address."""
+    store = console.service.store
+    found = store.get_advisory(tenant, advisory_id)
+    if found is None:
+        return None, None
+    return found, record_addresses(store._reader(), tenant, [found])[0]
 
 
 async def resolve(console: Console, visit: Visit) -> Response:

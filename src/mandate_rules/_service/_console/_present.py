@@ -8,6 +8,7 @@ from typing import Any
 
 from ..._render import _MARK_WORDS
 from .._views import readable
+from ._recordlink import web_address
 
 DECISIONS = ("acknowledged", "justified", "dismissed")
 STATUSES = ("open", *DECISIONS)
@@ -44,9 +45,11 @@ def system_of(source: str) -> str:
     return scheme if sep else source
 
 
-def advisory_row(advisory: Mapping[str, Any]) -> dict[str, Any]:
-    """An advisory as one row of the queue."""
+def advisory_row(advisory: Mapping[str, Any], address: str | None = None) -> dict[str, Any]:
+    """An advisory as one row of the queue; `address` is its record's web address as the
+    event gave it: `link` holds it only when it is one the console may link to."""
     return {"id": advisory["id"], "rule_id": advisory["rule_id"],
+            "link": web_address(address), "address": address or "",
             "title": advisory.get("title", ""), "severity": advisory["severity"],
             "reason": severity_reason(advisory), "record": record_of(advisory),
             "system": system_of(str(advisory.get("source", ""))),
@@ -55,14 +58,14 @@ def advisory_row(advisory: Mapping[str, Any]) -> dict[str, Any]:
             "status": advisory.get("status", "open"), "trigger": advisory.get("trigger", "")}
 
 
-def advisory_page(advisory: Mapping[str, Any]) -> dict[str, Any]:
+def advisory_page(advisory: Mapping[str, Any], address: str | None = None) -> dict[str, Any]:
     """An advisory as its page shows it: the row, and everything behind it in words."""
     references = [{**ref, "checked_words": _MARK_WORDS.get(ref.get("checked", ""),
                                                            "not stated")}
                   for ref in advisory.get("references", [])]
     explanation = [{**item, "shown": _shown(item.get("value")) if item.get("field") else ""}
                    for item in advisory.get("explanation", [])]
-    return {**advisory_row(advisory), "advice": advisory.get("advice", ""),
+    return {**advisory_row(advisory, address), "advice": advisory.get("advice", ""),
             "actions": advisory.get("actions", []), "explanation": explanation,
             "readable": readable(advisory), "evidence": advisory.get("evidence", []),
             "references": references, "resolutions": advisory.get("resolutions", []),

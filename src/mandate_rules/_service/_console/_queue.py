@@ -20,6 +20,7 @@ from starlette.responses import Response
 from .._reads import StoreReads, advisory_conditions
 from .._rows import AdvisoryFilter
 from ._present import STATUSES, advisory_row
+from ._recordlink import record_addresses
 from ._web import Console, PageError, Visit
 
 SEVERITIES = ("critical", "warning", "advice", "info")
@@ -102,7 +103,8 @@ def read_filters(params: Mapping[str, str], rule_ids: set[str]) -> tuple[Filters
 def queue_page(store: StoreReads, tenant: str, where: AdvisoryFilter, page: int,
                size: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
     """One page of the tenant's advisories that `where` keeps, most severe and newest
-    first, and how many it keeps in all."""
+    first (each with its record's web address as its event gave it, `record_url`), and how
+    many it keeps in all."""
     conn = store._reader()  # the store's reading connection of this thread
     conditions, args = advisory_conditions(conn, tenant, where)
     total = int(conn.execute("SELECT count(*) FROM advisories WHERE " + conditions,
@@ -116,8 +118,11 @@ def queue_page(store: StoreReads, tenant: str, where: AdvisoryFilter, page: int,
     rows = {r["seq"]: r for r in conn.execute(
         f"SELECT seq, body, status FROM advisories WHERE tenant = ? "
         f"AND seq IN ({', '.join('?' * len(seqs))})", [tenant, *seqs])}
-    return [{**json.loads(rows[s]["body"]), "status": rows[s]["status"]}
-            for s in seqs if s in rows], total
+    items = [{**json.loads(rows[s]["body"]), "status": rows[s]["status"]}
+             for s in seqs if s in rows]
+    for item, address in zip(items, record_addresses(conn, tenant, items), strict=True):
+        item["record_url"] = address
+    return items, total
 
 
 async def queue(console: Console, visit: Visit) -> Response:
@@ -129,7 +134,7 @@ async def queue(console: Console, visit: Visit) -> Response:
     contexts = bundle.contexts
     return console.render(
         visit, "queue.html", filters=filters, page=page, pages=pages, total=total,
-        rows=[advisory_row(item) for item in items],
+        rows=[advisory_row(item, item["record_url"]) for item in items],
         rules=sorted((r.id, r.title) for r in bundle.rules),
         severities=SEVERITIES, statuses=(*STATUSES, "any"),
         countries=sorted(contexts), areas=sorted({a for c in contexts.values()
