@@ -29,9 +29,9 @@ def _with_addresses(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, module_db: str | None) -> Iterator[Server]:
     workdir: Path = tmp_path_factory.mktemp("console-record-link")
-    server = Server(workdir).start()
+    server = Server(workdir, db=module_db).start()
     try:
         response = server.client().events(_with_addresses(demo_batch()))
         assert response.status_code == 200, response.text
