@@ -35,6 +35,7 @@ from collections.abc import Callable
 import attrs
 
 from .._database import Connection, column_types
+from .._errors import MandateRulesError
 from ._rows import now_text
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "SchemaTooNew", "current_version",
@@ -143,7 +144,7 @@ CREATE TABLE IF NOT EXISTS shadow_advisories (
 """
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(MandateRulesError):  # noqa: N818 - wrapped in StoreError by the store
     """The database was written by a newer mandate-rules (its version is `args[0]`)."""
 
 
