@@ -144,7 +144,7 @@ CREATE TABLE IF NOT EXISTS shadow_advisories (
 """
 
 
-class SchemaTooNew(MandateRulesError):  # noqa: N818 - wrapped in StoreError by the store
+class SchemaTooNew(MandateRulesError):
     """The database was written by a newer mandate-rules (its version is `args[0]`)."""
 
 
