@@ -62,6 +62,10 @@ def main() -> None:
                     time.sleep(0.2)
             events = [json.loads(line) for line in demo_timeline().read_text().splitlines()
                       if line.strip()]
+            for event in events:  # as an adapter with a record_url would send them
+                if event.get("subject"):
+                    event["recordurl"] = ("https://primero.example.org/v2/cases/"
+                                          + event["subject"])
             api.post(base + "/v1/events", json=events, timeout=60).raise_for_status()
             items = api.get(base + "/v1/advisories", params={"rule": "ESC-001"},
                             timeout=60).json()["items"]
@@ -75,7 +79,7 @@ def main() -> None:
                 for name, path, height in (
                         ("queue", "/ui/", 1000),
                         ("advisory", f"/ui/advisories/{shown['id']}", 1700),
-                        ("operation", "/ui/operations/SOM", 2000)):
+                        ("operation", "/ui/operations/SOM", 2400)):
                     page.set_viewport_size({"width": 1280, "height": height})
                     page.goto(base + path)
                     page.wait_for_load_state("networkidle")
