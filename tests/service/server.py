@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -108,17 +109,31 @@ class Server:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-c", "from mandate_rules._cli import main; main()", "serve",
-               "--db", str(self.db), "--port", str(self.port), "--no-access-log",
-               "--tick-interval", "0"]
+               "--db", self._db_without_password(), "--port", str(self.port),
+               "--no-access-log", "--tick-interval", "0"]
         if self.rules is not None:
             cmd += ["--rules", str(self.rules)]
         return cmd + self.args
+
+    def _db_without_password(self) -> str:
+        """The database as the command line names it: a URL's password goes in PGPASSWORD
+        instead, as a deployment would pass it (a command line is visible to `ps`)."""
+        if not self.on_postgresql:
+            return str(self.db)
+        parts = urlsplit(str(self.db))
+        if parts.password is None:
+            return str(self.db)
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
 
     def start(self) -> Server:
         """Start (or start again, on the same port and database)."""
         self.port = self.port or free_port()
         env = {k: v for k, v in os.environ.items()
                if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+        password = urlsplit(str(self.db)).password if self.on_postgresql else None
+        if password is not None:
+            env["PGPASSWORD"] = password
         env.update(self.env)
         self.starts += 1
         log = self.log.open("ab")
