@@ -75,7 +75,8 @@ class Service:
         self.store = Store(config.db)
         self.worker = Worker(self.store, self.metrics, config.tenants,
                              queue_limit=config.queue_limit,
-                             snapshot_every=config.snapshot_every)
+                             snapshot_every=config.snapshot_every,
+                             retain_days=config.retain_days)
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._openapi = openapi_document()
