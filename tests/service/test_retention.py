@@ -184,6 +184,30 @@ def test_a_restart_after_pruning_counts_what_was_deleted(store: Store, rules: Bu
     assert got == expected
 
 
+def test_a_pass_stopped_between_chunks_goes_on_where_it_stopped(
+        store: Store, rules: Bundle) -> None:
+    worker = started(store, rules)
+    try:
+        submit(worker, escort(), *(quiet() for _ in range(4)), escort())  # 2 with advisories
+    finally:
+        worker.stop()
+    age_everything(store)
+    progress: dict[str, Any] = {}
+    calls = []
+    while True:  # asked to stop after every chunk, as when requests keep coming
+        calls.append(prune(store, "default", cutoff=a_day_ago(), progress=progress, chunk=2,
+                           stop=lambda: True))
+        if calls[-1].done:
+            break
+    # Chunks of two: (escort, quiet), (quiet, quiet), (quiet, escort), then none left.
+    assert [(c.events, c.done) for c in calls] == [(1, False), (2, False), (1, False),
+                                                   (0, True)]
+    assert count(store, "events") == 2
+    # At or below its mark every event left is evidence: the next pass starts past them.
+    assert progress["SOM"].mark == max(seq_of(store, i) for i in event_ids(store))
+    assert prune(store, "default", cutoff=a_day_ago(), progress=progress).events == 0
+
+
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():

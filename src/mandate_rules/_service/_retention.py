@@ -182,7 +182,7 @@ def prune(store: Store | Connection, tenant: str, *, cutoff: dt.datetime,
 
 def longest_span(bundle: Bundle) -> tuple[float, str] | None:
     """The longest window or deadline of fixed length in `bundle`'s rules, and where:
-    (seconds, "RULE-ID trigger-name"); None when no rule keeps state that long a while."""
+    (seconds, "RULE-ID trigger-name"); None when no rule has one."""
     spans = [(t.pattern.within_seconds, f"{rule.id} {t.name}")
              for rule in bundle.rules for t in rule.triggers
              if isinstance(t.pattern, (Count, Lookback, Absence))
@@ -216,8 +216,8 @@ def span_warning(bundle: Bundle, days: int, role: str = "live") -> str | None:
 class Retention:
     """The process's retention: a pass at most every `every` seconds (from `begin`), gone
     on with after each group (`go_on`) until every tenant's log has been gone through.
-    `pause` says whether a pass should stop between chunks (requests are waiting for the
-    engine thread, or the server is stopping): it goes on after the next group."""
+    `pause` says whether a pass should stop between chunks (requests, or the server's stop,
+    are waiting for the engine thread): it goes on after the next group."""
 
     days: int
     pause: Callable[[], bool]
