@@ -22,6 +22,7 @@ twice at once and a 2xx is sent only after the event and its advisories are comm
 | `_reads` | the readers, any thread: advisories, the decision log, the shadow diff |
 | `_jobs` | the engine thread's jobs, and what a submitted event gets back |
 | `_tenants` | the tenants' engines: rebuilt from the log, baselines, snapshots, reload |
+| `_retention` | `retain_days`: the old events and decisions a snapshot covers, deleted in chunks |
 | `_evaluator` | a job on the engines: events, re-deliveries and conflicts, ticks, writes gathered |
 | `_worker` | the engine thread: the queue, groups of jobs and their one commit |
 | `_metrics` | Prometheus text exposition, written by hand |

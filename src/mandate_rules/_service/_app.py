@@ -87,7 +87,8 @@ class Service:
         self.worker = Worker(self.store, self.metrics, config.tenants,
                              queue_limit=config.queue_limit,
                              snapshot_every=config.snapshot_every,
-                             leases=self.replica.leases if self.replica else None)
+                             leases=self.replica.leases if self.replica else None,
+                             retain_days=config.retain_days)
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._openapi = openapi_document()

@@ -7,6 +7,7 @@ A config file is TOML (``.toml``) or YAML (``.yaml``, ``.yml``) with flat keys::
     port = 8765
     tick_interval = 60
     snapshot_every = 50000          # events stored between snapshots of a tenant's state
+    retain_days = 365               # delete events and decisions older, once a snapshot covers them
     max_header_bytes = 65536        # a request's line and headers (431 past it)
     header_timeout = 10             # seconds for a request's headers to arrive (then 408)
     body_timeout = 60               # seconds for its body, from the end of its headers
@@ -58,7 +59,8 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _PATH_KEYS = ("rules", "contexts", "shadow", "db")
 _KEYS = (*_PATH_KEYS, "host", "port", "max_body_bytes", "max_batch", "tick_interval",
          "queue_limit", "snapshot_every", "max_header_bytes", "header_timeout", "body_timeout",
-         "max_connections", "tokens", "password_env", "lease_seconds", "advertise_url")
+         "max_connections", "tokens", "password_env", "lease_seconds", "advertise_url",
+         "retain_days")
 # `db` names a file or a URL (``postgresql://…``), which must not be read as a relative path.
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOKEN_KEYS = ("tenant", "role", "roles", "token", "token_sha256")
@@ -110,6 +112,9 @@ class ServiceConfig:
     # A tenant's state is written as a snapshot after this many stored events (and when the
     # server stops), so a restart replays only what came after; 0: only when it stops.
     snapshot_every: int = 50_000
+    # Retention (_retention.py): events and decisions older than this many days that a
+    # snapshot covers are deleted, advisories and their evidence kept; 0: keep everything.
+    retain_days: int = 0
     # The edges of every connection (see _protocol.py): a request's head in bytes, the seconds
     # its head and then its body may take to arrive, and the connections open at once.
     max_header_bytes: int = 64 * 1024
@@ -204,7 +209,7 @@ def load_config(file: Path | None, env: Mapping[str, str],
                            ("max_batch", 1, 100_000), ("queue_limit", 1, 10_000_000),
                            ("snapshot_every", 0, 1 << 40),
                            ("max_header_bytes", 1024, 16 << 20),
-                           ("max_connections", 1, 1_000_000)):
+                           ("max_connections", 1, 1_000_000), ("retain_days", 0, 36_500)):
         if key in values:
             value = values[key]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:

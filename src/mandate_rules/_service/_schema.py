@@ -224,6 +224,18 @@ CREATE TABLE IF NOT EXISTS replica_secret (
 """)
 
 
+def _schema_4(conn: Connection) -> None:
+    """An index on `event_seq` of each table that references an event. Retention
+    (`_service/_retention.py`) asks of each old event whether anything kept still refers
+    to it, and deleting an event makes both backends check those references: without the
+    index each check reads the whole table."""
+    conn.run_script("""
+CREATE INDEX IF NOT EXISTS advisories_by_event ON advisories (event_seq);
+CREATE INDEX IF NOT EXISTS shadow_advisories_by_event ON shadow_advisories (event_seq);
+CREATE INDEX IF NOT EXISTS decisions_by_event ON decisions (event_seq);
+""")
+
+
 def split_snapshot(clocks: str, body: str) -> dict[str, tuple[str, str]]:
     """A tenant's snapshot (`Engine.snapshot` of all its operations, and their clocks) as
     one per operation: country -> (clocks, body)."""
@@ -243,6 +255,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the event log, advisories, resolutions, decisions, snapshots", _schema_1),
     Migration(2, "events.content_hash, decisions.missing_keys", _schema_2),
     Migration(3, "snapshots per operation, operation leases", _schema_3),
+    Migration(4, "indexes on the references to events (retention)", _schema_4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -25,6 +25,7 @@ from .._rules import Bundle
 from ._errors import ApiError
 from ._jobs import Install
 from ._metrics import Metrics
+from ._retention import Retention, warn_spans
 from ._rows import LogRow, json_text
 from ._schema import split_snapshot
 from ._store import Store
@@ -74,6 +75,7 @@ class TenantEngines(abc.ABC):
     _tenants: dict[str, Tenant]
     _dirty: set[str]  # tenants whose engines could not be rebuilt
     _unsnapshotted: dict[str, int]  # events evaluated per tenant since its last snapshot
+    _retention: Retention | None  # None: retain_days is off
     live_bundle: Bundle | None
     shadow_bundle: Bundle | None
     ready: bool
@@ -348,6 +350,23 @@ class TenantEngines(abc.ABC):
             log.info("tenant %s: snapshot written after %d events in %.2f s", name, count,
                      time.perf_counter() - started)
 
+    def _retain(self) -> None:
+        """Retention (`retain_days`; between groups, when every write is committed): start
+        a pass when one is due, writing every tenant's snapshot first so that it covers
+        what the pass deletes; go on with the pass under way."""
+        retention = self._retention
+        if retention is None or self.live_bundle is None:
+            return
+        if retention.begin(self._tenants, time.monotonic()):
+            self._snapshots(at_least=1)
+        if retention.running:
+            for name in retention.go_on(self._store, rules_hash=self.live_bundle.version.hash,
+                                        owned=self._owned, fence=self._fence,
+                                        skip=self._dirty):
+                tenant = self._tenants.get(name)
+                if tenant is not None:  # its baseline may predate events now deleted
+                    tenant.baseline = None
+
     def _install(self, job: Install) -> dict[str, Any]:
         """Swap in new rule packs: build every tenant's engines and replay, then swap at once."""
         unchanged = (self.live_bundle is not None
@@ -369,6 +388,8 @@ class TenantEngines(abc.ABC):
             self._dirty.clear()
             if job.startup:
                 self._take_orphans()
+            if self._retention is not None:
+                warn_spans(self._retention.days, job.live, job.shadow)
             _settle()
         self.ready = True
         return {"changed": not unchanged, "rules_version": job.live.version.to_json(),

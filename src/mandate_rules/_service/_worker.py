@@ -33,6 +33,7 @@ from ._evaluator import Evaluator, Pending, store_error
 from ._jobs import Claim, Install, Job, Preview, Resolve, Stop, Submit, Tick
 from ._leases import Leases
 from ._metrics import Metrics
+from ._retention import Retention
 from ._rows import StoredEvent
 from ._store import Store
 from ._tenants import Tenant
@@ -49,7 +50,7 @@ class Worker(Evaluator):
 
     def __init__(self, store: Store, metrics: Metrics, tenants: Sequence[str], *,
                  queue_limit: int, snapshot_every: int = 50_000,
-                 leases: Leases | None = None) -> None:
+                 leases: Leases | None = None, retain_days: int = 0) -> None:
         self._init_ownership(leases)
         self._store = store
         self._snapshot_every = snapshot_every
@@ -67,6 +68,8 @@ class Worker(Evaluator):
         self._thread = threading.Thread(target=self._run, name="mandate-rules-engine",
                                         daemon=True)
         self._accepting = True
+        self._retention = Retention(retain_days, pause=lambda: not self._queue.empty()) \
+            if retain_days else None
         self.live_bundle: Bundle | None = None
         self.shadow_bundle: Bundle | None = None
         self.ready = False
@@ -134,6 +137,8 @@ class Worker(Evaluator):
                         self._release()
                     elif self._snapshot_every:
                         self._snapshots(at_least=self._snapshot_every)
+                    if stop is None:
+                        self._retain()
                     self._baselines()
                 except Exception as exc:  # one group's failure, not the thread's
                     self._group_failed(jobs, exc)
