@@ -1,10 +1,11 @@
 """Run the benchmark suite: ``python -m benchmarks [--quick] [--only SECTION,...]``.
 
 Sections, in the order they run: startup, inprocess, profile, rules, operations, state,
-rebuild, sidecar. The full suite writes ``benchmarks/results.json``, ``benchmarks/RESULTS.md``
-and ``benchmarks/*.png``; ``--quick`` (smaller counts, the same measurements, under a minute)
-writes ``results-quick.json``, ``RESULTS-quick.md`` and ``*-quick.png`` instead, so a quick
-run never overwrites the figures of record. Run it on a machine doing nothing else.
+rebuild, sidecar, replicas (on PostgreSQL). The full suite writes ``benchmarks/results.json``,
+``benchmarks/RESULTS.md`` and ``benchmarks/*.png``; ``--quick`` (smaller counts, the same
+measurements, under a minute) writes ``results-quick.json``, ``RESULTS-quick.md`` and
+``*-quick.png`` instead, so a quick run never overwrites the figures of record. Run it on a
+machine doing nothing else.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import inprocess, report, scaling, sidecar, startup
+from . import inprocess, replicas, report, scaling, sidecar, startup
 from ._common import FULL, QUICK, ROOT, log, machine
 from .profile import profile
 
 SECTIONS = ("startup", "inprocess", "profile", "rules", "operations", "state", "rebuild",
-            "sidecar")
+            "sidecar", "replicas")
 
 
 class LoadSampler:
@@ -134,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 stored_log(), scale.rebuild_events)
         if "sidecar" in chosen:
             results["sidecar"] = sidecar.run(scale, stored_log(), scale.rebuild_events)
+        if "replicas" in chosen:
+            results["replicas"] = replicas.run(scale, stored_log())
     results["duration_s"] = round(time.perf_counter() - started, 1)
     results["load_average"] = load.summary()
     report.headline(results)

@@ -41,13 +41,15 @@ def _bodies(path: Path, first: int, count: int, batch: int) -> list[bytes]:
             for i in range(0, len(lines), batch)]
 
 
-def run(url: str, bodies: Sequence[bytes], clients: int, batch: int, seconds: float,
-        warmup: float) -> dict[str, Any]:
-    target = urllib.parse.urlsplit(url)
-    host = target.hostname or ""
-    if host not in LOOPBACK:
-        raise SystemExit(f"refusing to load {host!r}: loopback only")
-    port = target.port or 80
+def run(urls: str | Sequence[str], bodies: Sequence[bytes], clients: int, batch: int,
+        seconds: float, warmup: float) -> dict[str, Any]:
+    """Load the servers at `urls` (client i posts to the (i mod n)-th, for its whole run)."""
+    targets = []
+    for url in [urls] if isinstance(urls, str) else urls:
+        target = urllib.parse.urlsplit(url)
+        if (target.hostname or "") not in LOOPBACK:
+            raise SystemExit(f"refusing to load {target.hostname!r}: loopback only")
+        targets.append((target.hostname or "", target.port or 80))
     content_type = ("application/cloudevents+json" if batch == 1
                     else "application/cloudevents-batch+json")
     lock = threading.Lock()
@@ -58,7 +60,8 @@ def run(url: str, bodies: Sequence[bytes], clients: int, batch: int, seconds: fl
     stop_at = measure_from + seconds
     errors: list[str] = []
 
-    def client() -> None:
+    def client(number: int) -> None:
+        host, port = targets[number % len(targets)]
         conn = http.client.HTTPConnection(host, port, timeout=120)
         mine: list[tuple[float, float, int, int]] = []
         try:
@@ -85,7 +88,7 @@ def run(url: str, bodies: Sequence[bytes], clients: int, batch: int, seconds: fl
             with lock:
                 records.extend(mine)
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -122,7 +125,8 @@ def run(url: str, bodies: Sequence[bytes], clients: int, batch: int, seconds: fl
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", required=True, action="append",
+                        help="a server to load; several: the clients take turns among them")
     parser.add_argument("--events", type=Path, required=True)
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--count", type=int, required=True)

@@ -53,6 +53,11 @@ def headline(results: dict[str, Any]) -> None:
         "rebuild_events": _get(results, "startup", "rebuild", "events"),
         "sidecar_restart_s": _get(results, "sidecar", "restart", "process_start_to_ready_s"),
     })
+    replicas = results.get("replicas") or {}
+    for key in ("pg_events_per_s_8_clients_1_replica", "pg_events_per_s_8_clients_2_replicas",
+                "pg_p99_ms_8_clients_2_replicas", "pg_batch_events_per_s_2_replicas",
+                "failover_s", "failover_s_lease_3"):
+        results[key] = replicas.get(key)
     versions = _get(results, "machine", "versions") or {}
     for name, package in (("durable_rules_raw", "durable-rules"),
                           ("plain_python", None),
@@ -148,6 +153,28 @@ def notes(r: Mapping[str, Any]) -> list[str]:
             "Single events add HTTP parsing, Starlette and two socket "
             "writes on the event loop (about 0.4 ms a request); p99 holds WAL checkpoints "
             "inside a commit.")
+    replicas = r.get("replicas") or {}
+    if replicas.get("configurations"):
+        two = next((c for c in replicas["configurations"]
+                    if c["replicas"] == 2 and c["batch"] == 1), {})
+        out.append(
+            "Replicas on PostgreSQL, on this 2-core machine: two replicas, PostgreSQL and the "
+            "load generator share the same 2 cores, so a second replica adds no core, only "
+            "work: about half of the requests reach the replica that does not hold their "
+            f"operation ({two.get('forwarded_requests')} of {two.get('requests')} forwarded in "
+            "the run with two) and cross a second HTTP stack before they are judged. One "
+            "replica on PostgreSQL is slower than on SQLite because each statement of a "
+            "group commit is a round trip to the server (a group sends BEGIN, the lookup of "
+            "re-deliveries, the sequence, an insert per table, the fencing check, COMMIT) "
+            "where SQLite's are calls in the process. How the figures grow: each replica has "
+            "one engine thread under one interpreter lock, so it uses about one core; "
+            "operations are the unit of parallelism, so with one core per replica (and "
+            "PostgreSQL on its own cores) throughput grows about linearly with replicas while "
+            "operations outnumber them, less the forwarded share (1 - 1/n of requests when "
+            "clients spread evenly; none when the balancer routes by operation). PostgreSQL's "
+            "commit (one fsync per group, shared by the replicas' groups through its group "
+            "commit) bounds the total. Failover is the lease (renewed every third of it) "
+            "plus the rebuild of the operation from its last snapshot.")
     if "rebuild_100k_s" in missed:
         rebuild = _get(r, "startup", "rebuild") or {}
         out.append(
@@ -182,6 +209,16 @@ def targets(r: Mapping[str, Any]) -> list[dict[str, Any]]:
             higher_is_better=True),
         row("load + compile all packs", "load_compile_s", 1.0, "s"),
         row("rebuild from 100,000 stored events", "rebuild_100k_s", 10.0, "s"),
+        row("PostgreSQL, 1 replica, 8 clients, single events",
+            "pg_events_per_s_8_clients_1_replica", 1000, "events/s", higher_is_better=True),
+        row("PostgreSQL, 2 replicas, 8 clients, single events",
+            "pg_events_per_s_8_clients_2_replicas", 1000, "events/s", higher_is_better=True),
+        row("PostgreSQL, 2 replicas, 8 clients, p99", "pg_p99_ms_8_clients_2_replicas", 20,
+            "ms"),
+        row("PostgreSQL, 2 replicas, batches of 100 (8 clients)",
+            "pg_batch_events_per_s_2_replicas", 5000, "events/s", higher_is_better=True),
+        row("failover: SIGKILL of a holder to its operation's next answer", "failover_s",
+            10.0, "s"),
     ]
 
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,14 @@ def _no_proxy_opener() -> urllib.request.OpenerDirector:
 class Sidecar:
     """`mandate-rules serve` in a subprocess on 127.0.0.1."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, db: str | None = None,
+                 args: tuple[str, ...] = ()) -> None:
+        """`db` None: a SQLite file in `workdir`; else a postgresql:// URL, whose password
+        is handed over in PGPASSWORD rather than on the command line."""
         self.workdir = workdir
         self.db = workdir / "events.db"
+        self.url_db = db
+        self.args = args
         self.log_path = workdir / "server.log"
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -63,8 +69,10 @@ class Sidecar:
         script = Path(sys.executable).with_name("mandate-rules")
         head = [str(script)] if script.exists() else [
             sys.executable, "-c", "from mandate_rules._cli import main; main()"]
-        return [*head, "serve", "--db", str(self.db), "--host", "127.0.0.1",
-                "--port", str(self.port), "--no-access-log", "--tick-interval", "0"]
+        db = str(self.db) if self.url_db is None else _without_password(self.url_db)
+        return [*head, "serve", "--db", db, "--host", "127.0.0.1",
+                "--port", str(self.port), "--no-access-log", "--tick-interval", "0",
+                *self.args]
 
     def start(self) -> float:
         """Start the server; the seconds from process start until /readyz answers 200."""
@@ -72,6 +80,8 @@ class Sidecar:
                if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
         env.pop("MANDATE_RULES_TOKENS", None)
         env.pop("MANDATE_RULES_CONFIG", None)
+        if self.url_db is not None and urllib.parse.urlsplit(self.url_db).password:
+            env["PGPASSWORD"] = str(urllib.parse.urlsplit(self.url_db).password)
         started = time.perf_counter()
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
@@ -138,10 +148,22 @@ class Sidecar:
                 raise RuntimeError(f"top-up batch refused: {response.status}")
 
 
-def _load(sidecar: Sidecar, log_file: Path, first: int, count: int, clients: int, batch: int,
-          seconds: float, warmup: float, workdir: Path) -> dict[str, Any]:
+def _without_password(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
+
+
+def _load(sidecar: Sidecar | list[Sidecar], log_file: Path, first: int, count: int,
+          clients: int, batch: int, seconds: float, warmup: float,
+          workdir: Path) -> dict[str, Any]:
+    """Run the load generator on one server, or spread its clients over several."""
     out = workdir / f"load-{clients}-{batch}.json"
-    subprocess.run([sys.executable, "-m", "benchmarks.loadgen", "--url", sidecar.url,
+    servers = sidecar if isinstance(sidecar, list) else [sidecar]
+    urls = [arg for server in servers for arg in ("--url", server.url)]
+    subprocess.run([sys.executable, "-m", "benchmarks.loadgen", *urls,
                     "--events", str(log_file), "--first", str(first), "--count", str(count),
                     "--clients", str(clients), "--batch", str(batch), "--seconds", str(seconds),
                     "--warmup", str(warmup), "--out", str(out)],

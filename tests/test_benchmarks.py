@@ -96,3 +96,22 @@ def test_raw_durable_rules_fires_the_questions_the_direct_reading_holds(
     bundle = catalogue()
     result = check_raw(RawDurable(bundle), FullPlainPython(bundle), sample[:60])
     assert result == {"events": 60, "mismatches": 0}
+
+
+def test_the_replicas_figures_reach_the_targets_table_and_a_password_is_never_shown() -> None:
+    from benchmarks import replicas, report  # noqa: PLC0415
+
+    assert replicas.shown("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"
+    results: dict[str, Any] = {"replicas": {
+        "configurations": [{"replicas": 2, "batch": 1, "forwarded_requests": 5,
+                            "requests": 10}],
+        "pg_events_per_s_8_clients_1_replica": 900.0,
+        "pg_events_per_s_8_clients_2_replicas": 1200.0, "pg_p99_ms_8_clients_2_replicas": 25.0,
+        "pg_batch_events_per_s_2_replicas": 3000.0, "failover_s": 5.5}}
+    report.headline(results)
+    verdicts = {t["key"]: t["met"] for t in results["targets"]}
+    assert verdicts["pg_events_per_s_8_clients_2_replicas"] is True
+    assert verdicts["pg_p99_ms_8_clients_2_replicas"] is False
+    assert verdicts["pg_batch_events_per_s_2_replicas"] is False
+    assert verdicts["failover_s"] is True
+    assert any("5 of 10 forwarded" in note for note in results["notes"])

@@ -13,7 +13,7 @@ A config file is TOML (``.toml``) or YAML (``.yaml``, ``.yml``) with flat keys::
     body_timeout = 60               # seconds for its body, from the end of its headers
     max_connections = 1000          # open connections; one more is answered 503 and closed
     password_env = "MR_DB_PASSWORD" # PostgreSQL: the variable holding the password (or PGPASSWORD)
-    lease_seconds = 10              # PostgreSQL: a dead replica's operations move after this
+    lease_seconds = 6               # PostgreSQL: a dead replica's operations move after this
     advertise_url = "http://10.0.0.5:8765"  # PostgreSQL: where the other replicas reach this one
 
     [[tokens]]
@@ -124,7 +124,7 @@ class ServiceConfig:
     # Replicas on PostgreSQL (see _leases.py): how long an operation's lease lasts unrenewed
     # (a dead replica's operations move to another after it), and the URL the other
     # replicas forward this one's operations to (None: http://host:port).
-    lease_seconds: float = 10.0
+    lease_seconds: float = 6.0
     advertise_url: str | None = None
 
     @property
