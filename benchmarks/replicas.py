@@ -69,9 +69,18 @@ def fresh_database(url: str) -> Iterator[str]:
     try:
         yield urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
+        # FORCE cannot end an autovacuum worker for a role that is not a superuser: it
+        # finishes in a moment, so ask again.
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        for attempt in range(20):
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(drop)
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
 
 
 @contextmanager

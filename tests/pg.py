@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -98,8 +99,17 @@ def fresh_database(server_url: str) -> Iterator[str]:
     try:
         yield with_database(server_url, name)
     finally:
-        # FORCE ends the connections a test (or a replica it started) left open.
-        with psycopg.connect(server_url, autocommit=True,
-                             connect_timeout=CONNECT_TIMEOUT) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
+        # FORCE ends the connections a test (or a replica it started) left open. It may not
+        # end an autovacuum worker that just started on the database (the role is not a
+        # superuser): that one finishes in a moment, so ask again.
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        for attempt in range(20):
+            try:
+                with psycopg.connect(server_url, autocommit=True,
+                                     connect_timeout=CONNECT_TIMEOUT) as conn:
+                    conn.execute(drop)
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)

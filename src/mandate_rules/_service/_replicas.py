@@ -54,7 +54,7 @@ from ._errors import CODES, ApiError
 from ._http import JSON, parse_json, read_body
 from ._intake import check_depth, read_event
 from ._jobs import ItemResult, Job, Preview, Submit
-from ._leases import Leases
+from ._leases import Holder, Leases
 from ._rows import json_text
 
 __all__ = ["Replica"]
@@ -66,6 +66,8 @@ INTERNAL_PATH = "/v1/internal/jobs"
 _SCHEME = "Replica "
 # Errors after which the same operations are asked for again (the holder went, or let go).
 _RETRY = frozenset({"not-owner", "not-ready"})
+# Seconds a holder read from the lease table is trusted without reading it again.
+_REMEMBER = 1.0
 
 
 @attrs.frozen
@@ -104,6 +106,8 @@ class Replica:
         self._http.mount("https://", adapter)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # (tenant, country) -> (when read, its holder): used on the event loop only.
+        self._holders: dict[tuple[str, str], tuple[float, Holder]] = {}
 
     def leases_connection(self) -> Connection:
         return self.leases._conn
@@ -194,11 +198,17 @@ class Replica:
         remaining = set(by_country)
         deadline = time.monotonic() + self._timeout
         delay = 0.05
+        fresh = False  # whether the holders were read from the table on this round
         while True:
-            # Operations this replica holds need no look-up (the engine thread checks again).
+            # Operations this replica holds need no look-up (the engine thread checks again);
+            # the others' holders are remembered for a moment (`_remembered`).
             mine = {c for c in remaining if self.leases.valid((tenant, c))}
-            holders = await run_in_threadpool(self.leases.holders, tenant,
-                                              remaining - mine) if remaining - mine else {}
+            holders = self._remembered(tenant, remaining - mine) if not fresh else {}
+            unknown = remaining - mine - set(holders)
+            if unknown:
+                looked = await run_in_threadpool(self.leases.holders, tenant, unknown)
+                holders.update(looked)
+                self._remember(tenant, looked)
             parts: dict[str | None, list[str]] = {}
             for country in sorted(remaining):
                 holder = holders.get(country)
@@ -212,9 +222,12 @@ class Replica:
                 *(self._run_part(part, tenant, events, batch, local, preview)
                   for part in plan), return_exceptions=True)
             failure: BaseException | None = None
+            fresh = False
             for part, outcome in zip(plan, outcomes, strict=True):
                 if isinstance(outcome, _Unreachable) or (
                         isinstance(outcome, ApiError) and outcome.code in _RETRY):
+                    self._forget(tenant, part.countries)
+                    fresh = True  # ask the table again, not the memory
                     continue
                 if isinstance(outcome, BaseException):
                     failure = failure or _reindexed(outcome, part.indices, batch)
@@ -233,6 +246,29 @@ class Replica:
                                "stored", "country", headers={"Retry-After": "5"})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+    def _remembered(self, tenant: str, countries: set[str]) -> dict[str, Holder]:
+        """The holders read from the table less than `_REMEMBER` seconds ago: a request to
+        an operation another replica holds then costs no look-up. Stale for at most that
+        long after a change of hands; a forward that fails forgets them and reads again."""
+        now = time.monotonic()
+        out = {}
+        for country in countries:
+            seen = self._holders.get((tenant, country))
+            if seen is not None and now - seen[0] < _REMEMBER and seen[1].live:
+                out[country] = seen[1]
+        return out
+
+    def _remember(self, tenant: str, holders: dict[str, Holder]) -> None:
+        now = time.monotonic()
+        if len(self._holders) > 100_000:  # bounded: many tenants and countries
+            self._holders.clear()
+        for country, holder in holders.items():
+            self._holders[(tenant, country)] = (now, holder)
+
+    def _forget(self, tenant: str, countries: Sequence[str]) -> None:
+        for country in countries:
+            self._holders.pop((tenant, country), None)
 
     async def _run_part(self, part: _Part, tenant: str, events: Sequence[Any], batch: bool,
                         local: Callable[[Job], Awaitable[Any]],
