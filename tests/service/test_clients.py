@@ -14,6 +14,8 @@ import pytest
 
 from .server import ROOT, RULES_DIR, Server
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.mark.skipif(shutil.which("javac") is None or shutil.which("java") is None,
                     reason="no JDK (javac, java) on this machine")

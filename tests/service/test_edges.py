@@ -15,6 +15,8 @@ import pytest
 from .packs import escort, v1_rules
 from .server import Server
 
+pytestmark = pytest.mark.both_backends
+
 LIMITS = ("max_header_bytes = 8192\nheader_timeout = 1\nbody_timeout = 1\n"
           "max_connections = 20\n")
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from mandate_rules._cli import main
 
 from .packs import v1_rules
 from .server import Client, Server
+
+pytestmark = pytest.mark.both_backends
 
 BOMB = "pack: p\nrules: &a0 [x,x,x,x,x,x,x,x,x]\n" + "".join(
     f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 9) + "]\n" for n in range(1, 7))
