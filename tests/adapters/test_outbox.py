@@ -206,3 +206,18 @@ def test_rows_page_by_seq(outbox: Outbox) -> None:
     assert [r.subject for r in first + rest] == ["a", "b", "c"]
     assert outbox.rows(sources=[]) == []
     assert len(outbox.rows(sources=["test://flaky"])) == 3
+
+
+def test_a_pass_stopped_between_rows_leaves_the_rest_to_another_deliverer(
+        db_url: str, clock: _Clock) -> None:
+    first = Outbox(parse_target(db_url), clock=clock)
+    second = Outbox(parse_target(db_url), clock=clock)
+    for n in range(3):
+        first.enqueue(sample_advisory(event_for("test://flaky", subject=f"rec-{n}")))
+    adapter = _Flaky([])
+    asked = iter([True, False])  # the sidecar stops after the first row
+    assert first.deliver_due(lambda s: adapter, keep_going=lambda: next(asked)).written == 1
+    # On PostgreSQL the stopped pass had leased all three: it gave back the two it left.
+    assert second.deliver_due(lambda s: adapter).written == 2
+    assert len(adapter.writes) == len(set(adapter.writes)) == 3
+    assert first.pending() == 0
