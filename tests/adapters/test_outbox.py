@@ -21,6 +21,7 @@ from mandate_rules._adapters import (
     WriteResult,
 )
 from mandate_rules._adapters.testing import sample_advisory
+from mandate_rules._database import parse_target
 
 from .helpers_local import event_for
 
@@ -67,8 +68,8 @@ def clock() -> _Clock:
 
 
 @pytest.fixture
-def outbox(tmp_path: Path, clock: _Clock) -> Outbox:
-    return Outbox(tmp_path / "outbox.sqlite", base_delay=10, max_delay=100, clock=clock)
+def outbox(db_url: str, clock: _Clock) -> Outbox:
+    return Outbox(parse_target(db_url), base_delay=10, max_delay=100, clock=clock)
 
 
 def _advisory() -> Advisory:
@@ -122,10 +123,10 @@ def test_no_adapter_for_the_source_keeps_it_queued(outbox: Outbox) -> None:
     assert "no adapter is configured for test://flaky" in (outbox.rows()[0].last_error or "")
 
 
-def test_a_leased_row_is_not_written_by_a_second_deliverer(tmp_path: Path,
+def test_a_leased_row_is_not_written_by_a_second_deliverer(db_url: str,
                                                            clock: _Clock) -> None:
-    first = Outbox(tmp_path / "o.sqlite", clock=clock)
-    second = Outbox(tmp_path / "o.sqlite", clock=clock)
+    first = Outbox(parse_target(db_url), clock=clock)
+    second = Outbox(parse_target(db_url), clock=clock)
     advisory = _advisory()
     first.enqueue(advisory)
     adapter = _Flaky([])
@@ -205,3 +206,18 @@ def test_rows_page_by_seq(outbox: Outbox) -> None:
     assert [r.subject for r in first + rest] == ["a", "b", "c"]
     assert outbox.rows(sources=[]) == []
     assert len(outbox.rows(sources=["test://flaky"])) == 3
+
+
+def test_a_pass_stopped_between_rows_leaves_the_rest_to_another_deliverer(
+        db_url: str, clock: _Clock) -> None:
+    first = Outbox(parse_target(db_url), clock=clock)
+    second = Outbox(parse_target(db_url), clock=clock)
+    for n in range(3):
+        first.enqueue(sample_advisory(event_for("test://flaky", subject=f"rec-{n}")))
+    adapter = _Flaky([])
+    asked = iter([True, False])  # the sidecar stops after the first row
+    assert first.deliver_due(lambda s: adapter, keep_going=lambda: next(asked)).written == 1
+    # On PostgreSQL the stopped pass had leased all three: it gave back the two it left.
+    assert second.deliver_due(lambda s: adapter).written == 2
+    assert len(adapter.writes) == len(set(adapter.writes)) == 3
+    assert first.pending() == 0

@@ -19,6 +19,8 @@ import requests
 import uvicorn
 
 from mandate_rules import Advisory
+from mandate_rules._adapters.tables import open_db
+from mandate_rules._database import Target, parse_target
 from mandate_rules._service import ServiceConfig, create_app
 from mandate_rules._service._config import TokenSpec, token_digest
 from mandate_rules._service._errors import CODES
@@ -53,17 +55,18 @@ KOBO_HEADERS = {"Content-Type": "application/json",
 
 
 class Sidecar:
-    def __init__(self, db: Path, tokens: tuple[TokenSpec, ...] = (),
+    def __init__(self, db: Path | Target, tokens: tuple[TokenSpec, ...] = (),
                  queue_limit: int = 10_000) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        app = create_app(ServiceConfig(db=db, tick_interval=0, tokens=tokens,
+        self.target = db if isinstance(db, Target) else Target(path=db)
+        app = create_app(ServiceConfig(db=self.target, tick_interval=0, tokens=tokens,
                                        queue_limit=queue_limit))
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.db = db
+        self.db = self.target.path or Path("(PostgreSQL)")
         self.session = requests.Session()
         self.session.trust_env = False
         self.base = f"http://127.0.0.1:{self.port}"
@@ -85,10 +88,13 @@ class Sidecar:
                                  headers=headers, timeout=30)
 
     def outbox(self) -> list[dict[str, Any]]:
-        with sqlite3.connect(self.db) as conn:
-            conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute(
-                "SELECT advisory_id, status, attempts, last_error FROM adapter_outbox")]
+        conn = open_db(self.target)  # the sidecar's database, SQLite or PostgreSQL
+        try:
+            names = ("advisory_id", "status", "attempts", "last_error")
+            return [dict(zip(names, r, strict=True)) for r in conn.execute(
+                f"SELECT {', '.join(names)} FROM adapter_outbox")]
+        finally:
+            conn.close()
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -150,8 +156,20 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> No
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.fixture
+def any_sidecar(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+                primero: FakePrimero, commcare: FakeCommCare) -> Iterator[Sidecar]:
+    """The sidecar on its SQLite file, then on a PostgreSQL database: the adapters' tables
+    beside its event log on either."""
+    _connections(tmp_path, monkeypatch, kobo, primero, commcare)
+    server = Sidecar(parse_target(db_url)).start()
+    yield server
+    server.stop()
+
+
 def test_kobo_escort_push_raises_esc001_written_back_once_despite_a_failure(
-        sidecar: Sidecar, kobo: FakeKobo) -> None:
+        any_sidecar: Sidecar, kobo: FakeKobo) -> None:
+    sidecar = any_sidecar
     # Every write-back fails until we let it through (one failed attempt per advisory).
     kobo.fail(Reply.json(500, {"detail": "server error"}), when=lambda s: s.method == "PATCH",
               times=1000)

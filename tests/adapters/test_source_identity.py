@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from mandate_rules import Event
 from mandate_rules._adapters import AdapterConfigError, AdapterStore, Outbox, sync
 from mandate_rules._cli import main
+from mandate_rules._database import parse_target
 from mandate_rules.adapters.testing import FakeKobo, Reply, kobo_submission, sample_advisory
 
 from .conftest import ENV, commcare_settings, kobo_settings, primero_settings
@@ -56,10 +57,10 @@ def test_a_source_that_is_no_uri_is_refused_by_name(name: str, kobo: FakeKobo,
 
 def test_a_new_address_keeps_the_cursor_seen_rejected_and_outbox(
         kobo: FakeKobo, moved_kobo: FakeKobo, make_adapter: Callable[..., Any],
-        tmp_path: Path) -> None:
+        db_url: str) -> None:
     _records(kobo)
     kobo.submissions.append({**kobo_submission(3003), "request_type": "unknown"})
-    store = AdapterStore(tmp_path / "state.sqlite")
+    store = AdapterStore(parse_target(db_url))
     outbox = Outbox(store.conn)
     got: list[Event] = []
     old = make_adapter("kobotoolbox", kobo_settings(kobo))
@@ -92,10 +93,10 @@ def test_a_new_address_keeps_the_cursor_seen_rejected_and_outbox(
 
 
 def test_state_from_before_the_source_left_the_hash_is_still_seen(
-        kobo: FakeKobo, make_adapter: Callable[..., Any], tmp_path: Path) -> None:
+        kobo: FakeKobo, make_adapter: Callable[..., Any], db_url: str) -> None:
     _records(kobo)
     adapter = make_adapter("kobotoolbox", kobo_settings(kobo))
-    store = AdapterStore(tmp_path / "state.sqlite")
+    store = AdapterStore(parse_target(db_url))
     events = list(adapter.pull(None).events)
     for event in events:  # rows as the earlier release wrote them: the source in the hash
         body = event.to_json()
@@ -112,9 +113,9 @@ def test_state_from_before_the_source_left_the_hash_is_still_seen(
 
 
 def test_several_earlier_addresses_are_not_guessed_between(
-        kobo: FakeKobo, make_adapter: Callable[..., Any], tmp_path: Path) -> None:
+        kobo: FakeKobo, make_adapter: Callable[..., Any], db_url: str) -> None:
     _records(kobo)
-    store = AdapterStore(tmp_path / "state.sqlite")
+    store = AdapterStore(parse_target(db_url))
     adapter = make_adapter("kobotoolbox", kobo_settings(kobo))
     path = adapter.source.split("/", 3)[3]
     earlier = [f"kobotoolbox://kobo-{n}.example.org/{path}" for n in (1, 2)]

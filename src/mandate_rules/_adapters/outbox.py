@@ -3,7 +3,10 @@
 An advisory is queued once per target (its id and its source: a second `enqueue` of the same
 advisory is a no-op), delivered by `deliver_due`, and retried with a growing delay until the
 source takes it; then it is marked done and never sent again. A row is leased while it is
-being written, so two deliverers (threads or processes) never write the same row at once.
+being written, so two deliverers (threads or processes) never write the same row at once. On
+PostgreSQL, where several sidecar replicas deliver from one table, each due row is claimed
+by exactly one of them: ``SELECT … FOR UPDATE SKIP LOCKED`` in a transaction that sets the
+rows' lease, so a second replica passes over the rows the first is taking and takes others.
 
 A write the source refuses in a way no retry can change (a 404, 409 or 422: a `SourceError`
 that is not `retryable`, other than 401/403; or an advisory the adapter cannot place) is not
@@ -23,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -32,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from .._database import Connection, Target
 from .._models import Advisory
 from .contract import Adapter
 from .errors import (
@@ -41,29 +44,19 @@ from .errors import (
     SourceAuthError,
     SourceError,
 )
-from .syncstate import connect
+from .tables import ensure_tables, open_db
 
 __all__ = ["DEAD", "DONE", "PENDING", "STATUSES", "Outbox", "OutboxReport", "OutboxRow",
            "cannot_succeed"]
 
 log = logging.getLogger("mandate_rules.adapters.outbox")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS adapter_outbox (
-    advisory_id TEXT NOT NULL, source TEXT NOT NULL, subject TEXT, advisory TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL, lease_until REAL, last_error TEXT, target TEXT, remote_id TEXT,
-    created_at REAL NOT NULL, done_at REAL,
-    PRIMARY KEY (advisory_id, source));
-CREATE INDEX IF NOT EXISTS adapter_outbox_due ON adapter_outbox (status, next_at);
-"""
-
 PENDING, DONE, DEAD = "pending", "done", "dead"
 #: Every state a row can be in.
 STATUSES = (PENDING, DONE, DEAD)
 
 _COLUMNS = ("advisory_id, source, subject, status, attempts, last_error, target, remote_id, "
-            "rowid, created_at, next_at, done_at")
+            "seq, created_at, next_at, done_at")
 
 
 def cannot_succeed(exc: BaseException) -> bool:
@@ -129,19 +122,20 @@ class OutboxReport:
 
 
 class Outbox:
-    """Advisories to write back, in SQLite (its own file, or the sidecar's store)."""
+    """Advisories to write back: in a SQLite file of their own, or in the sidecar's database
+    (SQLite or PostgreSQL). `db`: a `Target`, a path (a SQLite file), or an open connection."""
 
-    def __init__(self, db: str | Path | sqlite3.Connection, *, base_delay: float = 5.0,
+    def __init__(self, db: Target | str | Path | Connection, *, base_delay: float = 5.0,
                  max_delay: float = 3600.0, lease: float = 120.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self.conn = db if isinstance(db, sqlite3.Connection) else connect(db)
+        self.conn = open_db(db)
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.lease = lease
         self.clock = clock
         self._lock = threading.RLock()
         with self._lock:
-            self.conn.executescript(_SCHEMA)
+            ensure_tables(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -149,12 +143,13 @@ class Outbox:
     def enqueue(self, advisory: Advisory) -> bool:
         """Queue `advisory` for its source; False when it was queued (or written) before."""
         with self._lock:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO adapter_outbox (advisory_id, source, subject, advisory, "
-                "next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            row = self.conn.execute(
+                "INSERT INTO adapter_outbox (advisory_id, source, subject, advisory, next_at, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
                 (advisory.id, advisory.source, advisory.subject,
-                 json.dumps(advisory.to_json(), ensure_ascii=False), self.clock(), self.clock()))
-            return cur.rowcount == 1
+                 json.dumps(advisory.to_json(), ensure_ascii=False), self.clock(),
+                 self.clock())).fetchone()
+            return row is not None
 
     def rows(self, *, statuses: Collection[str] = (), sources: Collection[str] | None = None,
              after: int = 0, limit: int | None = None) -> list[OutboxRow]:
@@ -162,7 +157,7 @@ class Outbox:
         and for `sources` (all when None), after the row `after` (a `seq`), at most `limit`."""
         if sources is not None and not sources:
             return []
-        query = f"SELECT {_COLUMNS} FROM adapter_outbox WHERE rowid > ?"
+        query = f"SELECT {_COLUMNS} FROM adapter_outbox WHERE seq > ?"
         params: list[Any] = [after]
         if statuses:
             query += f" AND status IN ({', '.join('?' * len(statuses))})"
@@ -170,7 +165,7 @@ class Outbox:
         if sources is not None:
             query += f" AND source IN ({', '.join('?' * len(sources))})"
             params.extend(sources)
-        query += " ORDER BY rowid"
+        query += " ORDER BY seq"
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
@@ -223,11 +218,44 @@ class Outbox:
     def _claim(self, advisory_id: str, source: str, now: float) -> bool:
         with self._lock:
             clock = min(now, self.clock())
-            cur = self.conn.execute(
+            row = self.conn.execute(
                 "UPDATE adapter_outbox SET lease_until = ? WHERE advisory_id = ? AND source = ? "
-                "AND status = ? AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
-                (clock + self.lease, advisory_id, source, PENDING, now, clock))
-            return cur.rowcount == 1
+                "AND status = ? AND next_at <= ? AND (lease_until IS NULL OR lease_until < ?) "
+                "RETURNING seq", (clock + self.lease, advisory_id, source, PENDING, now,
+                                  clock)).fetchone()
+            return row is not None
+
+    def _claim_due(self, now: float, limit: int) -> list[Any]:
+        """PostgreSQL: lease up to `limit` due rows no one else holds, in one transaction.
+        SKIP LOCKED passes over the rows another replica is claiming at this moment, and the
+        lease set here keeps them from everyone once this transaction commits."""
+        with self._lock:
+            clock = min(now, self.clock())
+            self.conn.execute(self.conn.begin_sql)
+            try:
+                due = self.conn.execute(
+                    "SELECT seq, advisory_id, source, advisory, attempts FROM adapter_outbox "
+                    "WHERE status = ? AND next_at <= ? AND (lease_until IS NULL OR "
+                    "lease_until < ?) ORDER BY next_at, seq LIMIT ? FOR UPDATE SKIP LOCKED",
+                    (PENDING, now, clock, limit)).fetchall()
+                if due:
+                    seqs = [row[0] for row in due]
+                    self.conn.execute(
+                        f"UPDATE adapter_outbox SET lease_until = ? WHERE seq IN "
+                        f"({', '.join('?' * len(seqs))})", (clock + self.lease, *seqs))
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        return [tuple(row)[1:] for row in due]
+
+    def _release(self, rows: list[Any]) -> None:
+        """Give back the leases of claimed rows this pass will not write (it was stopped)."""
+        with self._lock:
+            for advisory_id, source, *_ in rows:
+                self.conn.execute("UPDATE adapter_outbox SET lease_until = NULL WHERE "
+                                  "advisory_id = ? AND source = ? AND status = ?",
+                                  (advisory_id, source, PENDING))
 
     def deliver_due(self, resolve: Callable[[str], Adapter | None], *, limit: int = 100,
                     all_pending: bool = False,
@@ -236,16 +264,22 @@ class Outbox:
         (`all_pending`: every waiting one, due or not, as a run of the CLI does), asking
         `keep_going` before each (a stopping sidecar ends the pass between two rows)."""
         now = float("inf") if all_pending else self.clock()
-        with self._lock:
-            due = self.conn.execute(
-                "SELECT advisory_id, source, advisory, attempts FROM adapter_outbox "
-                "WHERE status = ? AND next_at <= ? ORDER BY next_at LIMIT ?",
-                (PENDING, now, limit)).fetchall()
+        claimed = self.conn.dialect == "postgresql"
+        if claimed:
+            due = self._claim_due(now, limit)
+        else:  # SQLite: one writer at a time; each row is leased just before it is written
+            with self._lock:
+                due = self.conn.execute(
+                    "SELECT advisory_id, source, advisory, attempts FROM adapter_outbox "
+                    "WHERE status = ? AND next_at <= ? ORDER BY next_at LIMIT ?",
+                    (PENDING, now, limit)).fetchall()
         written = failed = dead = 0
-        for advisory_id, source, text, attempts in due:
+        for index, (advisory_id, source, text, attempts) in enumerate(due):
             if not keep_going():
+                if claimed:
+                    self._release(due[index:])
                 break
-            if not self._claim(advisory_id, source, now):
+            if not claimed and not self._claim(advisory_id, source, now):
                 continue
             adapter = resolve(source)
             error: str

@@ -1,8 +1,8 @@
-"""What adapters keep between runs, in SQLite: sync cursors, the fingerprint of the last
-version of each record seen, and the records that could not be mapped.
+"""What adapters keep between runs, in SQLite or PostgreSQL: sync cursors, the fingerprint
+of the last version of each record seen, and the records that could not be mapped.
 
-The tables are prefixed ``adapter_`` and created if missing, so they can live in a file of
-their own (the CLI's ``--state``) or beside the sidecar's tables in its store.
+The tables are prefixed ``adapter_`` and created if missing (`tables`), so they can live in a
+file of their own (the CLI's ``--state``) or beside the sidecar's tables in its database.
 
 A record is *new* when the content of its event (type, subject, country, area and data: not
 the id, the time, or the source, which is part of the key) differs from the last one seen for
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,40 +26,12 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from .._database import Connection, Target
 from .._models import Event
 from .contract import Batch, Rejected
+from .tables import connect, ensure_tables, open_db
 
 __all__ = ["AdapterStore", "Admitted", "Moved", "Retried", "connect", "event_fingerprint"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS adapter_cursor (
-    adapter TEXT NOT NULL, source TEXT NOT NULL, cursor TEXT, updated_at REAL NOT NULL,
-    PRIMARY KEY (adapter, source));
-CREATE TABLE IF NOT EXISTS adapter_seen (
-    source TEXT NOT NULL, subject TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    event_id TEXT NOT NULL, seen_at REAL NOT NULL,
-    PRIMARY KEY (source, subject));
-CREATE TABLE IF NOT EXISTS adapter_source_move (
-    source TEXT NOT NULL, before TEXT NOT NULL, moved_at REAL NOT NULL,
-    PRIMARY KEY (source, before));
-CREATE TABLE IF NOT EXISTS adapter_rejected (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, adapter TEXT NOT NULL, source TEXT NOT NULL,
-    record_id TEXT, reason TEXT NOT NULL, record TEXT NOT NULL, digest TEXT NOT NULL UNIQUE,
-    received_at REAL NOT NULL);
-"""
-
-
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection to the SQLite file at `path` that several threads may share."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False,
-                           isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    if str(path) != ":memory:":
-        conn.execute("PRAGMA journal_mode = WAL")
-    return conn
-
 
 def event_fingerprint(event: Event) -> str:
     """A hash of what the rules can read of `event` (not its id, not its time, not its source:
@@ -131,20 +102,22 @@ def _digest(item: Rejected, body: str) -> str:
 class AdapterStore:
     """Cursors, seen records and rejected records; safe to share between threads."""
 
-    def __init__(self, db: str | Path | sqlite3.Connection) -> None:
-        self.conn = db if isinstance(db, sqlite3.Connection) else connect(db)
+    def __init__(self, db: Target | str | Path | Connection) -> None:
+        """`db`: a `Target` (the sidecar's database, SQLite or PostgreSQL), a path (a SQLite
+        file), or a connection already open."""
+        self.conn = open_db(db)
         self._lock = threading.RLock()
         with self._lock:
-            self.conn.executescript(_SCHEMA)
+            ensure_tables(self.conn)
 
     def close(self) -> None:
         self.conn.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """One write transaction: everything in it is kept, or nothing is."""
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(self.conn.begin_sql)
             try:
                 yield self.conn
             except BaseException:
@@ -233,8 +206,8 @@ class AdapterStore:
                                     reason=storable_text(received.reason))
                 digest = _digest(item, body)
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO adapter_rejected (adapter, source, record_id, reason, "
-                    "record, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO adapter_rejected (adapter, source, record_id, reason, record, "
+                    "digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (adapter, item.source, item.record_id, item.reason, body, digest,
                      time.time()))
 
@@ -295,16 +268,12 @@ class AdapterStore:
             if self.cursor(adapter, source) is not None or self.conn.execute(
                     "SELECT 1 FROM adapter_seen WHERE source = ? LIMIT 1", (source,)).fetchone():
                 return Moved()  # the connection's state is where it belongs
-            tables = {r[0] for r in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-            has_outbox = "adapter_outbox" in tables
             known = {r[0] for r in self.conn.execute(
                 "SELECT source FROM adapter_cursor WHERE adapter = ? UNION "
                 "SELECT DISTINCT source FROM adapter_seen UNION "
                 "SELECT source FROM adapter_rejected WHERE adapter = ?", (adapter, adapter))}
-            if has_outbox:
-                known |= {r[0] for r in self.conn.execute(
-                    "SELECT source FROM adapter_outbox WHERE status = 'pending'")}
+            known |= {r[0] for r in self.conn.execute(
+                "SELECT source FROM adapter_outbox WHERE status = 'pending'")}
             candidates = sorted(s for s in known
                                 if urlsplit(s).scheme == scheme and _address_only(s, source))
             if len(candidates) != 1:
@@ -312,33 +281,36 @@ class AdapterStore:
             before = candidates[0]
             if write:
                 with self.transaction():
-                    self._move(adapter, before, source, has_outbox)
+                    self._move(adapter, before, source)
         return Moved(before=before)
 
-    def _move(self, adapter: str, before: str, source: str, has_outbox: bool) -> None:
+    def _move(self, adapter: str, before: str, source: str) -> None:
+        # `source` has no cursor and no seen record (`follow_source` checked): those move
+        # as they are; a rejected record or an outbox row already kept under `source` wins
+        # over its twin under `before`, which is dropped.
         conn = self.conn
-        conn.execute("UPDATE OR IGNORE adapter_cursor SET source = ? WHERE adapter = ? AND "
-                     "source = ?", (source, adapter, before))
-        conn.execute("UPDATE OR IGNORE adapter_seen SET source = ? WHERE source = ?",
-                     (source, before))
-        conn.execute("DELETE FROM adapter_seen WHERE source = ?", (before,))
+        conn.execute("UPDATE adapter_cursor SET source = ? WHERE adapter = ? AND source = ?",
+                     (source, adapter, before))
+        conn.execute("UPDATE adapter_seen SET source = ? WHERE source = ?", (source, before))
         rows = conn.execute("SELECT id, record_id, reason, record FROM adapter_rejected "
                             "WHERE source = ?", (before,)).fetchall()
         for row_id, record_id, reason, text in rows:
             digest = _digest(Rejected(source, record_id, reason), text)
-            conn.execute("UPDATE OR IGNORE adapter_rejected SET source = ?, digest = ? "
-                         "WHERE id = ?", (source, digest, row_id))
+            conn.execute("UPDATE adapter_rejected SET source = ?, digest = ? WHERE id = ? AND "
+                         "NOT EXISTS (SELECT 1 FROM adapter_rejected WHERE digest = ?)",
+                         (source, digest, row_id, digest))
         conn.execute("DELETE FROM adapter_rejected WHERE source = ?", (before,))
-        if has_outbox:
-            # The advisory keeps its id (what was written carries its mark), and is now
-            # about the record under its new source, where the adapter writes it.
-            conn.execute("UPDATE OR IGNORE adapter_outbox SET source = ?, "
-                         "advisory = json_set(advisory, '$.source', ?) WHERE source = ?",
-                         (source, source, before))
-            # What is left had a twin already queued under the new source.
-            conn.execute("DELETE FROM adapter_outbox WHERE source = ?", (before,))
-        conn.execute("INSERT OR IGNORE INTO adapter_source_move (source, before, moved_at) "
-                     "VALUES (?, ?, ?)", (source, before, time.time()))
-        conn.execute("INSERT OR IGNORE INTO adapter_source_move (source, before, moved_at) "
-                     "SELECT ?, before, moved_at FROM adapter_source_move WHERE source = ?",
-                     (source, before))
+        # The advisory keeps its id (what was written carries its mark), and is now about
+        # the record under its new source, where the adapter writes it.
+        moved = ("json_set(advisory, '$.source', ?)" if conn.dialect == "sqlite"
+                 else "jsonb_set(advisory::jsonb, '{source}', to_jsonb(?::text))::text")
+        conn.execute(f"UPDATE adapter_outbox SET source = ?, advisory = {moved} WHERE "
+                     "source = ? AND advisory_id NOT IN (SELECT advisory_id FROM "
+                     "adapter_outbox WHERE source = ?)", (source, source, before, source))
+        # What is left had a twin already queued under the new source.
+        conn.execute("DELETE FROM adapter_outbox WHERE source = ?", (before,))
+        conn.execute("INSERT INTO adapter_source_move (source, before, moved_at) "
+                     "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (source, before, time.time()))
+        conn.execute("INSERT INTO adapter_source_move (source, before, moved_at) "
+                     "SELECT ?, before, moved_at FROM adapter_source_move WHERE source = ? "
+                     "ON CONFLICT DO NOTHING", (source, before))

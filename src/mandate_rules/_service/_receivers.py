@@ -20,7 +20,8 @@ loop, retried until the source takes them or refuses them for good (dead rows, l
 sidecar's shape and codes (`_errors.CODES`).
 
 The events go to the engine thread like any other (`Sidecar.submit`). The records seen and
-rejected (`AdapterStore`) and the outbox are tables of the sidecar's SQLite file, written from
+rejected (`AdapterStore`) and the outbox are tables of the sidecar's database (its SQLite file
+or its PostgreSQL database), written from
 the thread pool in short transactions of their own: they never touch the event log, so the
 engine thread stays the one writer of what an answer promises is stored; SQLite's file lock
 serialises them with it, and a wait past the busy timeout is a 503 with nothing kept.
@@ -194,19 +195,13 @@ class AdapterHub:
     @property
     def store(self) -> AdapterStore:
         if self._store is None:
-            self._store = AdapterStore(self._path())
+            self._store = AdapterStore(self.db)
         return self._store
-
-    def _path(self) -> Path:
-        if self.db.path is None:
-            raise AdapterError(f"adapters: their tables on {self.db.shown} need a SQLite store "
-                               "in this release")
-        return self.db.path
 
     @property
     def outbox(self) -> Outbox:
         if self._outbox is None:
-            self._outbox = Outbox(self._path(), base_delay=self.base_delay,
+            self._outbox = Outbox(self.db, base_delay=self.base_delay,
                                   max_delay=self.max_delay)
         return self._outbox
 
@@ -424,7 +419,7 @@ class AdapterHub:
 def adapter_hub(service: Sidecar, config: ServiceConfig, metrics: Metrics,
                 env: Mapping[str, str] | None = None) -> AdapterHub:
     """The hub for a sidecar `service`: connections from ``MANDATE_RULES_ADAPTERS`` (none when
-    it is not set), tables in the sidecar's own SQLite store."""
+    it is not set), tables in the sidecar's own database."""
     env = os.environ if env is None else env
     path = env.get(ADAPTERS_ENV)
     if not path:
