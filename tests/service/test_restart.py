@@ -33,7 +33,9 @@ def wait_until_taken(server: Server, operations: int) -> None:
     """PostgreSQL: a replica started after a crash takes the operations over once the dead
     process's leases run out (lease_seconds); wait for that."""
     deadline = time.monotonic() + 60
-    while server.log_text().rsplit("--- start", 1)[1].count("took operation") < operations:
+    # An operation is rebuilt (its "replayed" line logged) after its lease is taken.
+    while server.log_text().rsplit("--- start", 1)[1].count("tenant default: replayed") \
+            < operations:
         assert time.monotonic() < deadline, server.log_text()
         time.sleep(0.2)
 

@@ -59,7 +59,7 @@ class Store(StoreReads):
     def __init__(self, target: Target | Path,
                  writer_options: Mapping[str, str] | None = None) -> None:
         self.target = target if isinstance(target, Target) else Target(path=target)
-        # The SQLite file (None on PostgreSQL): the lock file and the adapters' tables use it.
+        # The SQLite file (None on PostgreSQL): the lock beside it (one server per file).
         self.path = self.target.path
         shown = self.target.shown
         try:
