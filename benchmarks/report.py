@@ -151,8 +151,8 @@ def notes(r: Mapping[str, Any]) -> list[str]:
     if "rebuild_100k_s" in missed:
         rebuild = _get(r, "startup", "rebuild") or {}
         out.append(
-            f"Rebuild: reading the stored events took {rebuild.get('parse_s')} s (JSON, "
-            f"then the frozen event), replaying them {rebuild.get('replay_s')} s (a "
+            f"Rebuild: reading the stored events took {rebuild.get('parse_s')} s (JSON "
+            f"and the envelope's checks), replaying them {rebuild.get('replay_s')} s (a "
             "durable_rules round trip per event with the rules that keep state, the document "
             f"and the patterns) and evaluating the last ones {rebuild.get('evaluate_s')} s. "
             "Replay is about twice as fast as evaluating; what remains is the durable_rules "
