@@ -480,7 +480,7 @@ def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
                   f"{_fmt(rb.get('evaluated_events'))}): **{_fmt(rb.get('rebuild_s'), 2)} s** "
                   f"(read {_fmt(rb.get('parse_s'), 2)} s, replay "
                   f"{_fmt(rb.get('replay_s'), 2)} s, evaluate {_fmt(rb.get('evaluate_s'), 2)} s; "
-                  f"{_fmt(rb.get('events_per_s'), 0)} events/s).",
+                  f"{_fmt(rb.get('events_per_s'), 0)} events/s{rb.get('run', '')}).",
                   f"- The same state from a snapshot instead (`Engine.snapshot`, JSON "
                   f"{_fmt(snap.get('snapshot_mb'), 2)} MB, written in "
                   f"{_fmt(snap.get('snapshot_s'), 3)} s): `Engine.restore` in "
