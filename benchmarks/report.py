@@ -178,8 +178,8 @@ def notes(r: Mapping[str, Any]) -> list[str]:
     if "rebuild_100k_s" in missed:
         rebuild = _get(r, "startup", "rebuild") or {}
         out.append(
-            f"Rebuild: reading the stored events took {rebuild.get('parse_s')} s (JSON, "
-            f"then the frozen event), replaying them {rebuild.get('replay_s')} s (a "
+            f"Rebuild: reading the stored events took {rebuild.get('parse_s')} s (JSON "
+            f"and the envelope's checks), replaying them {rebuild.get('replay_s')} s (a "
             "durable_rules round trip per event with the rules that keep state, the document "
             f"and the patterns) and evaluating the last ones {rebuild.get('evaluate_s')} s. "
             "Replay is about twice as fast as evaluating; what remains is the durable_rules "
@@ -517,7 +517,7 @@ def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
                   f"{_fmt(rb.get('evaluated_events'))}): **{_fmt(rb.get('rebuild_s'), 2)} s** "
                   f"(read {_fmt(rb.get('parse_s'), 2)} s, replay "
                   f"{_fmt(rb.get('replay_s'), 2)} s, evaluate {_fmt(rb.get('evaluate_s'), 2)} s; "
-                  f"{_fmt(rb.get('events_per_s'), 0)} events/s).",
+                  f"{_fmt(rb.get('events_per_s'), 0)} events/s{rb.get('run', '')}).",
                   f"- The same state from a snapshot instead (`Engine.snapshot`, JSON "
                   f"{_fmt(snap.get('snapshot_mb'), 2)} MB, written in "
                   f"{_fmt(snap.get('snapshot_s'), 3)} s): `Engine.restore` in "

@@ -115,6 +115,31 @@ def test_an_event_read_from_text_equals_one_read_from_its_json() -> None:
         assert event.to_json() == obj
 
 
+def test_a_stored_events_data_read_later_is_as_frozen_and_equal_as_any_events() -> None:
+    """`from_text(stored=True)` freezes `data` only when something reads it (rebuilding state
+    from a log never does); read, it is the same read-only data all the way down."""
+    obj = {**BASE, "data": {**BASE["data"], "vehicles": [{"kind": "truck", "count": 2}]}}
+    event = Event.from_text(json.dumps(obj), stored=True)
+    fresh = Event.from_json(obj)
+    assert event == fresh
+    assert fresh == event
+    assert event.data == fresh.data
+    assert fresh.data == event.data
+    assert len(event.data) == 3
+    assert sorted(event.data) == ["armed", "org", "vehicles"]
+    assert "truck" in repr(event.data)
+    vehicles = event.data["vehicles"]
+    assert isinstance(vehicles, tuple)
+    assert vehicles == fresh.data["vehicles"]
+    for change in (lambda: event.data.__setitem__("armed", False),  # type: ignore[attr-defined]
+                   lambda: vehicles[0].__setitem__("kind", "car"),
+                   lambda: event.data["org"].__setitem__("id", "o2")):
+        with pytest.raises((TypeError, AttributeError)):
+            change()
+    assert event.to_json() == obj
+    assert attrs.evolve(event, id="k-2").data == fresh.data
+
+
 def test_not_json_is_a_validation_error() -> None:
     with pytest.raises(EventValidationError, match="not valid JSON"):
         Event.from_text("{not json")

@@ -13,12 +13,13 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["MAX_ATTRIBUTE_LENGTH", "NOT_CONTENT", "RECORD_URL_ATTRIBUTE", "content_hash",
-           "content_problems", "freeze", "name_problem", "shown", "text_problem", "thaw"]
+__all__ = ["MAX_ATTRIBUTE_LENGTH", "NOT_CONTENT", "RECORD_URL_ATTRIBUTE", "FrozenOnRead",
+           "content_hash", "content_problems", "freeze", "name_problem", "shown", "text_problem",
+           "thaw"]
 
 # Extension attributes that say where the record can be seen, not what it says: an adapter
 # upgraded to send the record's web address (`recordurl`), or given another address, re-reads
@@ -46,13 +47,47 @@ _MAPPINGS = frozenset({dict, MappingProxyType})
 def freeze(value: Any) -> Any:
     """A read-only deep copy of JSON-like data, so a frozen model stays frozen all the way down."""
     cls = value.__class__
-    if cls in _SCALARS:
+    if cls in _SCALARS or cls is FrozenOnRead:
         return value
     if cls in _MAPPINGS or isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if cls is list or cls is tuple or isinstance(value, (list, tuple)):
         return tuple([freeze(v) for v in value])
     return value
+
+
+class FrozenOnRead(Mapping[str, Any]):
+    """`freeze(plain)`, made the first time it is read.
+
+    For the data of an event read from a log (`Event.from_text`): the engine matches the
+    plain dicts it was parsed into, and rebuilding state from a log never reads the frozen
+    view, whose deep copy was a tenth of the rebuild. `plain` must be held by nobody who
+    changes it (the engine only reads it).
+    """
+
+    __slots__ = ("_frozen", "_plain")
+
+    def __init__(self, plain: dict[str, Any]) -> None:
+        self._plain = plain
+        self._frozen: Mapping[str, Any] | None = None
+
+    def _view(self) -> Mapping[str, Any]:
+        frozen = self._frozen
+        if frozen is None:
+            frozen = self._frozen = freeze(self._plain)
+        return frozen
+
+    def __getitem__(self, key: str) -> Any:
+        return self._view()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view())
+
+    def __len__(self) -> int:
+        return len(self._plain)
+
+    def __repr__(self) -> str:
+        return repr(self._view())
 
 
 def thaw(value: Any) -> Any:

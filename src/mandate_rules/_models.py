@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from ._content import (
+    FrozenOnRead,
     content_hash,
     content_problems,
     freeze,
@@ -222,8 +223,8 @@ class Event:
         assert when is not None
         assert country is not None
         event = cls(id=event_id, source=source, type=type_, time=when, country=country,
-                    data=dict(data or {}), subject=subject, area=area, extensions=extensions,
-                    specversion="1.0")
+                    data=data if data.__class__ is FrozenOnRead else dict(data or {}),
+                    subject=subject, area=area, extensions=extensions, specversion="1.0")
         object.__setattr__(event, "_validated", True)
         return event
 
@@ -236,8 +237,10 @@ class Event:
         except json.JSONDecodeError as exc:
             raise EventValidationError([("", f"not valid JSON: {exc.msg} at column {exc.colno}")],
                                        where) from exc
+        data = obj.get("data") if obj.__class__ is dict else None
+        if stored and data.__class__ is dict:  # checked when stored: frozen only if read
+            obj["data"] = FrozenOnRead(data)
         event = cls.from_json(obj, where=where, stored=stored)
-        data = obj.get("data")
         if data.__class__ is dict:  # parsed here, so held by nobody else: no copy needed
             object.__setattr__(event, "_plain_data", data)
         return event
