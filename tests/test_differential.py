@@ -38,7 +38,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from mandate_rules import Engine, EngineError, Event, RulePackError, check_bundle
@@ -788,7 +788,16 @@ def test_random_conditions_fire_exactly_where_they_hold(event_type: str,
     event = build_event(raw)
     doc = document(event, context)
     fact = fact_for(event, context, tree)
-    fired = set(matcher.match(event_type, dict(fact)))
+    try:
+        fired = set(matcher.match(event_type, dict(fact)))
+    except EngineError as exc:
+        # durable_rules' evaluation stack holds 64 frames (events.c MAX_STACK_SIZE, error
+        # 303): a random program deep enough meets it on some events. The engine then
+        # refuses the event whole (engine-refused, nothing stored), never judges it wrongly;
+        # any other refusal is a failure.
+        if "error code: 303" not in str(exc):
+            raise
+        reject()
     rows = [(f"r{i}", (node,), f"r{i}" in fired) for i, node in enumerate(nodes)
             if holds(node, doc) != (f"r{i}" in fired)]
     assert not rows, mismatch_report(event, context_label, context, fact, rows, doc)
