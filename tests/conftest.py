@@ -53,7 +53,7 @@ def pg_server() -> str:
     problem = pg.server_problem(os.environ)
     if problem is not None:
         pg.give_up(problem, os.environ)
-    return os.environ[pg.PG_ENV].strip()
+    return pg.without_password(os.environ[pg.PG_ENV].strip(), os.environ)
 
 
 @pytest.fixture
@@ -94,5 +94,6 @@ def module_db(request: pytest.FixtureRequest) -> Iterator[str | None]:
     problem = pg.server_problem(os.environ)
     if problem is not None:
         pg.give_up(problem, os.environ)
-    with pg.fresh_database(os.environ[pg.PG_ENV].strip()) as url:
+    with pg.fresh_database(pg.without_password(os.environ[pg.PG_ENV].strip(),
+                                               os.environ)) as url:
         yield url

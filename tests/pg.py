@@ -11,6 +11,7 @@ psycopg is imported only where it is used: the rest of the suite runs without it
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import time
 from collections.abc import Iterator, Mapping
@@ -33,6 +34,18 @@ def redact(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def without_password(url: str, environ: dict[str, str] | os._Environ[str]) -> str:
+    """`url` without its password, which goes to PGPASSWORD in `environ` instead (libpq
+    reads it there): the URLs the tests pass around, print on a failure or put on a server's
+    command line then hold no secret."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    environ["PGPASSWORD"] = parts.password
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
 
 
 def with_database(url: str, name: str) -> str:
