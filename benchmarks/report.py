@@ -6,11 +6,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 
 def _get(data: Mapping[str, Any], *keys: str) -> Any:
     node: Any = data
@@ -225,6 +220,13 @@ def targets(r: Mapping[str, Any]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- plots
 
 def plots(results: Mapping[str, Any], out_dir: Path, suffix: str = "") -> list[str]:
+    # Imported here: the figures and RESULTS.md's text need no plotting library (the bench
+    # extra), so they are read and tested without it.
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
     written = []
     scaling = results.get("scaling") or {}
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))

@@ -99,8 +99,6 @@ def test_raw_durable_rules_fires_the_questions_the_direct_reading_holds(
 
 
 def test_the_replicas_figures_reach_the_targets_table_and_a_password_is_never_shown() -> None:
-    pytest.importorskip("matplotlib", reason="benchmarks/report.py draws its plots with "
-                        "matplotlib, in the bench extra")
     from benchmarks import replicas, report  # noqa: PLC0415
 
     assert replicas.shown("postgresql://u:s3cret@h:5432/d") == "postgresql://u:***@h:5432/d"

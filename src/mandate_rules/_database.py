@@ -53,14 +53,6 @@ class Row(Protocol):
     def keys(self) -> list[str]: ...
 
 
-class Cursor(Protocol):
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
-
-
 class Connection(Protocol):
     """What the store and the adapters' tables use of a connection, on either backend."""
 

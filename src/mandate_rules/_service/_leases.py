@@ -33,6 +33,7 @@ them), each call under one lock, on a connection of its own.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Collection, Iterable
@@ -183,6 +184,20 @@ class Leases:
         ordered = free[start:] + free[:start]
         return ordered[:max(0, share - load[self.replica])]
 
+    def shared_secret(self) -> str:
+        """The secret every replica of this database forwards jobs with: made by the first
+        replica, read by the others (whoever can read it can write the data anyway)."""
+        with self._lock:
+            self._conn.execute("INSERT INTO replica_secret (id, secret) VALUES (1, ?) "
+                               "ON CONFLICT DO NOTHING", (secrets.token_urlsafe(32),))
+            return str(self._conn.execute("SELECT secret FROM replica_secret WHERE id = 1")
+                       .fetchone()[0])
+
+    def notify(self, channel: str, payload: str) -> None:
+        """``NOTIFY channel, payload`` to every replica listening."""
+        with self._lock:
+            self._conn.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
     def holders(self, tenant: str, countries: Iterable[str]) -> dict[str, Holder]:
         """Who holds each of these operations of `tenant` (absent: never taken)."""
         names = sorted(set(countries))
@@ -204,17 +219,16 @@ class Leases:
             return []
         with self._lock:
             tokens = {op: self._held[op].token for op in wanted if op in self._held}
-        args: list[object] = [self.replica]
-        for (tenant, country), token in sorted(tokens.items()):
-            args += (tenant, country, token)
         found: set[Operation] = set()
         if tokens:
+            args = [v for (tenant, country), token in sorted(tokens.items())
+                    for v in (tenant, country, token)]
             rows = conn.execute(
                 "SELECT l.tenant, l.country FROM operation_leases l JOIN (VALUES "
                 + ", ".join(["(?, ?, CAST(? AS BIGINT))"] * len(tokens))
                 + ") AS k (tenant, country, token) ON l.tenant = k.tenant "
                 "AND l.country = k.country AND l.token = k.token "
                 "WHERE l.owner = ? AND l.expires_at > clock_timestamp() FOR SHARE OF l",
-                [*args[1:], self.replica]).fetchall()
+                [*args, self.replica]).fetchall()
             found = {(row[0], row[1]) for row in rows}
         return [op for op in wanted if op not in found]

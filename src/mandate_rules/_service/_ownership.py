@@ -105,18 +105,15 @@ class Ownership(TenantEngines):
 
     def _take(self, operations: Iterable[Operation]) -> int:
         """Take over these operations where no other replica took them first (between
-        groups: each is written and fenced on its own); how many were taken."""
+        groups; taking one over writes nothing); how many were taken."""
         taken = 0
         for name, country in operations:
             try:
                 self._claim(self._tenant(name), [country])
-                self._fence_group()
-                self._store.commit()
                 taken += 1
-            except (ApiError, StoreFailure) as exc:
+            except ApiError as exc:
                 log.info("operation %s/%s not taken over: %s", name, country, exc)
-                self._group_ops.clear()
-                self._store.rollback()
+        self._group_ops.clear()
         return taken
 
     def _take_orphans(self) -> None:

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import secrets
 import threading
 import time
 import uuid
@@ -96,7 +95,7 @@ class Replica:
         self._timeout = max(30.0, 3 * lease_seconds)  # a request's whole wait for an owner
         self.leases = Leases(connect_target(target, reader=False, role="leases"), self.id, url,
                              lease_seconds)
-        self.secret = _shared_secret(self.leases_connection())
+        self.secret = self.leases.shared_secret()
         log.info("replica %s, reached by the others at %s; leases of %g s", self.id, url,
                  lease_seconds)
         self._http = requests.Session()
@@ -108,9 +107,6 @@ class Replica:
         self._thread: threading.Thread | None = None
         # (tenant, country) -> (when read, its holder): used on the event loop only.
         self._holders: dict[tuple[str, str], tuple[float, Holder]] = {}
-
-    def leases_connection(self) -> Connection:
-        return self.leases._conn
 
     # ---------------------------------------------------------------- the renewer
 
@@ -171,9 +167,7 @@ class Replica:
     def announce_reload(self) -> None:
         """Tell the other replicas that the rule packs were reloaded here."""
         try:
-            with self.leases._lock:
-                self.leases_connection().execute("SELECT pg_notify(?, ?)",
-                                                 (RELOAD_CHANNEL, self.id))
+            self.leases.notify(RELOAD_CHANNEL, self.id)
         except DB_ERRORS as exc:
             log.warning("the other replicas could not be told of the reload: %s", exc)
 
@@ -355,10 +349,3 @@ def _reindexed(exc: BaseException, indices: tuple[int, ...], batch: bool) -> Bas
             exc.path = f"[{indices[index]}]" + exc.path[len(f"[{index}]"):]
     return exc
 
-
-def _shared_secret(conn: Connection) -> str:
-    """The secret every replica of this database authenticates forwarded jobs with: made by
-    the first replica, read by the others (whoever can read it can write the data anyway)."""
-    conn.execute("INSERT INTO replica_secret (id, secret) VALUES (1, ?) ON CONFLICT DO NOTHING",
-                 (secrets.token_urlsafe(32),))
-    return str(conn.execute("SELECT secret FROM replica_secret WHERE id = 1").fetchone()[0])
