@@ -103,6 +103,31 @@ class Ownership(TenantEngines):
         raise StoreFailure(not_owner(first, [c for t, c in lost if t == first],
                                      "this replica's lease ran out and another took it"))
 
+    def _lapsed(self, error: ApiError) -> ApiError:
+        """What the jobs of a group that failed with `error` are answered. A replica paused
+        inside a transaction past its lease has its session ended by PostgreSQL
+        (`idle_in_transaction_session_timeout` is the lease), so when it resumes its write
+        fails with the connection, not with the fence: when a lease of the group ran out
+        meanwhile, the group is answered `not-owner` instead of `store-unavailable`, and
+        the router asks the operation's holder now rather than failing the request. Nothing
+        of the group was committed, or, if the connection went during COMMIT, its events
+        are stored and the holder answers them as re-deliveries."""
+        if self._leases is None or error.code != "store-unavailable":
+            return error
+        lapsed = sorted(op for op in self._group_ops if not self._leases.valid(op))
+        if not lapsed:
+            return error
+        for name, country in lapsed:
+            self._leases.forget((name, country))
+            tenant = self._tenants.get(name)
+            if tenant is not None:
+                self._let_go(tenant, country)
+        log.warning("a write for operations %s failed after this replica's lease ran out: "
+                    "%s", ", ".join(f"{t}/{c}" for t, c in lapsed), error.message)
+        first = lapsed[0][0]
+        return not_owner(first, [c for t, c in lapsed if t == first],
+                         "this replica's lease ran out while it wrote")
+
     def _take(self, operations: Iterable[Operation]) -> int:
         """Take over these operations where no other replica took them first (between
         groups; taking one over writes nothing); how many were taken."""
@@ -138,5 +163,6 @@ class Ownership(TenantEngines):
                 log.warning("the leases could not be released: %s", exc)
 
     def _fence_group(self) -> None:
-        operations, self._group_ops = self._group_ops, set()
-        self._fence(operations)
+        # Kept until the group is committed or discarded: `_lapsed` reads them on failure.
+        self._fence(self._group_ops)
+        self._group_ops = set()

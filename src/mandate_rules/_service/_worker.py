@@ -260,6 +260,7 @@ class Worker(Evaluator):
                       error: ApiError) -> ApiError:
         """Roll the group back, fail its jobs with `error`, and rebuild the engines it
         touched."""
+        error = self._lapsed(error)
         log.error("writing to the store failed; the group is rolled back: %s", error.message)
         self._discard_group()
         for future, _, _ in done:
