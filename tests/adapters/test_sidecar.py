@@ -245,6 +245,29 @@ def test_a_pushed_record_holding_a_lone_surrogate_is_kept_as_rejected_not_503(
     assert answer.json()["rejected"][0]["record_id"] == "x\\ud800"
 
 
+def test_a_pushed_record_holding_a_nul_is_kept_as_rejected_on_either_backend(
+        any_sidecar: Sidecar) -> None:
+    # PostgreSQL's text cannot hold U+0000 at all (SQLite can): an id or a value with one used
+    # to fail the insert of the rejected record there, and the push with it. The record is kept,
+    # its id written with the NUL escaped, and the next record goes through as usual.
+    odd = dict(kobo_submission(3010, escort__provider_name="Sector\x00unit"), _id="x\x00y")
+    answer = any_sidecar.push("kobo", json.dumps(odd).encode(), KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    [rejected] = answer.json()["rejected"]
+    assert rejected["record_id"] == "x\\x00y", rejected
+    assert answer.json()["new"] == []
+    conn = open_db(any_sidecar.target)
+    try:
+        kept = conn.execute("SELECT record_id, record FROM adapter_rejected").fetchall()
+    finally:
+        conn.close()
+    assert [row[0] for row in kept] == ["x\\x00y"]
+    assert json.loads(kept[0][1])["escort/provider_name"] == "Sector\x00unit"
+    answer = any_sidecar.push("kobo", json.dumps(kobo_submission(3011)).encode(), KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert [event_id.split("@")[0] for event_id in answer.json()["new"]] == ["3011"], answer.text
+
+
 @pytest.mark.parametrize("number", ["1e400", "-1e400"])
 def test_a_pushed_record_whose_id_is_beyond_a_double_is_rejected_naming_it(
         sidecar: Sidecar, number: str) -> None:

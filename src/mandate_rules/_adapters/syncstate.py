@@ -88,10 +88,11 @@ class Retried:
 
 
 def storable_text(text: str) -> str:
-    """`text` with any lone UTF-16 surrogate written as its escape (`\\ud800`): such strings
-    come from real form data, and SQLite cannot take them, so a record kept as rejected for
-    holding one would otherwise fail the whole pull or push that brought it."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """`text` with any lone UTF-16 surrogate written as its escape (`\\ud800`), and any NUL
+    as `\\x00`: such strings come from real form data, SQLite cannot take the first and
+    PostgreSQL's text cannot take the second, so a record kept as rejected for holding one
+    would otherwise fail the whole pull or push that brought it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\x00")
 
 
 def _digest(item: Rejected, body: str) -> str:
