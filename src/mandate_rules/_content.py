@@ -32,7 +32,10 @@ NOT_CONTENT = frozenset({RECORD_URL_ATTRIBUTE})
 MAX_ATTRIBUTE_LENGTH = 1024
 # A lone UTF-16 surrogate (JSON lets `\ud800` through) is no Unicode text: neither SQLite
 # nor durable_rules can encode it, so it is refused before anything stores or matches it.
+# So is NUL (JSON's `\u0000`), in any text: PostgreSQL can neither store it nor read it out
+# of JSON, and durable_rules' C core ends its strings with it.
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 # C0 and C1 control characters and DEL: never part of a name, and a line break in an id or
 # a source forges lines in logs and exports.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -111,10 +114,13 @@ def shown(text: str) -> str:
 
 
 def text_problem(value: str) -> str | None:
-    """What makes `value` no valid Unicode text (a lone surrogate), or None."""
-    found = _SURROGATE_RE.search(value)
+    """What makes `value` a text no store can keep (a lone surrogate, a NUL), or None."""
+    found = _UNSTORABLE_RE.search(value)
     if found is None:
         return None
+    if found.group() == "\x00":
+        return (f"holds the control character U+0000 (NUL) at character {found.start()}; "
+                f"no text may hold it")
     return (f"holds a lone UTF-16 surrogate (U+{ord(found.group()):04X}) at character "
             f"{found.start()}; expected valid Unicode text")
 
@@ -143,13 +149,14 @@ def _clean(value: Any) -> bool:
     every event pays for (the paths are worked out only for content that has a problem)."""
     cls = value.__class__
     if cls is str:
-        return _SURROGATE_RE.search(value) is None
+        return _UNSTORABLE_RE.search(value) is None
     if cls is float:
         return math.isfinite(value)
     if cls is int:
         return bool(abs(value) <= _MAX_DOUBLE)
     if cls is dict or isinstance(value, Mapping):
-        return all(_SURROGATE_RE.search(str(k)) is None and _clean(v) for k, v in value.items())
+        return all(_UNSTORABLE_RE.search(str(k)) is None and _clean(v)
+                   for k, v in value.items())
     if cls is list or isinstance(value, (list, tuple)):
         return all(_clean(v) for v in value)
     return True
