@@ -241,3 +241,25 @@ def test_a_nul_in_any_text_is_refused_naming_its_field(client: Client, server: S
     assert server.rows("SELECT COUNT(*) FROM events")[0][0] == before
     assert client.get("/v1/advisories?area=SO-BN").status_code == 200
     assert_alive(client, server)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('{"country": "SOM", "country": "AFG"}', "country"),
+    ('{"data": {"armed": false, "armed": true}}', "armed"),
+    ('[{"id": "a"}, {"id": "b", "id": "c"}]', "id"),
+], ids=["attribute", "data", "in a batch"])
+def test_a_key_named_twice_in_one_object_is_refused_naming_it(
+        client: Client, server: Server, text: str, key: str) -> None:
+    # Python's parser keeps the last of two, other parsers the first: a body whose meaning
+    # depends on the parser that reads it is refused, whole, before anything is judged.
+    doc = escort()
+    body = json.dumps(doc)[:-1] + ", " + text[1:-1] + "}" if text.startswith("{") else text
+    before = server.rows("SELECT COUNT(*) FROM events")[0][0]
+    media = "application/json" if text.startswith("{") else "application/cloudevents-batch+json"
+    response = post(client, "/v1/events", body, media)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["path"]) == ("malformed-json", "body")
+    assert f"the key '{key}' appears twice" in error["message"], error
+    assert server.rows("SELECT COUNT(*) FROM events")[0][0] == before
+    assert_alive(client, server)

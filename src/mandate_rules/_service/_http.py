@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from .._content import shown
 from ._errors import ApiError
 
 JSON = "application/json"
@@ -76,8 +77,23 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # JSON leaves a repeated key's meaning open (Python keeps the last, other parsers the
+    # first): a body that names one twice may mean to the sender what it does not mean here.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {shown(key)!r} appears twice in one object; "
+                                 "expected each key once")
+            seen.add(key)
+    return obj
+
+
 def parse_json(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity, refused with where it went wrong."""
+    """Strict JSON: UTF-8, no NaN or Infinity, no key twice in an object, refused with where
+    it went wrong."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -86,7 +102,7 @@ def parse_json(raw: bytes) -> Any:
     if not text.strip():
         raise ApiError("malformed-json", "the body is empty; expected JSON", "body")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise ApiError("malformed-json", f"not valid JSON: {exc.msg} at line {exc.lineno} "
                        f"column {exc.colno}", "body") from exc
