@@ -199,7 +199,9 @@ def _cached(key: tuple[Any, ...], build: Any) -> st.SearchStrategy[Any]:
 
 def texts(pools: Pools) -> st.SearchStrategy[str]:
     return _cached(("texts", pools), lambda: st.one_of(
-        st.sampled_from(SPECIAL_TEXTS), st.sampled_from(pools.texts), st.text(max_size=4)))
+        st.sampled_from(SPECIAL_TEXTS), st.sampled_from(pools.texts),
+        # Any text an event may carry: NUL is refused at the edge (no store can keep it).
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=4)))
 
 
 def times(pools: Pools) -> st.SearchStrategy[str]:
