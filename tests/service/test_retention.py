@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -206,6 +207,54 @@ def test_a_pass_stopped_between_chunks_goes_on_where_it_stopped(
     # At or below its mark every event left is evidence: the next pass starts past them.
     assert progress["SOM"].mark == max(seq_of(store, i) for i in event_ids(store))
     assert prune(store, "default", cutoff=a_day_ago(), progress=progress).events == 0
+
+
+@pytest.mark.parametrize("split", ["each its own operations", "both every operation"])
+def test_two_processes_pruning_at_once_delete_each_row_once(
+        store: Store, db_url: str, rules: Bundle, split: str) -> None:
+    """Replicas prune the operations they hold; one that has just lost an operation may still
+    be pruning it while the new holder does. Two stores on one database pruning at once, in
+    small chunks so that their transactions interleave: no deadlock or serialization
+    failure, and each old row is deleted once between them."""
+    worker = started(store, rules)
+    try:
+        for country in ("SOM", "PHL"):
+            submit(worker, *(quiet(country=country) for _ in range(60)))
+    finally:
+        worker.stop()  # each operation's snapshot covers its 60 events
+    age_everything(store)
+    decisions = count(store, "decisions")
+    plans = ([{"SOM"}, {"PHL"}] if split == "each its own operations" else [None, None])
+    stores = [Store(parse_target(db_url)) for _ in plans]
+    outcomes: list[Any] = [None] * len(plans)
+
+    def run(index: int) -> None:
+        try:
+            outcomes[index] = prune(stores[index], "default", cutoff=a_day_ago(),
+                                    rules_hash=rules.version.hash,
+                                    countries=plans[index], chunk=7)
+        except BaseException as exc:  # reported by the assertion below
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(plans))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        for other in stores:
+            other.close()
+    assert not [o for o in outcomes if not hasattr(o, "events")], outcomes
+    assert sum(o.events for o in outcomes) == 120
+    assert sum(o.decisions for o in outcomes) == decisions
+    assert count(store, "events") == count(store, "decisions") == 0
+    worker = started(store, rules)  # and the state, from the snapshots alone, judges on
+    try:
+        (later,) = submit(worker, escort())
+        assert [a["rule_id"] for a in later.advisories] == ["STL-001"]
+    finally:
+        worker.stop()
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
