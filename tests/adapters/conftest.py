@@ -91,6 +91,14 @@ def kobo() -> Iterator[FakeKobo]:
 
 
 @pytest.fixture
+def moved_kobo(kobo: FakeKobo) -> Iterator[FakeKobo]:
+    """The same KoboToolbox, reached at another address (another port)."""
+    server = FakeKobo(kobo.submissions)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def primero() -> Iterator[FakePrimero]:
     server = FakePrimero()
     yield server

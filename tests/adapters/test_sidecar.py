@@ -268,6 +268,43 @@ def test_a_pushed_record_holding_a_nul_is_kept_as_rejected_on_either_backend(
     assert [event_id.split("@")[0] for event_id in answer.json()["new"]] == ["3011"], answer.text
 
 
+def test_a_connection_at_a_new_address_takes_its_state_along_before_the_first_push(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kobo: FakeKobo,
+        moved_kobo: FakeKobo, primero: FakePrimero, commcare: FakeCommCare,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The Kobo server moved: the connection's base_url changes, and with it the source its
+    # events carry. A record pushed again from there is the same record, not a new event to
+    # judge a second time, and the write-back waiting for the old address goes to the new.
+    kobo.submissions.append(kobo_submission(3012))  # both addresses serve the same list
+    record = json.dumps(kobo_submission(3012)).encode()
+    kobo.fail(Reply.json(503, {"detail": "down"}), when=lambda s: s.method == "PATCH",
+              times=1000)
+    _connections(tmp_path, monkeypatch, kobo, primero, commcare)
+    before = Sidecar(parse_target(db_url)).start()
+    try:
+        first = before.push("kobo", record, KOBO_HEADERS)
+        assert first.status_code == 200, first.text
+        assert first.json()["advisories"], first.text
+        _wait(lambda: any(r["attempts"] > 0 for r in before.outbox()), "a failed write-back")
+    finally:
+        before.stop()
+    _connections(tmp_path, monkeypatch, moved_kobo, primero, commcare)
+    with caplog.at_level("WARNING", logger="mandate_rules.service"):
+        after = Sidecar(parse_target(db_url)).start()
+    try:
+        again = after.push("kobo", record, KOBO_HEADERS)
+        assert again.status_code == 200, again.text
+        assert (again.json()["new"], again.json()["unchanged"], again.json()["advisories"]) \
+            == ([], 1, []), again.text
+        _wait(lambda: {r["status"] for r in after.outbox()} == {"done"},
+              "every write-back done at the new address")
+        assert len(after.outbox()) == len(first.json()["advisories"])
+        assert "3012" in moved_kobo.statuses
+    finally:
+        after.stop()
+    assert any("state moved from" in r.getMessage() for r in caplog.records), caplog.text
+
+
 @pytest.mark.parametrize("number", ["1e400", "-1e400"])
 def test_a_pushed_record_whose_id_is_beyond_a_double_is_rejected_naming_it(
         sidecar: Sidecar, number: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,6 @@ from mandate_rules._database import parse_target
 from mandate_rules.adapters.testing import FakeKobo, Reply, kobo_submission, sample_advisory
 
 from .conftest import ENV, commcare_settings, kobo_settings, primero_settings
-
-
-@pytest.fixture
-def moved_kobo(kobo: FakeKobo) -> Iterator[FakeKobo]:
-    """The same KoboToolbox, reached at another address (another port)."""
-    server = FakeKobo(kobo.submissions)
-    yield server
-    server.stop()
 
 
 def _records(kobo: FakeKobo) -> None:

@@ -375,7 +375,24 @@ class AdapterHub:
         # Opened now, off the event loop: opening creates the tables, which waits for the
         # store's write lock, and a push must never hold up the loop on it.
         await run_in_threadpool(lambda: (self.store, self.outbox))
+        await run_in_threadpool(self._follow_sources)
         self._task = self._loop.create_task(self._deliver_forever())
+
+    def _follow_sources(self) -> None:
+        """A connection whose address changed (its source differs from the one its state was
+        kept under only in host and port) takes that state along, as `sync` does on each
+        run: without it, the first push of each record would be judged as a new event, its
+        advisories raised a second time, and the outbox rows left under the old source."""
+        for name, connection in sorted(self.connections.items()):
+            adapter = connection.adapter
+            moved = self.store.follow_source(adapter.name, adapter.source)
+            if moved.before:
+                log.warning("connection %s: state moved from %s (only the address differs) "
+                            "to %s", name, moved.before, adapter.source)
+            elif moved.ambiguous:
+                log.warning("connection %s: state kept under several earlier addresses (%s) "
+                            "was not moved to %s; set the connection's `source` to name it",
+                            name, ", ".join(moved.ambiguous), adapter.source)
 
     async def stop(self) -> None:
         """Let the write-back pass under way finish its current row (so no row stays leased,
