@@ -4,8 +4,10 @@ time, so are its body and the connections open at once; every refusal is the API
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -200,3 +202,52 @@ def test_connect_is_refused(edgy: Server) -> None:
     status, _, body = read_response(sock)
     assert status == 405
     assert error_of(body)["code"] == "method-not-allowed"
+
+
+def errors_counted(server: Server) -> dict[str, float]:
+    counted = {}
+    for line in server.client().get("/metrics").text.splitlines():
+        if line.startswith("mandate_rules_errors_total{"):
+            code = line.split('code="', 1)[1].split('"', 1)[0]
+            counted[code] = float(line.split()[-1])
+    return counted
+
+
+def test_refusals_at_the_connection_are_counted_with_the_apps_errors(edgy: Server) -> None:
+    """Answered before any request reaches the app, and counted by code all the same."""
+    before = errors_counted(edgy)
+    for head in (b"GET /healthz HTTP/1.1\r\nHost x\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+                 b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"):
+        sock = connect(edgy)
+        sock.sendall(head)
+        read_response(sock)
+        sock.close()
+    # 21 sockets beyond the test client's own keep-alive ones: each refused is answered 503
+    # at once, unasked, while a held one waits in silence.
+    opened = [connect(edgy) for _ in range(21)]
+    time.sleep(0.3)  # well within header_timeout (1 s), after which the held ones close
+    answered, _, _ = select.select(opened, [], [], 0)
+    assert answered, "no connection refused"
+    assert all(read_response(sock)[0] == 503 for sock in answered)
+    refused = len(answered)
+    for sock in opened:
+        sock.close()
+    # Until the server has seen those sockets close it may refuse more: each probe refused
+    # is counted as well.
+    deadline = time.monotonic() + 10
+    while True:
+        probe = connect(edgy)
+        probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        status = read_response(probe)[0]
+        probe.close()
+        if status == 200:
+            break
+        assert status == 503, status
+        assert time.monotonic() < deadline, "still refused after 10 s"
+        refused += 1
+    after = errors_counted(edgy)
+    expected = {"malformed-request": 1, "headers-too-large": 1, "uri-too-long": 1,
+                "too-many-connections": refused}
+    for code, more in expected.items():
+        assert after.get(code, 0) == before.get(code, 0) + more, (code, before, after)

@@ -478,8 +478,12 @@ class Service:
                     await run_in_threadpool(self.replica.stop)
                 self.store.close()
 
-        return Starlette(routes=routes, lifespan=lifespan,
-                         exception_handlers={HTTPException: self.http_exception})
+        app = Starlette(routes=routes, lifespan=lifespan,
+                        exception_handlers={HTTPException: self.http_exception})
+        # What the connection's guard (`_protocol.py`) refuses before the app sees a request
+        # is counted with the app's own errors: `serve` hands it this.
+        app.state.count_error = self.metrics.errors.inc
+        return app
 
 
 def _log_startup(future: Future[Any]) -> None:

@@ -125,7 +125,7 @@ def _serve(config: ServiceConfig, log: logging.Logger, log_level: str,
     # Java's HttpClient) is answered in HTTP/1.1 by the guarded protocol.
     uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, workers=1, lifespan="on",
-        http=guarded_protocol(limits), ws="none",
+        http=guarded_protocol(limits, app.state.count_error), ws="none",
         log_level=log_level, access_log=access_log, server_header=False,
         proxy_headers=False, timeout_graceful_shutdown=30)).run()
 

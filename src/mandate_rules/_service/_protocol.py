@@ -20,7 +20,8 @@ sent on every request by Java's default ``HttpClient``) in HTTP/1.1, as RFC 9110
 allows: llhttp treats such a request as switching at the end of its head and skips its body,
 so the head is read again without the offer and the body is read as usual.
 
-Every answer given here is JSON of the same shape as the app's errors (`ApiError`).
+Every answer given here is JSON of the same shape as the app's errors (`ApiError`), and is
+counted by its code as the app's are (``mandate_rules_errors_total``), through `on_refused`.
 
 This subclasses uvicorn's `HttpToolsProtocol` and relies on its attributes (`parser`, `url`,
 `headers`, `cycle`, `connections`); pyproject.toml pins the uvicorn and httptools releases
@@ -32,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -83,6 +85,8 @@ class GuardedProtocol(HttpToolsProtocol):
     """
 
     limits = Limits()
+    #: Called with the code of each refusal answered here (the app's error counter).
+    on_refused: Callable[[str], None] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,6 +151,8 @@ class GuardedProtocol(HttpToolsProtocol):
         """Answer `error` (if the connection can still take an answer) and close."""
         self._refused = True
         self._cancel_timers()
+        if self.on_refused is not None:
+            self.on_refused(error.code)
         if self.cycle is not None and not self.cycle.response_complete:
             # The app is working on a request of this connection: it must stop reading and
             # writing, as if the client had gone.
@@ -283,6 +289,10 @@ class GuardedProtocol(HttpToolsProtocol):
                               f"{self.limits.body_timeout:g} s (body_timeout)", "body"))
 
 
-def guarded_protocol(limits: Limits) -> type[GuardedProtocol]:
-    """The protocol class to hand uvicorn (``uvicorn.Config(http=...)``) for `limits`."""
-    return type("GuardedProtocol", (GuardedProtocol,), {"limits": limits})
+def guarded_protocol(limits: Limits,
+                     on_refused: Callable[[str], None] | None = None) -> type[GuardedProtocol]:
+    """The protocol class to hand uvicorn (``uvicorn.Config(http=...)``) for `limits`;
+    `on_refused` is told the code of each refusal (`Metrics.errors.inc`)."""
+    return type("GuardedProtocol", (GuardedProtocol,),
+                {"limits": limits, "on_refused": staticmethod(on_refused)
+                 if on_refused is not None else None})
