@@ -96,6 +96,27 @@ def test_a_body_over_the_limit_is_refused_by_nginx_as_the_sidecar_refuses_it(
     assert proxied.json()["error"]["path"] == direct.json()["error"]["path"]
 
 
+def test_guesses_at_the_console_sign_in_are_limited_per_address_at_the_proxy(
+        sidecar: Server) -> None:
+    """The example's limit_req: ten a minute, a burst of ten; past it nginx answers 429
+    without asking a replica, and the API beside it is not limited."""
+    with Nginx([sidecar.port]) as proxy:
+        proxied = through(proxy)
+        guesses = [proxied.session.post(f"{proxy.url}/ui/sign-in", timeout=30,
+                                        data={"token": f"guess-{i:04d}-0123456789abcdef"},
+                                        allow_redirects=False)
+                   for i in range(15)]
+        api = [proxied.get("/v1/advisories").status_code for _ in range(15)]
+        log = proxy.log_text()
+    statuses = [g.status_code for g in guesses]
+    # The first eleven reach the sidecar (refused there: 403 without the form's own token),
+    # the rest are refused by nginx.
+    assert statuses[:11] == [403] * 11, statuses
+    assert statuses[11:] == [429] * 4, statuses
+    assert api == [200] * 15
+    assert "limiting requests" in log, log
+
+
 def test_plain_http_is_only_redirected_to_https(sidecar: Server) -> None:
     with Nginx([sidecar.port]) as proxy:
         session = requests.Session()
