@@ -21,16 +21,31 @@ class StoreReads:
 
     target: Target
     _local: threading.local
-    _readers: list[Connection]
+    _readers: list[tuple[threading.Thread, Connection]]  # each reading connection's thread
     _readers_lock: threading.Lock
 
     def _reader(self) -> Connection:
+        """This thread's reading connection."""
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect_target(self.target, reader=True, role="reader")
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
+            conn = self._local.conn = self._adopt_or_open()
+        return conn
+
+    def _adopt_or_open(self) -> Connection:
+        # The server's worker threads come and go (anyio retires one idle for 10 s and starts
+        # another for the next burst): a connection tied to its first thread for good would
+        # leave one more open after every quiet spell, until the process ran out of files or
+        # PostgreSQL of connections. A thread takes over one whose thread has ended, so there
+        # are never more than the most threads that ever read at once.
+        me = threading.current_thread()
+        with self._readers_lock:
+            for index, (owner, conn) in enumerate(self._readers):
+                if not owner.is_alive():
+                    self._readers[index] = (me, conn)
+                    return conn
+        conn = connect_target(self.target, reader=True, role="reader")
+        with self._readers_lock:
+            self._readers.append((me, conn))
         return conn
 
     def ping(self) -> None:

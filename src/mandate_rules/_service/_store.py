@@ -79,7 +79,7 @@ class Store(StoreReads):
         # Every multi-row statement binds the tenant once more.
         self._max_args = self._w.max_params - 1
         self._local = threading.local()
-        self._readers: list[Connection] = []
+        self._readers: list[tuple[threading.Thread, Connection]] = []
         self._readers_lock = threading.Lock()
 
     @property
@@ -89,7 +89,7 @@ class Store(StoreReads):
 
     def close(self) -> None:
         with self._readers_lock:
-            for conn in self._readers:
+            for _, conn in self._readers:
                 conn.close()
             self._readers.clear()
         self._w.close()
