@@ -263,6 +263,13 @@ def test_a_pushed_record_holding_a_nul_is_kept_as_rejected_on_either_backend(
         conn.close()
     assert [row[0] for row in kept] == ["x\\x00y"]
     assert json.loads(kept[0][1])["escort/provider_name"] == "Sector\x00unit"
+    # A NUL in a value alone: the event the record maps to is refused, naming the field.
+    in_value = kobo_submission(3013, escort__provider_name="Sector\x00unit")
+    answer = any_sidecar.push("kobo", json.dumps(in_value).encode(), KOBO_HEADERS)
+    assert answer.status_code == 200, answer.text
+    [rejected] = answer.json()["rejected"]
+    assert rejected["record_id"] == "3013", rejected
+    assert "U+0000" in rejected["reason"], rejected
     answer = any_sidecar.push("kobo", json.dumps(kobo_submission(3011)).encode(), KOBO_HEADERS)
     assert answer.status_code == 200, answer.text
     assert [event_id.split("@")[0] for event_id in answer.json()["new"]] == ["3011"], answer.text

@@ -480,9 +480,7 @@ class Service:
 
         app = Starlette(routes=routes, lifespan=lifespan,
                         exception_handlers={HTTPException: self.http_exception})
-        # What the connection's guard (`_protocol.py`) refuses before the app sees a request
-        # is counted with the app's own errors: `serve` hands it this.
-        app.state.count_error = self.metrics.errors.inc
+        app.state.count_error = self.metrics.errors.inc  # for serve's connection guard
         return app
 
 
