@@ -1,20 +1,27 @@
-"""Console sessions end by themselves, and what a record says is shown, never run."""
+"""Console sessions (kept in the store, so every replica knows them) end by themselves and
+on sign-out, and what a record says is shown, never run."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from starlette.requests import Request
 
-from mandate_rules._service._auth import Principal
+from mandate_rules._database import parse_target
+from mandate_rules._service._auth import Authenticator, Principal
+from mandate_rules._service._config import ServiceConfig, TokenSpec, token_digest
 from mandate_rules._service._console import _session
 from mandate_rules._service._console._session import SESSION_COOKIE, Sessions
+from mandate_rules._service._store import Store
 
 from ..service.packs import escort
 from ..service.server import Server
 from .pages import Visitor
+
+TOKEN, OTHER = "test-token-console-0123456789", "test-token-other-0123456789"
 
 
 def _request(cookie: str) -> Request:
@@ -22,30 +29,80 @@ def _request(cookie: str) -> Request:
                     "headers": [(b"cookie", f"{SESSION_COOKIE}={cookie}".encode())]})
 
 
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    store = Store(parse_target(db_url))
+    yield store
+    store.close()
+
+
+def _auth(*tokens: str) -> Authenticator:
+    """Tokens of tenant ingo-a with the read role."""
+    return Authenticator(ServiceConfig(tokens=tuple(
+        TokenSpec("ingo-a", frozenset({"read"}), token_digest(t)) for t in tokens)))
+
+
+def _sessions(store: Store, auth: Authenticator) -> Sessions:
+    sessions = Sessions(store, store.target, auth)
+    sessions.load_key()
+    return sessions
+
+
 def test_a_session_ends_after_its_lifetime_and_on_sign_out(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [1000.0]
-    monkeypatch.setattr(_session.time, "monotonic", lambda: now[0])
-    sessions = Sessions()
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [time.time()]
+    monkeypatch.setattr(_session.time, "time", lambda: now[0])
+    sessions = _sessions(store, _auth(TOKEN))
     who = Principal("ingo-a", frozenset({"read"}))
-    sid = sessions.start(who)
+    sid = sessions.start(token_digest(TOKEN))
     assert sessions.find(_request(sid)) == who
     now[0] += _session.LIFETIME - 1
     assert sessions.find(_request(sid)) == who
     now[0] += 2
     assert sessions.find(_request(sid)) is None
-    other = sessions.start(who)
+    other = sessions.start(token_digest(TOKEN))
+    assert sessions.find(_request(other)) == who
     sessions.end(_request(other))
     assert sessions.find(_request(other)) is None
     assert sessions.find(_request("forged")) is None
 
 
-def test_the_oldest_sessions_give_way_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_session, "MAX_SESSIONS", 3)
-    sessions = Sessions()
-    who = Principal("ingo-a", frozenset({"read"}))
-    ids = [sessions.start(who) for _ in range(4)]
-    assert [sessions.find(_request(i)) is not None for i in ids] == [False, True, True, True]
+def test_sessions_that_ran_out_are_deleted_and_only_a_hash_of_the_cookie_is_kept(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [time.time()]
+    monkeypatch.setattr(_session.time, "time", lambda: now[0])
+    sessions = _sessions(store, _auth(TOKEN))
+    old = [sessions.start(token_digest(TOKEN)) for _ in range(3)]
+    now[0] += _session.LIFETIME + 1
+    new = sessions.start(token_digest(TOKEN))
+    kept = [row[0] for row in store._reader().execute("SELECT id FROM console_sessions")]
+    assert len(kept) == 1
+    assert new not in kept
+    assert not set(old) & set(kept)
+
+
+def test_every_replica_of_one_database_knows_a_session_and_takes_its_forms(
+        store: Store, db_url: str) -> None:
+    """Two processes on one database, as replicas behind a load balancer are: signed in on
+    one, known to the other; a form the one rendered is taken by the other."""
+    other_store = Store(parse_target(db_url))
+    try:
+        here = _sessions(store, _auth(TOKEN))
+        there = _sessions(other_store, _auth(TOKEN))
+        sid = here.start(token_digest(TOKEN))
+        assert there.find(_request(sid)) == Principal("ingo-a", frozenset({"read"}))
+        assert there.csrf_holds(sid, "form", here.csrf(sid, "form"))
+        assert not there.csrf_holds(sid, "form", here.csrf(sid, "sign-in"))
+        there.end(_request(sid))
+        assert here.find(_request(sid)) is None
+    finally:
+        other_store.close()
+
+
+def test_a_token_taken_out_of_the_settings_signs_its_sessions_out(store: Store) -> None:
+    sid = _sessions(store, _auth(TOKEN, OTHER)).start(token_digest(TOKEN))
+    assert _sessions(store, _auth(OTHER)).find(_request(sid)) is None
+    assert _sessions(store, _auth(TOKEN)).find(_request(sid)) is not None
 
 
 def test_a_record_s_text_is_shown_as_text(start_server: Callable[..., Server]) -> None:

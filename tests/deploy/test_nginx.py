@@ -232,3 +232,55 @@ def test_two_replicas_on_postgresql_behind_nginx_answer_as_one_server_and_surviv
         for replica in replicas:
             if replica.proc is not None and replica.proc.poll() is None:
                 replica.stop()
+
+
+def test_the_console_behind_nginx_works_across_two_replicas_on_postgresql(
+        tmp_path: Path, pg_url: str) -> None:
+    """nginx takes turns between the replicas, so each page of one visit comes from either:
+    signed in on one, known on the other; a form one rendered is taken by the other; signed
+    out on one, out on both."""
+    from ..console.pages import Visitor  # noqa: PLC0415
+
+    watcher = token()
+    env = tokens_env([{"token": TOKEN, "tenant": "ngo-a", "roles": ["submit", "read"]},
+                      {"token": watcher, "roles": ["metrics"]}])
+    replicas = []
+    for n in range(2):
+        workdir = tmp_path / f"replica-{n}"
+        workdir.mkdir()
+        replicas.append(Server(workdir, db=pg_url, rules=v1_rules(workdir / "rules"),
+                               env=env).start())
+    try:
+        with Nginx([r.port for r in replicas]) as proxy:
+            raised = through(proxy).events(escort(subject="case-console"))
+            assert raised.status_code == 200, raised.text
+            advisory_id = raised.json()["advisories"][0]["id"]
+            visitor = Visitor(replicas[0])
+            visitor.base = proxy.url
+            visitor.session.verify = str(proxy.certificate)
+            signed_in = visitor.sign_in(TOKEN)
+            assert signed_in.status_code == 200, signed_in.text
+            for _ in range(4):  # both replicas, twice each
+                assert [r["href"].rsplit("/", 1)[1] for r in visitor.queue()] == [advisory_id]
+            path = f"/ui/advisories/{advisory_id}"
+            form = visitor.form(path, "/resolution")
+            done = visitor.post(form["action"], {**form["fields"], "decision": "acknowledged",
+                                                 "by": "Amina Yusuf"}, allow_redirects=False)
+            assert done.status_code == 303, done.text
+            stored = through(proxy).get(f"/v1/advisories/{advisory_id}").json()
+            assert [r["by"] for r in stored["resolutions"]] == ["Amina Yusuf"]
+            out = visitor.form("/ui/", "/sign-out")
+            assert visitor.post(out["action"], out["fields"]).status_code == 200
+            for _ in range(2):
+                again = visitor.get("/ui/", allow_redirects=False)
+                assert again.status_code == 303, again.text
+                assert again.headers["location"].startswith("/ui/sign-in")
+        # Both served the queue: each counts the console pages it answered.
+        served = [sum(float(line.split()[-1]) for line in r.client(watcher).get("/metrics").text
+                      .splitlines() if line.startswith("mandate_rules_http_requests_total{")
+                      and 'route="/ui/"' in line and 'status="200"' in line)
+                  for r in replicas]
+    finally:
+        for replica in replicas:
+            replica.stop()
+    assert all(count >= 1 for count in served), served

@@ -45,6 +45,10 @@ class Authenticator:
         self.enabled = config.auth_enabled
         self._open = Principal(DEFAULT_TENANT, frozenset(ROLES))
 
+    def by_digest(self, digest: str) -> Principal | None:
+        """Who the token of this digest (`token_digest`) acts as, if it is configured."""
+        return self._by_digest.get(digest)
+
     def authenticate(self, header: str | None) -> Principal:
         if not self.enabled:
             return self._open

@@ -13,6 +13,9 @@ Tables (every row carries its tenant; no query runs without one):
 * `operation_leases` (PostgreSQL only): which replica owns each operation, until when, and
   its fencing token (see `_service/_leases.py`); `replica_secret`: what replicas forward
   jobs to each other with (`_service/_replicas.py`);
+* `console_sessions`: who is signed in to the console (by a hash of the cookie), and
+  `console_secret`: the key of its forms' CSRF tokens, shared by every replica
+  (`_service/_console/_session.py`);
 * `schema_migrations`: each migration applied, when and by which process;
 * the adapters' tables (write-back outbox, sync cursors) are created by `_adapters` in the
   same database.
@@ -251,11 +254,31 @@ def split_snapshot(clocks: str, body: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+def _schema_5(conn: Connection) -> None:
+    """The console's sessions and the key of its forms' tokens, in the database: kept in a
+    process's memory, a browser signed in on one replica was a stranger to the next, and a
+    form one replica rendered was refused by another."""
+    types = column_types(conn.dialect)
+    conn.run_script(f"""
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id TEXT PRIMARY KEY,
+    token_digest TEXT NOT NULL,
+    expires_ts {types['real']} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions (expires_ts);
+CREATE TABLE IF NOT EXISTS console_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
+);
+""")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the event log, advisories, resolutions, decisions, snapshots", _schema_1),
     Migration(2, "events.content_hash, decisions.missing_keys", _schema_2),
     Migration(3, "snapshots per operation, operation leases", _schema_3),
     Migration(4, "indexes on the references to events (retention)", _schema_4),
+    Migration(5, "the console's sessions and form key", _schema_5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from .._config import token_digest
 from .._errors import ApiError
 from ._present import DECISION_WORDS, STATUS_WORDS, advisory_page
 from ._recordlink import record_addresses
@@ -98,15 +99,15 @@ async def sign_in(console: Console, request: Request) -> Response:
         else:
             token = str(form.get("token", "")).strip()
             try:
-                principal = console.service.auth.authenticate(f"Bearer {token}")
+                console.service.auth.authenticate(f"Bearer {token}")
             except ApiError:
                 problem, status = "This token is not one the server knows. Check it and " \
                                   "try again.", 401
             else:
                 signed_in = RedirectResponse(target, status_code=303)
-                console.sessions.end(request)
-                set_cookie(signed_in, request, SESSION_COOKIE,
-                           console.sessions.start(principal))
+                await run_in_threadpool(console.sessions.end, request)
+                set_cookie(signed_in, request, SESSION_COOKIE, await run_in_threadpool(
+                    console.sessions.start, token_digest(token)))
                 clear_cookie(signed_in, request, SIGN_IN_COOKIE)
                 return secured(signed_in)
     response = console.templates.TemplateResponse(
@@ -120,7 +121,7 @@ async def sign_in(console: Console, request: Request) -> Response:
 
 
 async def sign_out(console: Console, visit: Visit) -> Response:
-    console.sessions.end(visit.request)
+    await run_in_threadpool(console.sessions.end, visit.request)
     response = RedirectResponse(PREFIX + "/sign-in" if console.auth_enabled else PREFIX + "/",
                                 status_code=303)
     clear_cookie(response, visit.request, SESSION_COOKIE)

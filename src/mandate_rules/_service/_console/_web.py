@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 import attrs
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
@@ -84,7 +85,8 @@ class Console:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.sessions = Sessions()
+        self.sessions = Sessions(service.store, service.store.target, service.auth)
+        self.sessions.load_key()  # at start, off any request: the forms' key, from the store
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["PREFIX"] = PREFIX
         self.templates.env.filters["q"] = lambda value: quote(str(value), safe="")
@@ -132,7 +134,7 @@ class Console:
                       roles: tuple[str, ...]) -> Response:
         principal: Principal | None = None
         try:
-            principal, cookie, fresh = self._who(request)
+            principal, cookie, fresh = await run_in_threadpool(self._who, request)
             if principal is None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query
                                              else "")
@@ -172,7 +174,8 @@ class Console:
                                    principal)
 
     def _who(self, request: Request) -> tuple[Principal | None, str, bool]:
-        """The principal, the cookie its forms bind to, and whether that cookie is new."""
+        """The principal, the cookie its forms bind to, and whether that cookie is new (reads
+        the store: off the event loop)."""
         cookie = request.cookies.get(SESSION_COOKIE, "")
         if self.auth_enabled:
             return self.sessions.find(request), cookie, False
