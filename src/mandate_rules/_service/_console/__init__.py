@@ -9,7 +9,7 @@ form are plain links and forms, and work with JavaScript off.
 | module | does |
 | --- | --- |
 | `_web` | the plumbing: who asks, roles, CSRF on posts, templates, security headers |
-| `_session` | sessions on the server, their cookie, and the forms' CSRF tokens |
+| `_session` | sessions (kept in the store's database), their cookie, and the forms' CSRF tokens |
 | `_present` | an advisory in words for the pages |
 | `_recordlink` | the link to an advisory's record in its source system (http(s) only) |
 | `_queue` | the queue: filters, order (most severe, newest first), pages |
