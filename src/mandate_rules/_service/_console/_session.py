@@ -58,12 +58,13 @@ class Sessions:
         self._key_lock = threading.Lock()
         self._key: bytes | None = None
 
-    def _write(self, sql: str, *args: object) -> None:
+    def _write(self, *statements: tuple[str, tuple[object, ...]]) -> None:
         # Signing in and out is rare: a connection of its own for each, rather than one kept
         # open beside the engine thread's writer.
         conn = connect_target(self._target, reader=False, role="console")
         try:
-            conn.execute(sql, args)
+            for sql, args in statements:
+                conn.execute(sql, args)
         finally:
             conn.close()
 
@@ -74,9 +75,9 @@ class Sessions:
         sessions that ran out are deleted meanwhile."""
         sid = secrets.token_urlsafe(32)
         now = time.time()
-        self._write("DELETE FROM console_sessions WHERE expires_ts <= ?", now)
-        self._write("INSERT INTO console_sessions (id, token_digest, expires_ts) "
-                    "VALUES (?, ?, ?)", _hashed(sid), token_digest, now + LIFETIME)
+        self._write(("DELETE FROM console_sessions WHERE expires_ts <= ?", (now,)),
+                    ("INSERT INTO console_sessions (id, token_digest, expires_ts) "
+                     "VALUES (?, ?, ?)", (_hashed(sid), token_digest, now + LIFETIME)))
         return sid
 
     def find(self, request: Request) -> Principal | None:
@@ -93,7 +94,7 @@ class Sessions:
     def end(self, request: Request) -> None:
         sid = request.cookies.get(SESSION_COOKIE)
         if sid and len(sid) <= 64:
-            self._write("DELETE FROM console_sessions WHERE id = ?", _hashed(sid))
+            self._write(("DELETE FROM console_sessions WHERE id = ?", (_hashed(sid),)))
 
     # ---------------------------------------------------------------- CSRF
 
@@ -102,8 +103,8 @@ class Sessions:
         with self._key_lock:
             if self._key is not None:
                 return
-            self._write("INSERT INTO console_secret (id, secret) VALUES (1, ?) "
-                        "ON CONFLICT DO NOTHING", secrets.token_hex(32))
+            self._write(("INSERT INTO console_secret (id, secret) VALUES (1, ?) "
+                         "ON CONFLICT DO NOTHING", (secrets.token_hex(32),)))
             row = self._store._reader().execute(
                 "SELECT secret FROM console_secret WHERE id = 1").fetchone()
             self._key = bytes.fromhex(row[0])
