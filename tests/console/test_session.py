@@ -43,7 +43,7 @@ def _auth(*tokens: str) -> Authenticator:
 
 
 def _sessions(store: Store, auth: Authenticator) -> Sessions:
-    sessions = Sessions(store, store.target, auth)
+    sessions = Sessions(store, auth)
     sessions.load_key()
     return sessions
 

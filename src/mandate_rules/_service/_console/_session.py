@@ -23,7 +23,6 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..._database import Target
 from .._auth import Authenticator, Principal
 from .._dbfile import connect_target
 from .._reads import StoreReads
@@ -51,9 +50,9 @@ class Sessions:
     """The console's sessions and CSRF tokens, in the store's database. Every method but
     `csrf` and `csrf_holds` reads or writes it: call them off the event loop."""
 
-    def __init__(self, store: StoreReads, target: Target, auth: Authenticator) -> None:
+    def __init__(self, store: StoreReads, auth: Authenticator) -> None:
         self._store = store  # its reading connections look sessions up
-        self._target = target
+        self._target = store.target
         self._auth = auth
         self._key_lock = threading.Lock()
         self._key: bytes | None = None

@@ -85,7 +85,7 @@ class Console:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.sessions = Sessions(service.store, service.store.target, service.auth)
+        self.sessions = Sessions(service.store, service.auth)
         self.sessions.load_key()  # at start, off any request: the forms' key, from the store
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["PREFIX"] = PREFIX
