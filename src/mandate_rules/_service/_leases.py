@@ -137,13 +137,16 @@ class Leases:
             log.info("took operation %s/%s (token %s)", tenant, country, row[0])
             return True, False
 
-    def renew(self) -> set[Operation]:
-        """Extend every lease still this replica's; the operations found lost (another
-        replica took them after this one's lease ran out)."""
+    def renew(self) -> tuple[set[Operation], set[Operation]]:
+        """Extend every lease this replica's row holds, and say it is alive; the operations
+        found lost (another replica took them after this one's lease ran out, or was handed
+        them), and those handed to this one (`hand_over`) that it has not taken up yet."""
         with self._lock:
-            if not self._held:
-                return set()
             started = time.monotonic()
+            self._conn.execute(
+                "INSERT INTO replica_heartbeats (replica, url, seen_at) "
+                "VALUES (?, ?, clock_timestamp()) ON CONFLICT (replica) DO UPDATE SET "
+                "url = excluded.url, seen_at = excluded.seen_at", (self.replica, self.url))
             rows = self._conn.execute(
                 f"UPDATE operation_leases SET expires_at = {_LEASE_FOR} WHERE owner = ? "
                 "RETURNING tenant, country, token", (self.seconds, self.replica)).fetchall()
@@ -155,7 +158,47 @@ class Leases:
                 else:
                     lost.add(operation)
                     del self._held[operation]
-            return lost
+            return lost, set(kept) - set(self._held)
+
+    def hand_over(self) -> Operation | None:
+        """When this replica holds more than its even share of the live operations and a
+        live replica holds at least two fewer, hand the last of its operations (in order)
+        to the replica that holds fewest: the lease row names that replica, with a new
+        token, so this one's writes to it are fenced from then on, and the other takes it
+        up on its next round (`renew` reports it). One per call, so the work moves a little
+        at a time; the operation let go, or None when the share is even."""
+        with self._lock:
+            live = [row[0] for row in self._conn.execute(
+                "SELECT replica FROM replica_heartbeats "
+                "WHERE seen_at > clock_timestamp() - make_interval(secs => ?) "
+                "ORDER BY replica", (self.seconds,))]
+            if self.replica not in live or len(live) < 2 or not self._held:
+                return None
+            load = dict.fromkeys(live, 0)
+            for owner, count in self._conn.execute(
+                    "SELECT owner, count(*) FROM operation_leases "
+                    "WHERE expires_at >= clock_timestamp() GROUP BY owner"):
+                if owner in load:
+                    load[owner] = int(count)
+            share = -(-sum(load.values()) // len(load))  # rounded up
+            target = min(live, key=lambda r: (load[r], r))
+            if load[self.replica] <= share or load[target] > load[self.replica] - 2:
+                return None
+            operation = max(self._held)
+            tenant, country = operation
+            row = self._conn.execute(
+                "UPDATE operation_leases SET owner = ?, owner_url = (SELECT url FROM "
+                "replica_heartbeats WHERE replica = ?), token = token + 1, "
+                f"expires_at = {_LEASE_FOR} WHERE tenant = ? AND country = ? AND owner = ? "
+                "AND token = ? RETURNING token",
+                (target, target, self.seconds, tenant, country, self.replica,
+                 self._held[operation].token)).fetchone()
+            del self._held[operation]  # handed over, or found another's: not judged here
+        if row is not None:
+            log.info("handed operation %s/%s over to replica %s (token %s): %d held here, "
+                     "%d there", tenant, country, target, row[0], load[self.replica] - 1,
+                     load[target] + 1)
+        return operation
 
     def release(self) -> None:
         """Let every operation go at once (a clean stop): others need not wait the lease out."""

@@ -134,14 +134,19 @@ class Replica:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                lost = self.leases.renew()
+                lost, given = self.leases.renew()
+                # Operations are shared out among the live replicas, one move a round: a
+                # replica started (or restarted) later gets its part of the work.
+                handed = self.leases.hand_over()
+                if handed is not None:
+                    lost.add(handed)
                 if lost:
                     on_lost(lost)
-                # A dead replica's operations move here without waiting for a request to
-                # them: their deadlines keep running.
+                # A dead replica's operations, and those handed here, are taken up without
+                # waiting for a request to them: their deadlines keep running.
                 orphans = self.leases.orphans()
-                if orphans:
-                    on_orphans(orphans)
+                if orphans or given:
+                    on_orphans(sorted({*orphans, *given}))
             except DB_ERRORS as exc:  # the leases run out unless the database comes back
                 log.warning("renewing the leases failed: %s", exc)
             try:

@@ -16,6 +16,8 @@ Tables (every row carries its tenant; no query runs without one):
 * `console_sessions`: who is signed in to the console (by a hash of the cookie), and
   `console_secret`: the key of its forms' CSRF tokens, shared by every replica
   (`_service/_console/_session.py`);
+* `replica_heartbeats` (PostgreSQL only): when each replica was last seen, so that the
+  operations are shared out among all the live ones;
 * `schema_migrations`: each migration applied, when and by which process;
 * the adapters' tables (write-back outbox, sync cursors) are created by `_adapters` in the
   same database.
@@ -273,12 +275,26 @@ CREATE TABLE IF NOT EXISTS console_secret (
 """)
 
 
+def _schema_6(conn: Connection) -> None:
+    """PostgreSQL: each replica's heartbeat, so that replicas holding no operation (one just
+    started, or restarted) count when the operations are shared out (`_service/_leases.py`)."""
+    if conn.dialect == "postgresql":
+        conn.run_script("""
+CREATE TABLE IF NOT EXISTS replica_heartbeats (
+    replica TEXT PRIMARY KEY,
+    url TEXT,
+    seen_at TIMESTAMPTZ NOT NULL
+);
+""")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the event log, advisories, resolutions, decisions, snapshots", _schema_1),
     Migration(2, "events.content_hash, decisions.missing_keys", _schema_2),
     Migration(3, "snapshots per operation, operation leases", _schema_3),
     Migration(4, "indexes on the references to events (retention)", _schema_4),
     Migration(5, "the console's sessions and form key", _schema_5),
+    Migration(6, "replicas' heartbeats", _schema_6),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
