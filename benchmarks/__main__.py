@@ -68,6 +68,38 @@ def render(out_dir: Path, suffix: str) -> None:
     log(f"rendered {out_dir / f'RESULTS{suffix}.md'} and " + ", ".join(images))
 
 
+# Where each section puts its figures in the results: (key) or (key, sub-key).
+_PLACES: dict[str, tuple[str, ...]] = {
+    "startup": ("startup", "load_compile"), "inprocess": ("inprocess",),
+    "profile": ("profile",), "rules": ("scaling", "rules"),
+    "operations": ("scaling", "operations"), "state": ("scaling", "state"),
+    "rebuild": ("startup", "rebuild"), "sidecar": ("sidecar",), "replicas": ("replicas",)}
+
+
+def merged(previous: dict[str, Any], fresh: dict[str, Any],
+           chosen: Sequence[str]) -> dict[str, Any]:
+    """The results of an `--only` run laid over those of the last run: the sections not run
+    keep their figures, so measuring one section again never drops the others' from the
+    record. The machine, load and duration are this run's; `sections` names all."""
+    out = dict(fresh)
+    for section, place in _PLACES.items():
+        if section in chosen:
+            continue
+        found: Any = previous
+        for key in place:
+            found = found.get(key) if isinstance(found, dict) else None
+        if found is None:
+            continue
+        if len(place) == 1:
+            out[place[0]] = found
+        else:
+            out[place[0]] = {**(out.get(place[0]) or {}), place[1]: found}
+    kept = [s for s in previous.get("sections", ()) if s not in chosen]
+    out["sections"] = [*kept, *chosen]
+    out["merged_sections"] = kept  # measured by an earlier run, on its machine and day
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             results["replicas"] = replicas.run(scale, stored_log())
     results["duration_s"] = round(time.perf_counter() - started, 1)
     results["load_average"] = load.summary()
+    previous = out_dir / f"results{suffix}.json"
+    if args.only and previous.exists():
+        results = merged(json.loads(previous.read_text()), results, chosen)
     report.headline(results)
     images = report.plots(results, out_dir, suffix)
     (out_dir / f"results{suffix}.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -343,6 +343,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines
 
 
+def _merged_line(results: Mapping[str, Any]) -> str:
+    kept = results.get("merged_sections") or []
+    if not kept:
+        return ""
+    ran = [s for s in results.get("sections") or () if s not in kept]
+    return (f" This run measured {', '.join(ran)} (`--only`); the figures of "
+            f"{', '.join(kept)} are an earlier run's, kept.")
+
+
 def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
     m = results.get("machine") or {}
     load = results.get("load_average") or {}
@@ -353,7 +362,8 @@ def markdown(results: Mapping[str, Any], images: Sequence[str]) -> str:
         f"on {m.get('when', '?')} in {_fmt(results.get('duration_s'), 0)} s. "
         "Medians of several runs; every figure below comes from `results.json`"
         + (" (a **--quick** run: small counts, not the figures of record)."
-           if results.get("quick") else "."),
+           if results.get("quick") else ".")
+        + _merged_line(results),
         "",
         "Run it with `pip install -e '.[bench]'` then `python -m benchmarks` from the repository "
         "root (`--quick` for a smoke run under a minute, `--only inprocess,sidecar` for some "

@@ -115,3 +115,27 @@ def test_the_replicas_figures_reach_the_targets_table_and_a_password_is_never_sh
     assert verdicts["pg_batch_events_per_s_2_replicas"] is False
     assert verdicts["failover_s"] is True
     assert any("5 of 10 forwarded" in note for note in results["notes"])
+
+
+def test_an_only_run_keeps_the_figures_of_the_sections_it_did_not_run() -> None:
+    """`--only replicas` used to write a record holding the replicas' figures alone."""
+    from benchmarks import report  # noqa: PLC0415
+    from benchmarks.__main__ import merged  # noqa: PLC0415
+
+    previous: dict[str, Any] = {
+        "sections": ["startup", "rebuild", "replicas"],
+        "startup": {"load_compile": {"load_compile_s": 0.09},
+                    "rebuild": {"rebuild_s": 8.82, "events": 100_000}},
+        "replicas": {"failover_s": 5.37}}
+    fresh: dict[str, Any] = {"sections": ["replicas"], "replicas": {"failover_s": 5.34}}
+    result = merged(previous, fresh, ["replicas"])
+    report.headline(result)
+    assert (result["rebuild_100k_s"], result["load_compile_s"]) == (8.82, 0.09)
+    assert result["failover_s"] == 5.34
+    assert result["sections"] == ["startup", "rebuild", "replicas"]
+    assert result["merged_sections"] == ["startup", "rebuild"]
+    # One of two parts of a section measured again: the other part is kept.
+    again = merged(previous, {"sections": ["rebuild"], "startup": {"rebuild": {
+        "rebuild_s": 7.0, "events": 100_000}}}, ["rebuild"])
+    assert again["startup"] == {"rebuild": {"rebuild_s": 7.0, "events": 100_000},
+                                "load_compile": {"load_compile_s": 0.09}}
