@@ -118,6 +118,11 @@ def test_a_replica_started_later_is_handed_its_share_of_the_operations(
     assert sorted(owners.count(r) for r in (replica_id(a), replica_id(b))) == [3, 3], owners
     assert a.log_text().count("handed operation") == 3, a.log_text()
     assert a.rows("SELECT COUNT(*) FROM events") == [(len(first) + len(then),)]
+    gone = replica_id(b)
+    b.stop()  # a clean stop: its leases let go, its heartbeat removed
+    assert a.rows("SELECT count(*) FROM replica_heartbeats WHERE replica = ?", gone) == [(0,)]
+    assert a.rows("SELECT count(*) FROM replica_heartbeats WHERE replica = ?",
+                  replica_id(a)) == [(1,)]
 
 
 def test_a_batch_refused_in_the_other_replica_s_operation_names_its_own_index(

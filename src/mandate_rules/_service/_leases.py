@@ -205,6 +205,10 @@ class Leases:
         with self._lock:
             self._conn.execute("UPDATE operation_leases SET expires_at = clock_timestamp() "
                                "WHERE owner = ?", (self.replica,))
+            # A replica's id is never reused: its heartbeat goes with it, and those of
+            # replicas killed long ago (which could not remove their own) go too.
+            self._conn.execute("DELETE FROM replica_heartbeats WHERE replica = ? OR seen_at < "
+                               "clock_timestamp() - interval '1 day'", (self.replica,))
             self._held.clear()
 
     def orphans(self) -> list[Operation]:

@@ -92,16 +92,22 @@ class Ownership(TenantEngines):
                 "stored", None, headers={"Retry-After": "5"})) from exc
         if not lost:
             return
-        for name, country in lost:
+        log.warning("a write for operations %s was refused: this replica's lease was taken "
+                    "by another (fenced)", ", ".join(f"{t}/{c}" for t, c in sorted(lost)))
+        raise StoreFailure(self._give_up(lost, "this replica's lease ran out and another "
+                                               "took it"))
+
+    def _give_up(self, operations: list[Operation], why: str) -> ApiError:
+        """Forget these operations' leases and state; the `not-owner` their jobs are given
+        (naming those of the first tenant), on which the router asks their holder."""
+        assert self._leases is not None
+        for name, country in operations:
             self._leases.forget((name, country))
             tenant = self._tenants.get(name)
             if tenant is not None:
                 self._let_go(tenant, country)
-        log.warning("a write for operations %s was refused: this replica's lease was taken "
-                    "by another (fenced)", ", ".join(f"{t}/{c}" for t, c in sorted(lost)))
-        first = lost[0][0]
-        raise StoreFailure(not_owner(first, [c for t, c in lost if t == first],
-                                     "this replica's lease ran out and another took it"))
+        first = operations[0][0]
+        return not_owner(first, [c for t, c in operations if t == first], why)
 
     def _lapsed(self, error: ApiError) -> ApiError:
         """What the jobs of a group that failed with `error` are answered. A replica paused
@@ -117,16 +123,9 @@ class Ownership(TenantEngines):
         lapsed = sorted(op for op in self._group_ops if not self._leases.valid(op))
         if not lapsed:
             return error
-        for name, country in lapsed:
-            self._leases.forget((name, country))
-            tenant = self._tenants.get(name)
-            if tenant is not None:
-                self._let_go(tenant, country)
         log.warning("a write for operations %s failed after this replica's lease ran out: "
                     "%s", ", ".join(f"{t}/{c}" for t, c in lapsed), error.message)
-        first = lapsed[0][0]
-        return not_owner(first, [c for t, c in lapsed if t == first],
-                         "this replica's lease ran out while it wrote")
+        return self._give_up(lapsed, "this replica's lease ran out while it wrote")
 
     def _take(self, operations: Iterable[Operation]) -> int:
         """Take over these operations where no other replica took them first (between
